@@ -1,0 +1,35 @@
+# Accord — developer entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build the library, the binaries and the tests
+	$(CARGO) build --locked --all-targets
+
+.PHONY: unit
+unit: ## Run the unit and integration tests that need no cluster
+	$(CARGO) test --locked
+
+.PHONY: lint
+lint: ## cargo fmt --check and clippy with warnings as errors
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+.PHONY: crds
+crds: ## Regenerate crds/ from the Rust types
+	$(CARGO) run --locked -q --bin crdgen -- --out-dir crds
+
+.PHONY: crds-check
+crds-check: ## Fail when crds/ differs from what the Rust types generate
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(CARGO) run --locked -q --bin crdgen -- --out-dir "$$tmp" && \
+	if diff -ru crds "$$tmp"; then echo "crds/ is up to date"; \
+	else echo "crds/ is stale: run 'make crds' and commit the result" >&2; exit 1; fi
+
+.PHONY: test
+test: lint crds-check unit ## Everything: lint, CRD freshness, all tests

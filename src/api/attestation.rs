@@ -1,0 +1,79 @@
+//! `Attestation` (namespaced, short name `att`): one person's sign-off on one checklist
+//! item of one ModelDeployment, bound to one exact version. Immutable once created;
+//! deleting it withdraws the sign-off (before promotion).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::validation::{DNS1123_LABEL, DNS1123_SUBDOMAIN, LABEL_VALUE, SHA256_DIGEST};
+
+/// A signed-off checklist item for one version of a ModelDeployment.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[kube(
+    group = "accord.dev",
+    version = "v1alpha1",
+    kind = "Attestation",
+    namespaced,
+    status = "AttestationStatus",
+    shortname = "att",
+    category = "accord",
+    derive = "PartialEq",
+    doc = "One person's sign-off on one checklist item of a ModelDeployment, for one exact version.",
+    printcolumn(
+        name = "ModelDeployment",
+        type_ = "string",
+        json_path = ".spec.modelDeployment"
+    ),
+    printcolumn(name = "Item", type_ = "string", json_path = ".spec.item"),
+    printcolumn(name = "Version", type_ = "string", json_path = ".spec.version"),
+    printcolumn(name = "AttestedBy", type_ = "string", json_path = ".spec.attestedBy"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[x_kube(validation = kube::core::Rule::new("self == oldSelf")
+    .message("spec is immutable: an Attestation cannot be changed; delete it and create a new one"))]
+#[serde(rename_all = "camelCase")]
+pub struct AttestationSpec {
+    /// Name of the ModelDeployment, in the same namespace.
+    #[schemars(length(min = 1, max = 253), regex(pattern = DNS1123_SUBDOMAIN))]
+    pub model_deployment: String,
+    /// Id of the checklist item attested.
+    #[schemars(length(min = 1, max = 63), regex(pattern = DNS1123_LABEL))]
+    pub item: String,
+    /// The exact model version attested.
+    #[schemars(length(min = 1, max = 63), regex(pattern = LABEL_VALUE))]
+    pub version: String,
+    /// The artifact digest attested; required when the ModelDeployment sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = SHA256_DIGEST))]
+    pub digest: Option<String>,
+    /// Link to the evidence, e.g. a CI run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub evidence: Option<String>,
+    /// Free-text note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub comment: Option<String>,
+    /// The authenticated user who created this Attestation. Written by Accord's
+    /// admission webhook from the API request; whatever a client sends is replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attested_by: Option<String>,
+    /// The Team, owning the item's role, that the attester belongs to. Written by the webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+}
+
+/// Observed state of an Attestation, written by the operator.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttestationStatus {
+    /// Standard conditions, keyed by `type`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}

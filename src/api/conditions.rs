@@ -1,0 +1,11 @@
+//! Condition types and reasons used in status, following the Kubernetes API conventions
+//! (CamelCase reasons, `observedGeneration` on each condition, list-map keyed by `type`).
+
+/// True when the candidate is promoted and its Deployment is available.
+pub const READY: &str = "Ready";
+/// True when every required checklist item is attested for the candidate.
+pub const HANDOFF_COMPLETE: &str = "HandoffComplete";
+/// True while the candidate has been rolled back.
+pub const ROLLED_BACK: &str = "RolledBack";
+/// True when waiting for sign-off exceeded `spec.handoff.escalateAfter`.
+pub const ESCALATED: &str = "Escalated";

@@ -1,0 +1,26 @@
+//! Label and annotation keys Accord writes or reads. They are the public contract that
+//! `kubectl get -l` queries and GitOps tooling rely on, so they live in one place.
+
+/// Team accountable for data quality, lineage, access and privacy.
+pub const DATA_OWNER: &str = "accord.dev/data-owner";
+/// Team accountable for infrastructure, serving, observability and rollback mechanics.
+pub const PLATFORM_OWNER: &str = "accord.dev/platform-owner";
+/// Team accountable for how the model is used and the user-facing outcome.
+pub const APPLICATION_OWNER: &str = "accord.dev/application-owner";
+/// The model's name (`spec.model.name`).
+pub const MODEL: &str = "accord.dev/model";
+/// The version a managed object currently runs (the active version).
+pub const MODEL_VERSION: &str = "accord.dev/model-version";
+/// Standard `app.kubernetes.io/managed-by` label; its value on managed objects is `accord`.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// Value of [`MANAGED_BY`] on objects Accord manages.
+pub const MANAGED_BY_VALUE: &str = "accord";
+/// Selector label binding a managed Deployment to its pods; set to the ModelDeployment name.
+/// It never changes for the life of the Deployment, so selectors stay immutable-safe.
+pub const INSTANCE: &str = "accord.dev/instance";
+
+/// Annotation on the managed Deployment: the users whose attestations promoted it.
+pub const APPROVED_BY: &str = "accord.dev/approved-by";
+/// Annotation on a ModelDeployment requesting a manual rollback; each distinct
+/// RFC 3339 value acts once.
+pub const ROLLBACK_REQUESTED_AT: &str = "accord.dev/rollback-requested-at";

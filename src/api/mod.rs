@@ -1,0 +1,44 @@
+//! The Accord API, group `accord.dev`, version `v1alpha1`: the three custom resources
+//! and the labels, annotations and condition vocabulary they share. Types only; no
+//! behaviour lives here beyond small accessors.
+
+// `printcolumn(...)` lists repeat `type_ = "string"` by design; clippy reads them as duplicates.
+#![allow(clippy::duplicated_attributes)]
+
+pub mod attestation;
+pub mod conditions;
+pub mod labels;
+pub mod model_deployment;
+pub mod team;
+pub mod validation;
+
+pub use attestation::{Attestation, AttestationSpec, AttestationStatus};
+pub use model_deployment::{
+    ChecklistItem, ChecklistItemStatus, Handoff, HistoryEntry, HistoryOutcome, ModelDeployment,
+    ModelDeploymentSpec, ModelDeploymentStatus, ModelRef, Owners, Phase, Role, RollbackMode,
+    RollbackPlan, Serving,
+};
+pub use team::{Team, TeamMembers, TeamSpec, TeamStatus};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// The API group of every Accord kind.
+pub const GROUP: &str = "accord.dev";
+/// The only served and stored version.
+pub const VERSION: &str = "v1alpha1";
+/// Field manager for every server-side apply Accord makes.
+pub const FIELD_MANAGER: &str = "accord";
+
+/// Every CRD Accord owns, in the order they should be installed.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![Team::crd(), ModelDeployment::crd(), Attestation::crd()]
+}
+
+/// Renders a CRD as YAML with a header saying it is generated.
+pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_saphyr::ser::Error> {
+    let body = serde_saphyr::to_string(crd)?;
+    Ok(format!(
+        "# Generated from the Rust types in src/api by `make crds`; do not edit by hand.\n{body}"
+    ))
+}

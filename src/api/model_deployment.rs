@@ -1,0 +1,357 @@
+//! `ModelDeployment` (namespaced, short name `md`): a model served in production, its
+//! three owning Teams, the handoff checklist each new version must clear, and the plan
+//! for rolling back a version that fails.
+
+use k8s_openapi::{
+    api::core::v1::{EnvVar, ResourceRequirements},
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+};
+use kube::{CustomResource, KubeSchema};
+
+use super::validation::{DNS1123_LABEL, DNS1123_SUBDOMAIN, DURATION, LABEL_VALUE, SHA256_DIGEST};
+use serde::{Deserialize, Serialize};
+
+/// A model in production, owned jointly by a data, a platform and an application Team.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "accord.dev",
+    version = "v1alpha1",
+    kind = "ModelDeployment",
+    namespaced,
+    status = "ModelDeploymentStatus",
+    shortname = "md",
+    category = "accord",
+    derive = "PartialEq",
+    validation = kube::core::Rule::new("size(self.metadata.name) <= 63").message(
+        "metadata.name of a ModelDeployment must be at most 63 characters: it names the managed Deployment and becomes a label value"
+    ),
+    doc = "A model served in production, its three owning Teams, its handoff checklist and its rollback plan.",
+    printcolumn(name = "Candidate", type_ = "string", json_path = ".spec.model.version", description = "Version awaiting or holding promotion"),
+    printcolumn(name = "Active", type_ = "string", json_path = ".status.activeVersion", description = "Version the managed Deployment runs"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Pending", type_ = "integer", json_path = ".status.pendingItems", description = "Required checklist items not yet attested"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelDeploymentSpec {
+    /// The three Teams accountable for this model, one per role.
+    pub owners: Owners,
+    /// The candidate model version.
+    pub model: ModelRef,
+    /// How the model is served.
+    pub serving: Serving,
+    /// What each team must attest before a new version is promoted.
+    pub handoff: Handoff,
+    /// What happens when a promoted version fails.
+    pub rollback: RollbackPlan,
+}
+
+/// One Team name per role. Each must name an existing Team; a missing one sets phase `Invalid`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Owners {
+    /// Team owning data quality, lineage, access and privacy.
+    #[schemars(length(min = 1, max = 63), regex(pattern = DNS1123_SUBDOMAIN))]
+    pub data: String,
+    /// Team owning infrastructure, serving, observability and rollback mechanics.
+    #[schemars(length(min = 1, max = 63), regex(pattern = DNS1123_SUBDOMAIN))]
+    pub platform: String,
+    /// Team owning how the model is used and the user-facing outcome.
+    #[schemars(length(min = 1, max = 63), regex(pattern = DNS1123_SUBDOMAIN))]
+    pub application: String,
+}
+
+impl Owners {
+    /// The Team that owns `role`.
+    pub fn team_for(&self, role: Role) -> &str {
+        match role {
+            Role::Data => &self.data,
+            Role::Platform => &self.platform,
+            Role::Application => &self.application,
+        }
+    }
+}
+
+/// The candidate model version and where it comes from.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelRef {
+    /// The model's name; becomes the `accord.dev/model` label, so it must be a label value.
+    #[schemars(length(min = 1, max = 63), regex(pattern = LABEL_VALUE))]
+    pub name: String,
+    /// The candidate version; becomes the `accord.dev/model-version` label, so it must be
+    /// a label value: up to 63 alphanumerics, `-`, `_` or `.`, starting and ending alphanumeric.
+    #[schemars(length(min = 1, max = 63), regex(pattern = LABEL_VALUE))]
+    pub version: String,
+    /// Where the model artifact lives, e.g. `s3://models/fraud-scorer/2.4.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub artifact: Option<String>,
+    /// Content digest of the artifact; when set, attestations must name the same digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = SHA256_DIGEST))]
+    pub digest: Option<String>,
+}
+
+fn default_replicas() -> i32 {
+    1
+}
+
+/// How the model is served: the shape of the managed Deployment (and Service).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Serving {
+    /// Container image that serves the model.
+    #[schemars(length(min = 1, max = 1024))]
+    pub image: String,
+    /// Number of serving pods.
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 0, max = 100))]
+    pub replicas: i32,
+    /// Container port; when set, a Service of the same name is managed too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<i32>,
+    /// Arguments passed to the serving container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Environment of the serving container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    /// Compute resources of the serving container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+/// The handoff checklist and when overdue sign-off escalates.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = kube::core::Rule::new(
+    "self.checklist.all(x, self.checklist.exists_one(y, y.id == x.id))"
+).message("spec.handoff.checklist item ids must be unique").field_path(".checklist"))]
+#[serde(rename_all = "camelCase")]
+pub struct Handoff {
+    /// Items to attest before promotion; each owned by one role. Ids are unique.
+    #[schemars(length(min = 1, max = 64))]
+    pub checklist: Vec<ChecklistItem>,
+    /// How long a candidate may wait for sign-off before it escalates, e.g. `24h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64), regex(pattern = DURATION))]
+    pub escalate_after: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// One item of the handoff checklist.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChecklistItem {
+    /// Stable identifier, a DNS-1123 label such as `data-drift-checked`.
+    #[schemars(length(min = 1, max = 63), regex(pattern = DNS1123_LABEL))]
+    pub id: String,
+    /// The role whose Team must attest this item.
+    pub owner: Role,
+    /// What attesting this item means.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub description: Option<String>,
+    /// Whether promotion waits for this item.
+    #[serde(default = "default_true")]
+    pub required: bool,
+}
+
+/// The three roles that share a model.
+#[derive(
+    schemars::JsonSchema,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Data quality, lineage, access and privacy.
+    Data,
+    /// Infrastructure, serving, observability and rollback mechanics.
+    Platform,
+    /// How the model is used and the user-facing outcome.
+    Application,
+}
+
+impl Role {
+    /// All roles, in the order they are reported.
+    pub const ALL: [Role; 3] = [Role::Data, Role::Platform, Role::Application];
+
+    /// The lower-case name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Data => "data",
+            Role::Platform => "platform",
+            Role::Application => "application",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn default_progress_deadline() -> i32 {
+    600
+}
+
+/// What happens when a promoted version does not become available.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackPlan {
+    /// `Automatic` restores the last good version; `Manual` only reports `Degraded`.
+    pub mode: RollbackMode,
+    /// Seconds a promoted version has to become available before it has failed.
+    #[serde(default = "default_progress_deadline")]
+    #[schemars(range(min = 10, max = 3600))]
+    pub progress_deadline_seconds: i32,
+}
+
+/// Rollback modes.
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RollbackMode {
+    /// Restore the last good version without waiting for a human.
+    Automatic,
+    /// Report the failure and wait for a rollback request.
+    Manual,
+}
+
+/// Observed state of a ModelDeployment, written by the operator.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelDeploymentStatus {
+    /// The generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Where the model is in its lifecycle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// The version named by the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_version: Option<String>,
+    /// The version the managed Deployment runs; absent before the first promotion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_version: Option<String>,
+    /// Required checklist items not yet attested for the candidate.
+    #[serde(default)]
+    pub pending_items: i32,
+    /// Each checklist item and who, if anyone, attested it for the candidate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checklist: Vec<ChecklistItemStatus>,
+    /// Promotions and rollbacks, newest last, bounded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryEntry>,
+    /// Standard conditions, keyed by `type`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+/// Lifecycle phase of a ModelDeployment.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum Phase {
+    /// The candidate waits for required attestations.
+    AwaitingAttestations,
+    /// The candidate was promoted and its Deployment is rolling out.
+    Promoting,
+    /// The candidate is promoted and available.
+    Serving,
+    /// A failed version is being replaced by the last good one.
+    RollingBack,
+    /// The candidate failed and the last good version was restored.
+    RolledBack,
+    /// The candidate failed and waits for a manual decision.
+    Degraded,
+    /// The spec cannot be acted on (for example an owner Team does not exist).
+    Invalid,
+}
+
+/// The attestation state of one checklist item for the candidate.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChecklistItemStatus {
+    /// The item's id.
+    pub id: String,
+    /// The role that owns it.
+    pub owner: String,
+    /// The Team holding that role.
+    pub team: String,
+    /// Whether the item is required for promotion.
+    #[serde(default = "default_true")]
+    pub required: bool,
+    /// Whether a counted attestation exists for the candidate.
+    pub attested: bool,
+    /// Who attested it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attested_by: Option<String>,
+    /// The Attestation object that counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<String>,
+    /// When that Attestation was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attested_at: Option<Time>,
+    /// Why an attestation for this item did not count, when one exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One promotion or rollback.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// The version that was promoted or restored.
+    pub version: String,
+    /// Its serving image.
+    pub image: String,
+    /// Its artifact digest, when the spec named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Its artifact location, when the spec named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
+    /// What happened.
+    pub outcome: HistoryOutcome,
+    /// When it happened.
+    pub at: Time,
+    /// Why, as a CamelCase reason.
+    pub reason: String,
+    /// The attestations that allowed a promotion.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
+    /// The full serving shape that ran, so a rollback restores exactly it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<Serving>,
+}
+
+/// Outcome of a history entry.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum HistoryOutcome {
+    /// The version was promoted after full sign-off.
+    Promoted,
+    /// The version was restored because a newer one failed or a rollback was requested.
+    RolledBack,
+}
+
+/// Who attested which item for a promotion.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    /// The checklist item.
+    pub item: String,
+    /// The user whose attestation counted.
+    pub attested_by: String,
+}

@@ -1,0 +1,6 @@
+//! Accord: a Kubernetes operator that enforces shared responsibility on machine-learning
+//! deployments. A `ModelDeployment` names its data, platform and application owner
+//! Teams; a new version is promoted only once every required checklist item is attested,
+//! for that exact version, by a verified member of the owning Team.
+
+pub mod api;
