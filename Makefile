@@ -31,5 +31,25 @@ crds-check: ## Fail when crds/ differs from what the Rust types generate
 	if diff -ru crds "$$tmp"; then echo "crds/ is up to date"; \
 	else echo "crds/ is stale: run 'make crds' and commit the result" >&2; exit 1; fi
 
+.PHONY: cluster-build
+cluster-build: ## Build and cache the local control plane binaries (minutes, once)
+	e2e/cluster/build.sh
+
+.PHONY: cluster-up
+cluster-up: ## Start the local control plane (etcd, apiserver, controller-manager, scheduler, KWOK)
+	e2e/cluster/up.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local control plane and remove .cluster/
+	e2e/cluster/down.sh
+
+.PHONY: cluster-status
+cluster-status: ## Say which control-plane processes run
+	e2e/cluster/status.sh
+
+.PHONY: e2e
+e2e: ## End-to-end tests on the local control plane (brings it up and down)
+	e2e/run.sh
+
 .PHONY: test
-test: lint crds-check unit ## Everything: lint, CRD freshness, all tests
+test: lint crds-check unit e2e ## Everything: lint, CRD freshness, unit and e2e tests

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the end-to-end suite against the local control plane. Brings the cluster up
+# (building it when not cached) and always tears it down afterwards, even when a test
+# fails, unless it was already running before (then it is left as it was).
+#
+# Extra arguments go to `cargo test`, e.g. `e2e/run.sh --test validation`.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/cluster/lib.sh"
+
+if "$here/cluster/status.sh" >/dev/null 2>&1; then
+  log "using the cluster that is already running; it stays up afterwards"
+else
+  trap '"$here/cluster/down.sh"' EXIT
+  "$here/cluster/up.sh"
+fi
+cd "$repo_root"
+cargo test --locked -p accord-e2e "$@"
