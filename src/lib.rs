@@ -4,3 +4,8 @@
 //! for that exact version, by a verified member of the owning Team.
 
 pub mod api;
+pub mod controller;
+pub mod metrics;
+pub mod operator;
+pub mod server;
+pub mod telemetry;

@@ -24,3 +24,10 @@ pub const APPROVED_BY: &str = "accord.dev/approved-by";
 /// Annotation on a ModelDeployment requesting a manual rollback; each distinct
 /// RFC 3339 value acts once.
 pub const ROLLBACK_REQUESTED_AT: &str = "accord.dev/rollback-requested-at";
+/// Annotation on an Attestation: the attester's groups at admission time, comma-separated.
+/// Written by the admission webhook (and covered by its seal), so the controller can
+/// re-check group membership against the Team as it is now.
+pub const ATTESTER_GROUPS: &str = "accord.dev/attester-groups";
+/// Annotation on managed objects: hash of the desired state Accord last applied, so an
+/// unchanged object is never written again.
+pub const SERVING_HASH: &str = "accord.dev/serving-hash";

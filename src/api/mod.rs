@@ -14,9 +14,9 @@ pub mod validation;
 
 pub use attestation::{Attestation, AttestationSpec, AttestationStatus};
 pub use model_deployment::{
-    ChecklistItem, ChecklistItemStatus, Handoff, HistoryEntry, HistoryOutcome, ModelDeployment,
-    ModelDeploymentSpec, ModelDeploymentStatus, ModelRef, Owners, Phase, Role, RollbackMode,
-    RollbackPlan, Serving,
+    Approval, CandidateTracking, ChecklistItem, ChecklistItemStatus, Handoff, HistoryEntry,
+    HistoryOutcome, ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus, ModelIdentity,
+    ModelRef, Owners, Phase, Role, RollbackMode, RollbackPlan, Serving,
 };
 pub use team::{Team, TeamMembers, TeamSpec, TeamStatus};
 

@@ -259,6 +259,63 @@ pub struct ModelDeploymentStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// Bookkeeping for the candidate: its identity, when it was first seen, and which
+    /// one-time Events it has had. Kept in status so a restart repeats none of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<CandidateTracking>,
+    /// A candidate that failed and was rolled back; it is not promoted again until the
+    /// spec names a different candidate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_candidate: Option<ModelIdentity>,
+    /// The last `accord.dev/rollback-requested-at` value acted on; each value acts once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rollback_request: Option<String>,
+}
+
+/// What makes a model version distinct: a change to any of these is a new candidate
+/// that needs fresh attestations.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelIdentity {
+    /// `spec.model.version`.
+    pub version: String,
+    /// `spec.model.digest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// `spec.model.artifact`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
+    /// `spec.serving.image`.
+    pub image: String,
+}
+
+/// Bookkeeping for the current candidate.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CandidateTracking {
+    /// The candidate's identity.
+    #[serde(flatten)]
+    pub identity: ModelIdentity,
+    /// When Accord first saw this candidate; sign-off wait and escalation count from here.
+    pub first_seen: Time,
+    /// Whether the `PromotionBlocked` Event was recorded for this candidate.
+    #[serde(default)]
+    pub blocked_reported: bool,
+    /// Whether the `Escalated` Event was recorded for this candidate.
+    #[serde(default)]
+    pub escalated: bool,
+}
+
+impl ModelDeploymentSpec {
+    /// The candidate's identity as named by this spec.
+    pub fn identity(&self) -> ModelIdentity {
+        ModelIdentity {
+            version: self.model.version.clone(),
+            digest: self.model.digest.clone(),
+            artifact: self.model.artifact.clone(),
+            image: self.serving.image.clone(),
+        }
+    }
 }
 
 /// Lifecycle phase of a ModelDeployment.
@@ -335,6 +392,22 @@ pub struct HistoryEntry {
     /// The full serving shape that ran, so a rollback restores exactly it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serving: Option<Serving>,
+    /// When the Deployment first became available running this entry; a version with
+    /// this set is a known-good rollback target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_at: Option<Time>,
+}
+
+impl HistoryEntry {
+    /// The identity of the version this entry put in place.
+    pub fn identity(&self) -> ModelIdentity {
+        ModelIdentity {
+            version: self.version.clone(),
+            digest: self.digest.clone(),
+            artifact: self.artifact.clone(),
+            image: self.image.clone(),
+        }
+    }
 }
 
 /// Outcome of a history entry.

@@ -1,0 +1,366 @@
+//! The promotion gate (pure): which attestations count for the candidate, what each
+//! team still owes, and the approvals a promotion records. No API access here.
+
+use std::collections::BTreeMap;
+
+use crate::api::{
+    Approval, Attestation, ChecklistItemStatus, ModelDeployment, Role, Team,
+    labels::ATTESTER_GROUPS,
+};
+
+/// Why an attestation does not count. The text is shown in status and Events.
+pub type Rejection = String;
+
+/// Checks that do not depend on the checklist: the webhook's seal (later) and similar.
+/// Returns why an attestation must be ignored, or `None` when it may count.
+pub trait AttestationVerifier {
+    /// `None` when the attestation is authentic, else the reason it is not.
+    fn reject(&self, attestation: &Attestation) -> Option<Rejection>;
+}
+
+/// Accepts every attestation as authentic (identity fields are trusted as written).
+pub struct TrustAsWritten;
+
+impl AttestationVerifier for TrustAsWritten {
+    fn reject(&self, _: &Attestation) -> Option<Rejection> {
+        None
+    }
+}
+
+/// The gate's verdict for one candidate.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GateOutcome {
+    /// One entry per checklist item, in checklist order.
+    pub items: Vec<ChecklistItemStatus>,
+    /// Team name → required item ids it has not attested, in checklist order.
+    pub owed: BTreeMap<String, Vec<String>>,
+    /// Who attested what, for the promotion record (required and optional items).
+    pub approvals: Vec<Approval>,
+    /// Attestations for this candidate that exist but do not count: (name, reason).
+    pub rejected: Vec<(String, Rejection)>,
+}
+
+impl GateOutcome {
+    /// Whether every required item is attested.
+    pub fn complete(&self) -> bool {
+        self.owed.is_empty()
+    }
+
+    /// Number of required items not attested.
+    pub fn pending(&self) -> usize {
+        self.owed.values().map(Vec::len).sum()
+    }
+
+    /// "data-platform owes data-drift-checked, pii-reviewed; ml-platform owes latency-slo-met".
+    pub fn owed_message(&self) -> String {
+        self.owed
+            .iter()
+            .map(|(team, items)| format!("{team} owes {}", items.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Whether a user, with the groups recorded at admission, belongs to `team` now.
+pub fn is_member(team: &Team, user: &str, groups: &[String]) -> bool {
+    team.spec.members.contains(user, groups)
+}
+
+fn recorded_groups(attestation: &Attestation) -> Vec<String> {
+    attestation
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ATTESTER_GROUPS))
+        .map(|g| {
+            g.split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Why `attestation` does not count for `item_owner`'s team, or `None` when it does.
+fn rejection(
+    md: &ModelDeployment,
+    attestation: &Attestation,
+    team_name: &str,
+    team: Option<&Team>,
+    verifier: &dyn AttestationVerifier,
+) -> Option<Rejection> {
+    if attestation.metadata.deletion_timestamp.is_some() {
+        return Some("the attestation is being withdrawn (deleted)".into());
+    }
+    if let Some(reason) = verifier.reject(attestation) {
+        return Some(reason);
+    }
+    if let Some(digest) = &md.spec.model.digest
+        && attestation.spec.digest.as_deref() != Some(digest)
+    {
+        return Some(format!(
+            "it names digest {}, the candidate is {digest}",
+            attestation.spec.digest.as_deref().unwrap_or("(none)")
+        ));
+    }
+    let Some(user) = attestation
+        .spec
+        .attested_by
+        .as_deref()
+        .filter(|u| !u.is_empty())
+    else {
+        return Some("it records no attestedBy user".into());
+    };
+    if let Some(recorded) = attestation.spec.team.as_deref()
+        && recorded != team_name
+    {
+        return Some(format!(
+            "it was made for team {recorded}, but the item belongs to {team_name}"
+        ));
+    }
+    let Some(team) = team else {
+        return Some(format!("team {team_name} does not exist"));
+    };
+    if !is_member(team, user, &recorded_groups(attestation)) {
+        return Some(format!("{user} is not a member of team {team_name}"));
+    }
+    None
+}
+
+/// Decides, for the candidate in `md.spec`, which checklist items are attested.
+///
+/// `attestations` may hold any Attestations; only those in the ModelDeployment's
+/// namespace naming it and the candidate version are considered. `team` looks a Team
+/// up by name as it is now. When several attestations count for an item, the earliest
+/// created one is recorded.
+pub fn evaluate<'a>(
+    md: &ModelDeployment,
+    attestations: impl IntoIterator<Item = &'a Attestation>,
+    team: &dyn Fn(&str) -> Option<Team>,
+    verifier: &dyn AttestationVerifier,
+) -> GateOutcome {
+    let namespace = md.metadata.namespace.as_deref();
+    let name = md.metadata.name.as_deref().unwrap_or_default();
+    let version = &md.spec.model.version;
+    let mut relevant: Vec<&Attestation> = attestations
+        .into_iter()
+        .filter(|a| {
+            a.metadata.namespace.as_deref() == namespace
+                && a.spec.model_deployment == name
+                && &a.spec.version == version
+        })
+        .collect();
+    relevant.sort_by(|a, b| {
+        let key = |x: &Attestation| {
+            (
+                x.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                x.metadata.name.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+
+    let mut outcome = GateOutcome::default();
+    let mut teams: BTreeMap<Role, (String, Option<Team>)> = BTreeMap::new();
+    for role in Role::ALL {
+        let team_name = md.spec.owners.team_for(role).to_string();
+        let found = team(&team_name);
+        teams.insert(role, (team_name, found));
+    }
+    for item in &md.spec.handoff.checklist {
+        let (team_name, team) = &teams[&item.owner];
+        let mut status = ChecklistItemStatus {
+            id: item.id.clone(),
+            owner: item.owner.to_string(),
+            team: team_name.clone(),
+            required: item.required,
+            ..Default::default()
+        };
+        for attestation in relevant.iter().filter(|a| a.spec.item == item.id) {
+            let att_name = attestation.metadata.name.clone().unwrap_or_default();
+            match rejection(md, attestation, team_name, team.as_ref(), verifier) {
+                None if !status.attested => {
+                    status.attested = true;
+                    status.attested_by = attestation.spec.attested_by.clone();
+                    status.attestation = Some(att_name);
+                    status.attested_at = attestation.metadata.creation_timestamp.clone();
+                    status.reason = None;
+                }
+                None => {}
+                Some(reason) => {
+                    if !status.attested {
+                        status.reason =
+                            Some(format!("attestation {att_name} does not count: {reason}"));
+                    }
+                    outcome.rejected.push((att_name, reason));
+                }
+            }
+        }
+        if status.attested {
+            outcome.approvals.push(Approval {
+                item: item.id.clone(),
+                attested_by: status.attested_by.clone().unwrap_or_default(),
+            });
+        } else if item.required {
+            outcome
+                .owed
+                .entry(team_name.clone())
+                .or_default()
+                .push(item.id.clone());
+        }
+        outcome.items.push(status);
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::testing::{attestation, md, team};
+
+    fn teams(name: &str) -> Option<Team> {
+        match name {
+            "data-platform" => Some(team("data-platform", &[], &["data-platform-eng"])),
+            "ml-platform" => Some(team("ml-platform", &["bob"], &[])),
+            "payments-app" => Some(team("payments-app", &[], &["payments-app-eng"])),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn nothing_attested_owes_every_required_item_per_team() {
+        let md = md("2.4.0");
+        let out = evaluate(&md, [], &teams, &TrustAsWritten);
+        assert!(!out.complete());
+        assert_eq!(out.pending(), 3);
+        assert_eq!(
+            out.owed_message(),
+            "data-platform owes drift; ml-platform owes latency; payments-app owes kpis"
+        );
+        assert!(out.items.iter().all(|i| !i.attested));
+    }
+
+    #[test]
+    fn member_by_group_and_by_name_counts() {
+        let md = md("2.4.0");
+        let atts = [
+            attestation("a1", "drift", "2.4.0", "alice", &["data-platform-eng"]),
+            attestation("a2", "latency", "2.4.0", "bob", &[]),
+            attestation("a3", "kpis", "2.4.0", "carol", &["payments-app-eng"]),
+        ];
+        let out = evaluate(&md, &atts, &teams, &TrustAsWritten);
+        assert!(out.complete(), "{:?}", out.owed);
+        assert_eq!(out.approvals.len(), 3);
+        assert_eq!(out.items[0].attested_by.as_deref(), Some("alice"));
+        assert_eq!(out.items[0].attestation.as_deref(), Some("a1"));
+    }
+
+    #[test]
+    fn other_versions_do_not_count() {
+        let md = md("2.5.0");
+        let atts = [attestation(
+            "a1",
+            "drift",
+            "2.4.0",
+            "alice",
+            &["data-platform-eng"],
+        )];
+        let out = evaluate(&md, &atts, &teams, &TrustAsWritten);
+        assert!(!out.items[0].attested);
+        assert!(
+            out.items[0].reason.is_none(),
+            "stale versions are ignored silently"
+        );
+    }
+
+    #[test]
+    fn non_member_does_not_count_and_says_why() {
+        let md = md("2.4.0");
+        let atts = [attestation("a1", "latency", "2.4.0", "mallory", &[])];
+        let out = evaluate(&md, &atts, &teams, &TrustAsWritten);
+        let item = &out.items[1];
+        assert!(!item.attested);
+        assert!(
+            item.reason
+                .as_deref()
+                .unwrap()
+                .contains("mallory is not a member of team ml-platform")
+        );
+        assert_eq!(out.rejected.len(), 1);
+    }
+
+    #[test]
+    fn membership_is_checked_against_the_team_as_it_is_now() {
+        let md = md("2.4.0");
+        let atts = [attestation("a1", "latency", "2.4.0", "bob", &[])];
+        let without_bob = |name: &str| match name {
+            "ml-platform" => Some(team("ml-platform", &["someone-else"], &[])),
+            other => teams(other),
+        };
+        assert!(!evaluate(&md, &atts, &without_bob, &TrustAsWritten).items[1].attested);
+    }
+
+    #[test]
+    fn wrong_digest_and_wrong_team_do_not_count() {
+        let mut md = md("2.4.0");
+        md.spec.model.digest = Some(format!("sha256:{}", "a".repeat(64)));
+        let mut wrong_digest = attestation("a1", "drift", "2.4.0", "alice", &["data-platform-eng"]);
+        wrong_digest.spec.digest = Some(format!("sha256:{}", "b".repeat(64)));
+        let mut wrong_team = attestation("a2", "drift", "2.4.0", "alice", &["data-platform-eng"]);
+        wrong_team.spec.digest = md.spec.model.digest.clone();
+        wrong_team.spec.team = Some("payments-app".into());
+        let out = evaluate(&md, &[wrong_digest, wrong_team], &teams, &TrustAsWritten);
+        assert!(!out.items[0].attested);
+        assert_eq!(out.rejected.len(), 2);
+        assert!(out.rejected[0].1.contains("digest"));
+        assert!(out.rejected[1].1.contains("made for team payments-app"));
+    }
+
+    #[test]
+    fn optional_items_do_not_block() {
+        let mut md = md("2.4.0");
+        md.spec.handoff.checklist[2].required = false;
+        let atts = [
+            attestation("a1", "drift", "2.4.0", "alice", &["data-platform-eng"]),
+            attestation("a2", "latency", "2.4.0", "bob", &[]),
+        ];
+        let out = evaluate(&md, &atts, &teams, &TrustAsWritten);
+        assert!(out.complete());
+        assert_eq!(out.pending(), 0);
+    }
+
+    #[test]
+    fn deleted_and_unverified_attestations_do_not_count() {
+        struct RejectAll;
+        impl AttestationVerifier for RejectAll {
+            fn reject(&self, _: &Attestation) -> Option<Rejection> {
+                Some("no valid seal".into())
+            }
+        }
+        let md = md("2.4.0");
+        let atts = [attestation(
+            "a1",
+            "drift",
+            "2.4.0",
+            "alice",
+            &["data-platform-eng"],
+        )];
+        assert!(!evaluate(&md, &atts, &teams, &RejectAll).items[0].attested);
+        let mut deleting = atts[0].clone();
+        deleting.metadata.deletion_timestamp = Some(crate::controller::testing::time(0));
+        assert!(!evaluate(&md, &[deleting], &teams, &TrustAsWritten).items[0].attested);
+    }
+
+    #[test]
+    fn other_model_deployments_and_namespaces_are_ignored() {
+        let md = md("2.4.0");
+        let mut other_md = attestation("a1", "drift", "2.4.0", "alice", &["data-platform-eng"]);
+        other_md.spec.model_deployment = "other".into();
+        let mut other_ns = attestation("a2", "drift", "2.4.0", "alice", &["data-platform-eng"]);
+        other_ns.metadata.namespace = Some("elsewhere".into());
+        let out = evaluate(&md, &[other_md, other_ns], &teams, &TrustAsWritten);
+        assert!(!out.items[0].attested);
+        assert!(out.rejected.is_empty());
+    }
+}
