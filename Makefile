@@ -18,7 +18,7 @@ unit: ## Run the unit and integration tests that need no cluster
 .PHONY: lint
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 .PHONY: crds
 crds: ## Regenerate crds/ from the Rust types
@@ -50,6 +50,10 @@ cluster-status: ## Say which control-plane processes run
 .PHONY: e2e
 e2e: ## End-to-end tests on the local control plane (brings it up and down)
 	e2e/run.sh
+
+.PHONY: run
+run: ## Local cluster (unless KUBECONFIG is set), CRDs, examples, and the operator in the foreground
+	hack/run.sh
 
 .PHONY: test
 test: lint crds-check unit e2e ## Everything: lint, CRD freshness, unit and e2e tests

@@ -8,11 +8,24 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/cluster/lib.sh"
 
+started_cluster=false
+cleanup() {
+  # Operators the tests start are stopped by the tests; a failed run may leave one.
+  for pidfile in "$state"/pids/operator-*.pid; do
+    [[ -f "$pidfile" ]] || continue
+    kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+  if $started_cluster; then "$here/cluster/down.sh"; fi
+}
+trap cleanup EXIT
+
 if "$here/cluster/status.sh" >/dev/null 2>&1; then
   log "using the cluster that is already running; it stays up afterwards"
 else
-  trap '"$here/cluster/down.sh"' EXIT
+  started_cluster=true
   "$here/cluster/up.sh"
 fi
 cd "$repo_root"
+cargo build --locked --bin accord
 cargo test --locked -p accord-e2e "$@"

@@ -8,6 +8,15 @@ if [[ ! -d "$state" ]]; then
   log "no local cluster state in $state; nothing to stop"
   exit 0
 fi
+# Operators started by the e2e tests or `make run`, if any are left.
+for pidfile in "$state"/pids/operator-*.pid; do
+  [[ -f "$pidfile" ]] || continue
+  pid="$(cat "$pidfile")"
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q accord; then
+    kill -KILL "$pid" 2>/dev/null || true
+    log "stopped $(basename "$pidfile" .pid) (pid $pid)"
+  fi
+done
 # Stop in reverse start order so clients go before the servers they talk to.
 for (( i=${#components[@]}-1; i>=0; i-- )); do
   c="${components[$i]}"

@@ -240,3 +240,313 @@ pub fn install_crds_and_examples() {
         ]);
     });
 }
+
+/// Applies a manifest file from the repository as admin.
+pub fn apply_file(path: &str) {
+    Kubectl::admin().ok(&["apply", "-f", repo_root().join(path).to_str().unwrap()]);
+}
+
+/// Sets up the operator's ServiceAccount `name` in `accord-system`, bound to the
+/// operator ClusterRole and leader-election Role of `deploy/operator-rbac.yaml`, and
+/// writes a kubeconfig holding one of its tokens. The operator runs as this identity,
+/// never as admin, so RBAC applies and the audit log tells its requests apart.
+pub fn operator_kubeconfig(name: &str) -> PathBuf {
+    let admin = Kubectl::admin();
+    apply_file("deploy/operator-rbac.yaml");
+    if name != "accord-operator" {
+        let extra = format!(
+            r#"{{"apiVersion":"v1","kind":"List","items":[
+            {{"apiVersion":"v1","kind":"ServiceAccount","metadata":{{"name":"{name}","namespace":"accord-system"}}}},
+            {{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{{"name":"{name}"}},
+              "roleRef":{{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"accord-operator"}},
+              "subjects":[{{"kind":"ServiceAccount","name":"{name}","namespace":"accord-system"}}]}},
+            {{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{{"name":"{name}","namespace":"accord-system"}},
+              "roleRef":{{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"accord-operator-leader-election"}},
+              "subjects":[{{"kind":"ServiceAccount","name":"{name}","namespace":"accord-system"}}]}}]}}"#
+        );
+        let out = admin.apply(&extra);
+        assert!(out.success, "{}", out.stderr);
+    }
+    let token = admin
+        .ok(&[
+            "create",
+            "token",
+            name,
+            "-n",
+            "accord-system",
+            "--duration=3h",
+        ])
+        .stdout;
+    let admin_config =
+        std::fs::read_to_string(cluster_dir().join("kubeconfig")).expect("admin kubeconfig");
+    let server = admin_config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .expect("server");
+    let ca = admin_config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("certificate-authority-data: "))
+        .expect("ca");
+    let path = cluster_dir().join(format!("{name}.kubeconfig"));
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\n\
+         users:\n- name: {name}\n  user:\n    token: {}\ncontexts:\n- name: {name}\n  context: {{cluster: local, user: {name}}}\ncurrent-context: {name}\n",
+        token.trim()
+    );
+    std::fs::write(&path, kubeconfig).expect("write operator kubeconfig");
+    path
+}
+
+/// The audit-log user name of a ServiceAccount in `accord-system`.
+pub fn service_account_user(name: &str) -> String {
+    format!("system:serviceaccount:accord-system:{name}")
+}
+
+/// The operator binary under test (`ACCORD_BIN`, else `target/debug/accord`).
+pub fn accord_binary() -> PathBuf {
+    let path = std::env::var_os("ACCORD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/debug/accord"));
+    assert!(
+        path.exists(),
+        "{} not found: build it with `cargo build --bin accord`",
+        path.display()
+    );
+    path
+}
+
+/// A running operator process, killed when dropped.
+pub struct Operator {
+    pub label: String,
+    child: Option<std::process::Child>,
+    pub metrics_port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Stops operators left running by an earlier test binary (they share the leader Lease).
+pub fn stop_stray_operators() {
+    let pids = cluster_dir().join("pids");
+    let Ok(entries) = std::fs::read_dir(&pids) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("operator-") {
+            if let Ok(pid) = std::fs::read_to_string(entry.path()) {
+                let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+            }
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+impl Operator {
+    /// Starts `accord` as ServiceAccount `service_account`, logging to
+    /// `.cluster/logs/operator-<label>.log`.
+    pub fn start(label: &str, service_account: &str, extra_args: &[&str]) -> Self {
+        let kubeconfig = operator_kubeconfig(service_account);
+        let metrics_port = free_port();
+        let log_path = cluster_dir()
+            .join("logs")
+            .join(format!("operator-{label}.log"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("operator log");
+        let child = Command::new(accord_binary())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+            .args(["--lease-namespace", "accord-system", "--identity", label])
+            .args(extra_args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start the operator");
+        std::fs::create_dir_all(cluster_dir().join("pids")).unwrap();
+        std::fs::write(
+            cluster_dir()
+                .join("pids")
+                .join(format!("operator-{label}.pid")),
+            child.id().to_string(),
+        )
+        .unwrap();
+        let operator = Self {
+            label: label.to_string(),
+            child: Some(child),
+            metrics_port,
+        };
+        poll(
+            &format!("operator {label} to serve /healthz"),
+            Duration::from_secs(30),
+            || {
+                operator
+                    .http_get("/healthz")
+                    .filter(|body| body == "ok")
+                    .ok_or_else(|| operator.log_tail())
+            },
+        );
+        operator
+    }
+
+    /// GET of one of the operator's HTTP endpoints, `None` when it does not answer 200.
+    pub fn http_get(&self, path: &str) -> Option<String> {
+        let out = Command::new("curl")
+            .args([
+                "-sf",
+                "--max-time",
+                "2",
+                &format!("http://127.0.0.1:{}{path}", self.metrics_port),
+            ])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The last lines of the operator's log.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(
+            cluster_dir()
+                .join("logs")
+                .join(format!("operator-{}.log", self.label)),
+        )
+        .unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// SIGKILL: no chance to release the lease or finish a write.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a graceful exit; returns whether it exited by itself in time.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_file(
+            cluster_dir()
+                .join("pids")
+                .join(format!("operator-{}.pid", self.label)),
+        );
+    }
+}
+
+/// The API server's audit log (`.cluster/audit.log`, JSON lines, level Metadata).
+pub struct AuditLog;
+
+impl AuditLog {
+    /// The current end of the log, to read what happens after it.
+    pub fn mark() -> u64 {
+        std::fs::metadata(cluster_dir().join("audit.log"))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    }
+
+    /// Write requests (create, update, patch, delete) by `user` since `mark`, as
+    /// "verb resource namespace/name" lines.
+    pub fn writes_since(mark: u64, user: &str) -> Vec<String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = std::fs::File::open(cluster_dir().join("audit.log")).expect("audit log");
+        file.seek(SeekFrom::Start(mark)).expect("seek");
+        let mut text = String::new();
+        file.read_to_string(&mut text).expect("read audit log");
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|e| e["user"]["username"] == user && e["stage"] == "ResponseComplete")
+            .filter(|e| {
+                matches!(
+                    e["verb"].as_str(),
+                    Some("create" | "update" | "patch" | "delete" | "deletecollection")
+                )
+            })
+            .map(|e| {
+                let o = &e["objectRef"];
+                format!(
+                    "{} {}{} {}/{} ({})",
+                    e["verb"].as_str().unwrap_or_default(),
+                    o["resource"].as_str().unwrap_or_default(),
+                    o["subresource"]
+                        .as_str()
+                        .map(|s| format!("/{s}"))
+                        .unwrap_or_default(),
+                    o["namespace"].as_str().unwrap_or_default(),
+                    o["name"].as_str().unwrap_or_default(),
+                    e["responseStatus"]["code"]
+                )
+            })
+            .collect()
+    }
+}
+
+/// One Kubernetes Event about an object.
+#[derive(Debug, Clone)]
+pub struct ObservedEvent {
+    /// How many times it happened: repeats of the same Event are recorded as a series.
+    pub count: u64,
+    pub type_: String,
+    pub reason: String,
+    pub note: String,
+}
+
+/// Events recorded about `kind/name` in `namespace`, oldest first.
+pub fn events_for(namespace: &str, kind: &str, name: &str) -> Vec<ObservedEvent> {
+    let list = Kubectl::admin()
+        .ok(&["get", "events.events.k8s.io", "-n", namespace, "-o", "json"])
+        .json();
+    let mut events: Vec<(String, ObservedEvent)> = list["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e["regarding"]["kind"] == kind && e["regarding"]["name"] == name)
+        .map(|e| {
+            (
+                e["eventTime"].as_str().unwrap_or_default().to_string(),
+                ObservedEvent {
+                    count: e["series"]["count"].as_u64().unwrap_or(1),
+                    type_: e["type"].as_str().unwrap_or_default().into(),
+                    reason: e["reason"].as_str().unwrap_or_default().into(),
+                    note: e["note"].as_str().unwrap_or_default().into(),
+                },
+            )
+        })
+        .collect();
+    events.sort_by(|a, b| a.0.cmp(&b.0));
+    events.into_iter().map(|(_, e)| e).collect()
+}

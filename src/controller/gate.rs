@@ -16,14 +16,25 @@ pub type Rejection = String;
 pub trait AttestationVerifier {
     /// `None` when the attestation is authentic, else the reason it is not.
     fn reject(&self, attestation: &Attestation) -> Option<Rejection>;
+
+    /// Whether `spec.team` may stand in for group membership when the attestation
+    /// records no groups. Only a verifier that trusts clients says yes.
+    fn trusts_recorded_team(&self) -> bool {
+        false
+    }
 }
 
-/// Accepts every attestation as authentic (identity fields are trusted as written).
+/// Accepts every attestation as authentic: `spec.attestedBy` and `spec.team` are
+/// trusted as written. For clusters without Accord's admission webhook only.
 pub struct TrustAsWritten;
 
 impl AttestationVerifier for TrustAsWritten {
     fn reject(&self, _: &Attestation) -> Option<Rejection> {
         None
+    }
+
+    fn trusts_recorded_team(&self) -> bool {
+        true
     }
 }
 
@@ -122,7 +133,11 @@ fn rejection(
     let Some(team) = team else {
         return Some(format!("team {team_name} does not exist"));
     };
-    if !is_member(team, user, &recorded_groups(attestation)) {
+    let groups = recorded_groups(attestation);
+    let vouched_by_team = groups.is_empty()
+        && verifier.trusts_recorded_team()
+        && attestation.spec.team.as_deref() == Some(team_name);
+    if !vouched_by_team && !is_member(team, user, &groups) {
         return Some(format!("{user} is not a member of team {team_name}"));
     }
     None
@@ -254,6 +269,23 @@ mod tests {
         assert_eq!(out.approvals.len(), 3);
         assert_eq!(out.items[0].attested_by.as_deref(), Some("alice"));
         assert_eq!(out.items[0].attestation.as_deref(), Some("a1"));
+    }
+
+    #[test]
+    fn recorded_team_stands_in_for_groups_only_when_trusted() {
+        struct Sealed;
+        impl AttestationVerifier for Sealed {
+            fn reject(&self, _: &Attestation) -> Option<Rejection> {
+                None
+            }
+        }
+        let md = md("2.4.0");
+        let mut att = attestation("a1", "drift", "2.4.0", "alice", &[]);
+        att.spec.team = Some("data-platform".into());
+        assert!(
+            evaluate(&md, std::slice::from_ref(&att), &teams, &TrustAsWritten).items[0].attested
+        );
+        assert!(!evaluate(&md, &[att], &teams, &Sealed).items[0].attested);
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub enum Error {
     /// The object could not be parsed into Accord's types; waits for the object to change.
     #[error("{0}")]
     InvalidObject(String),
+    /// The object or its namespace is going away; nothing to do until something changes.
+    #[error("{0} is being deleted")]
+    Gone(String),
 }
 
 impl Error {
@@ -69,12 +72,19 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::Kube { .. } => "kube_api",
             Error::InvalidObject(_) => "invalid_object",
+            Error::Gone(_) => "gone",
         }
     }
 
     fn kube(object: &str, source: kube::Error) -> Self {
         match &source {
             kube::Error::Api(status) if status.code == 409 => Error::Conflict(object.to_string()),
+            kube::Error::Api(status)
+                if status.code == 404
+                    || (status.code == 403 && status.message.contains("being terminated")) =>
+            {
+                Error::Gone(object.to_string())
+            }
             _ => Error::Kube {
                 object: object.to_string(),
                 source,
@@ -453,6 +463,10 @@ fn error_policy(
             Action::await_change()
         }
         Error::Conflict(_) => Action::requeue(Duration::from_millis(500)),
+        Error::Gone(_) => {
+            tracing::debug!(%error, "waiting for the deletion to finish");
+            Action::await_change()
+        }
         Error::Kube { .. } => {
             let delay = ctx.backoff(&key);
             warn!(%error, retry_in = ?delay, "reconcile failed");

@@ -1,0 +1,227 @@
+//! The operator as a process: quiet when converged, safe to kill mid-promotion, and
+//! only the leader writes. These tests start and kill operators, so they run one at
+//! a time, in their own test binary.
+
+mod support;
+
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use accord_e2e::{
+    AuditLog, Kubectl, Operator, TestNamespace, events_for, install_crds_and_examples, poll,
+    service_account_user, stop_stray_operators,
+};
+use support::*;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn setup() -> std::sync::MutexGuard<'static, ()> {
+    let guard = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    install_crds_and_examples();
+    accord_e2e::apply_file("deploy/user-rbac.yaml");
+    stop_stray_operators();
+    guard
+}
+
+fn writes_except_leases(mark: u64, user: &str) -> Vec<String> {
+    AuditLog::writes_since(mark, user)
+        .into_iter()
+        .filter(|w| !w.contains(" leases "))
+        .collect()
+}
+
+fn lease_holder() -> Option<String> {
+    Kubectl::admin()
+        .get_json(&["lease", "accord-leader", "-n", "accord-system"])
+        .and_then(|l| l["spec"]["holderIdentity"].as_str().map(String::from))
+}
+
+#[test]
+fn converged_operator_makes_no_writes() {
+    let _serial = setup();
+    let operator = Operator::start("quiet", "accord-operator", &[]);
+    let ns = TestNamespace::create("quiet");
+    let n = ns.name.as_str();
+    let names: Vec<String> = (0..20).map(|i| format!("model-{i:02}")).collect();
+    for name in &names {
+        create(&model_deployment(n, name, "1.0.0"));
+    }
+    for name in &names {
+        attest_all(n, name, "1.0.0");
+    }
+    for name in &names {
+        wait_phase(n, name, "Serving", Duration::from_secs(120));
+    }
+    // Let the last status and Team updates land, then watch the audit log for a minute.
+    poll("the operator to go quiet", Duration::from_secs(60), || {
+        let mark = AuditLog::mark();
+        std::thread::sleep(Duration::from_secs(3));
+        let writes = writes_except_leases(mark, &service_account_user("accord-operator"));
+        writes
+            .is_empty()
+            .then_some(())
+            .ok_or_else(|| writes.join("\n"))
+    });
+    let mark = AuditLog::mark();
+    std::thread::sleep(Duration::from_secs(60));
+    let writes = writes_except_leases(mark, &service_account_user("accord-operator"));
+    let lease_writes =
+        AuditLog::writes_since(mark, &service_account_user("accord-operator")).len() - writes.len();
+    println!(
+        "writes by the operator in 60 s with 20 converged ModelDeployments: {} (plus {lease_writes} lease renewals)",
+        writes.len()
+    );
+    assert!(
+        writes.is_empty(),
+        "a converged operator wrote:\n{}",
+        writes.join("\n")
+    );
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", operator_pid(&operator)))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(String::from)
+        });
+    println!(
+        "operator memory with 20 ModelDeployments: {}",
+        rss.unwrap_or_default()
+    );
+    let metrics = operator.http_get("/metrics").expect("metrics");
+    assert!(metrics.contains("accord_promotions_total{"), "{metrics}");
+    assert!(metrics.contains("accord_reconciles_total{controller=\"modeldeployment\"}"));
+}
+
+fn operator_pid(operator: &Operator) -> String {
+    std::fs::read_to_string(
+        accord_e2e::cluster_dir()
+            .join("pids")
+            .join(format!("operator-{}.pid", operator.label)),
+    )
+    .unwrap_or_default()
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn killed_mid_promotion_converges_without_duplicates() {
+    let _serial = setup();
+    let mut operator = Operator::start("restart", "accord-operator", &[]);
+    let ns = TestNamespace::create("restart");
+    let n = ns.name.as_str();
+    let names: Vec<String> = (0..6).map(|i| format!("svc-{i}")).collect();
+    for name in &names {
+        create(&model_deployment(n, name, "1.0.0"));
+        attest("alice", n, name, "drift", "1.0.0");
+        attest("bob", n, name, "latency", "1.0.0");
+    }
+    for name in &names {
+        wait_phase(n, name, "AwaitingAttestations", Duration::from_secs(30));
+    }
+    // The last sign-offs land, and the operator dies with SIGKILL while promoting.
+    for (i, name) in names.iter().enumerate() {
+        attest("carol", n, name, "kpis", "1.0.0");
+        if i == names.len() / 2 {
+            operator.kill();
+        }
+    }
+    let promoted_before = names
+        .iter()
+        .filter(|name| deployment(n, name).is_some())
+        .count();
+    println!(
+        "killed with {promoted_before} of {} Deployments created",
+        names.len()
+    );
+
+    let _operator = Operator::start("restart-2", "accord-operator", &[]);
+    for name in &names {
+        let md = wait_phase(n, name, "Serving", Duration::from_secs(90));
+        let history = md["status"]["history"].as_array().unwrap();
+        assert_eq!(
+            history.len(),
+            1,
+            "{name}: duplicate history entries: {history:?}"
+        );
+        assert_eq!(history[0]["outcome"], "Promoted");
+        let promoted: u64 = events_for(n, "ModelDeployment", name)
+            .iter()
+            .filter(|e| e.reason == "Promoted")
+            .map(|e| e.count)
+            .sum();
+        assert!(
+            promoted <= 1,
+            "{name}: {promoted} Promoted Events for one promotion"
+        );
+    }
+}
+
+#[test]
+fn only_the_lease_holder_writes_and_a_standby_takes_over() {
+    let _serial = setup();
+    let mut leader = Operator::start("leader-a", "accord-operator", &[]);
+    poll(
+        "operator a to hold the lease",
+        Duration::from_secs(40),
+        || {
+            (lease_holder().as_deref() == Some("leader-a"))
+                .then_some(())
+                .ok_or(format!("holder: {:?}", lease_holder()))
+        },
+    );
+    let mut standby = Operator::start("leader-b", "accord-operator-b", &[]);
+    let mark = AuditLog::mark();
+    let ns = TestNamespace::create("leader");
+    let n = ns.name.as_str();
+    serving(n, "elect", "1.0.0", |_| {});
+    let by_a = writes_except_leases(mark, &service_account_user("accord-operator"));
+    let by_b = AuditLog::writes_since(mark, &service_account_user("accord-operator-b"));
+    assert!(!by_a.is_empty(), "the leader made no writes");
+    assert!(by_b.is_empty(), "the standby wrote:\n{}", by_b.join("\n"));
+    let standby_metrics = standby
+        .http_get("/metrics")
+        .expect("a standby serves metrics");
+    assert!(
+        standby_metrics.contains("accord_leader 0"),
+        "{standby_metrics}"
+    );
+    assert_eq!(standby.http_get("/readyz").as_deref(), Some("ok"));
+
+    // The leader dies without releasing the lease; the standby takes over.
+    leader.kill();
+    let started = Instant::now();
+    poll(
+        "operator b to take the lease",
+        Duration::from_secs(60),
+        || {
+            (lease_holder().as_deref() == Some("leader-b"))
+                .then_some(())
+                .ok_or(format!("holder: {:?}", lease_holder()))
+        },
+    );
+    println!(
+        "standby took over {:?} after the leader was killed",
+        started.elapsed()
+    );
+    let mark = AuditLog::mark();
+    set_version(n, "elect", "2.0.0");
+    attest_all(n, "elect", "2.0.0");
+    let md = wait_phase(n, "elect", "Serving", Duration::from_secs(60));
+    assert_eq!(md["status"]["activeVersion"], "2.0.0");
+    assert!(!writes_except_leases(mark, &service_account_user("accord-operator-b")).is_empty());
+
+    // Graceful shutdown releases the lease at once.
+    assert!(
+        standby.terminate(),
+        "SIGTERM did not stop the operator within 15 s"
+    );
+    let holder = lease_holder();
+    assert!(
+        holder.as_deref() != Some("leader-b"),
+        "the lease was not released: {holder:?}"
+    );
+}

@@ -1,0 +1,147 @@
+//! Helpers shared by the operator end-to-end tests: manifests, attesting as the
+//! static users, and reading what a user would see.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use accord_e2e::{Kubectl, poll};
+use serde_json::{Value, json};
+
+/// Which Team each static user signs for (by their group).
+pub fn team_of(user: &str) -> &'static str {
+    match user {
+        "alice" => "data-platform",
+        "bob" => "ml-platform",
+        "carol" => "payments-app",
+        other => panic!("no team for {other}"),
+    }
+}
+
+/// A ModelDeployment owned by the example Teams with one required item per role:
+/// `drift` (data), `latency` (platform), `kpis` (application).
+pub fn model_deployment(namespace: &str, name: &str, version: &str) -> Value {
+    json!({
+        "apiVersion": "accord.dev/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "owners": {"data": "data-platform", "platform": "ml-platform", "application": "payments-app"},
+            "model": {"name": name, "version": version},
+            "serving": {"image": format!("registry.example.com/{name}:{version}"), "replicas": 2, "port": 8080},
+            "handoff": {"checklist": [
+                {"id": "drift", "owner": "data"},
+                {"id": "latency", "owner": "platform"},
+                {"id": "kpis", "owner": "application"}
+            ]},
+            "rollback": {"mode": "Automatic", "progressDeadlineSeconds": 10}
+        }
+    })
+}
+
+pub fn create(object: &Value) {
+    let out = Kubectl::admin().apply(&object.to_string());
+    assert!(out.success, "apply failed: {}", out.stderr);
+}
+
+/// Merge-patches a ModelDeployment as admin (the spec author).
+pub fn patch_md(namespace: &str, name: &str, patch: Value) {
+    Kubectl::admin().ok(&[
+        "patch",
+        "md",
+        name,
+        "-n",
+        namespace,
+        "--type",
+        "merge",
+        "-p",
+        &patch.to_string(),
+    ]);
+}
+
+/// Moves a ModelDeployment to `version` (model version and image).
+pub fn set_version(namespace: &str, name: &str, version: &str) {
+    patch_md(
+        namespace,
+        name,
+        json!({"spec": {"model": {"version": version}, "serving": {"image": format!("registry.example.com/{name}:{version}")}}}),
+    );
+}
+
+/// `user` attests `item` of `md` for `version`, acting as themselves.
+pub fn attest(user: &str, namespace: &str, md: &str, item: &str, version: &str) {
+    let attestation = json!({
+        "apiVersion": "accord.dev/v1alpha1",
+        "kind": "Attestation",
+        "metadata": {"name": format!("{md}-{version}-{item}"), "namespace": namespace},
+        "spec": {"modelDeployment": md, "item": item, "version": version,
+                 "attestedBy": user, "team": team_of(user)}
+    });
+    let out =
+        Kubectl::user(user).run_with_stdin(&["create", "-f", "-"], Some(&attestation.to_string()));
+    assert!(
+        out.success,
+        "{user} could not attest {item}: {}",
+        out.stderr
+    );
+}
+
+/// alice, bob and carol attest every item of `md` for `version`.
+pub fn attest_all(namespace: &str, md: &str, version: &str) {
+    attest("alice", namespace, md, "drift", version);
+    attest("bob", namespace, md, "latency", version);
+    attest("carol", namespace, md, "kpis", version);
+}
+
+pub fn get_md(namespace: &str, name: &str) -> Value {
+    Kubectl::admin()
+        .get_json(&["md", name, "-n", namespace])
+        .unwrap_or_else(|| panic!("md {namespace}/{name} missing"))
+}
+
+pub fn condition(md: &Value, type_: &str) -> Value {
+    md["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == type_).cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// Waits until the ModelDeployment reports `phase`, returning it.
+pub fn wait_phase(namespace: &str, name: &str, phase: &str, timeout: Duration) -> Value {
+    poll(
+        &format!("{namespace}/{name} to reach phase {phase}"),
+        timeout,
+        || {
+            let md = get_md(namespace, name);
+            (md["status"]["phase"] == phase)
+                .then(|| md.clone())
+                .ok_or_else(|| md["status"].to_string())
+        },
+    )
+}
+
+pub fn deployment(namespace: &str, name: &str) -> Option<Value> {
+    Kubectl::admin().get_json(&["deployment", name, "-n", namespace])
+}
+
+/// The image the managed Deployment's pod template runs.
+pub fn deployment_image(namespace: &str, name: &str) -> Option<String> {
+    deployment(namespace, name).and_then(|d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .map(String::from)
+    })
+}
+
+/// Creates `name` in `namespace` and takes it through full sign-off to Serving.
+pub fn serving(
+    namespace: &str,
+    name: &str,
+    version: &str,
+    customize: impl FnOnce(&mut Value),
+) -> Value {
+    let mut md = model_deployment(namespace, name, version);
+    customize(&mut md);
+    create(&md);
+    attest_all(namespace, name, version);
+    wait_phase(namespace, name, "Serving", Duration::from_secs(60))
+}
