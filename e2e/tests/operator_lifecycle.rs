@@ -225,3 +225,53 @@ fn only_the_lease_holder_writes_and_a_standby_takes_over() {
         "the lease was not released: {holder:?}"
     );
 }
+
+#[test]
+fn a_malformed_object_does_not_stop_the_others() {
+    let _serial = setup();
+    let _operator = Operator::start("malformed", "accord-operator", &[]);
+    let ns = TestNamespace::create("malformed");
+    let n = ns.name.as_str();
+    // Simulate a CRD that does not match this operator (version skew): drop the schema's
+    // rules so the API server stores a spec the operator cannot read.
+    let admin = Kubectl::admin();
+    let loose = r#"[{"op":"replace","path":"/spec/versions/0/schema/openAPIV3Schema/properties/spec",
+                   "value":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}]"#;
+    admin.ok(&[
+        "patch",
+        "crd",
+        "modeldeployments.accord.dev",
+        "--type",
+        "json",
+        "-p",
+        loose,
+    ]);
+    let restore = || accord_e2e::apply_file("crds/modeldeployments.accord.dev.yaml");
+    let mut bad = model_deployment(n, "broken", "1.0.0");
+    bad["spec"]["rollback"]["mode"] = serde_json::json!("Sometimes");
+    let stored = admin.apply(&bad.to_string());
+    restore();
+    assert!(stored.success, "{}", stored.stderr);
+
+    create(&model_deployment(n, "healthy", "1.0.0"));
+    attest_all(n, "healthy", "1.0.0");
+    wait_phase(n, "healthy", "Serving", Duration::from_secs(60));
+    let invalid = poll(
+        "an InvalidObject Event on the malformed object",
+        Duration::from_secs(30),
+        || {
+            events_for(n, "ModelDeployment", "broken")
+                .into_iter()
+                .find(|e| e.reason == "InvalidObject")
+                .ok_or("none yet".to_string())
+        },
+    );
+    assert_eq!(invalid.type_, "Warning");
+    assert!(invalid.note.contains("Sometimes"), "{}", invalid.note);
+    assert!(
+        get_md(n, "broken")
+            .get("status")
+            .is_none_or(|s| s.is_null()),
+        "no status for an unreadable object"
+    );
+}

@@ -295,11 +295,23 @@ async fn reconcile_model_deployment(
     let md = match &guard.0 {
         Ok(md) => md,
         Err(invalid) => {
-            return Err(Error::InvalidObject(format!(
-                "ModelDeployment {}/{} cannot be read: {invalid}",
+            let message = format!(
+                "ModelDeployment {}/{} cannot be read by this operator: {invalid}; fix the object \
+                 (or install the CRDs that match this operator version)",
                 guard.namespace().unwrap_or_default(),
                 guard.name_any()
-            )));
+            );
+            let event = Event {
+                type_: kube::runtime::events::EventType::Warning,
+                reason: "InvalidObject".into(),
+                note: Some(truncate(&message, 1000)),
+                action: "Reconcile".into(),
+                secondary: None,
+            };
+            if let Err(err) = ctx.recorder.publish(&event, &guard.object_ref(&())).await {
+                warn!(%err, "could not record Event");
+            }
+            return Err(Error::InvalidObject(message));
         }
     };
     if md.metadata.deletion_timestamp.is_some() {
