@@ -119,15 +119,18 @@ impl ControllerMetrics {
 pub struct Metrics {
     pub registry: Registry,
     pub controller: ControllerMetrics,
+    pub webhook: crate::webhook::server::WebhookMetrics,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
         let controller = ControllerMetrics::register(&mut registry);
+        let webhook = crate::webhook::server::WebhookMetrics::register(&mut registry);
         Self {
             registry,
             controller,
+            webhook,
         }
     }
 }

@@ -15,9 +15,13 @@ use tracing::{error, info, warn};
 
 use crate::{
     api,
-    controller::{self, gate::AttestationVerifier},
+    controller::{
+        self,
+        gate::{AttestationVerifier, TrustAsWritten},
+    },
     metrics::Metrics,
     server::{self, Health},
+    webhook::{self, WebhookConfig, seal},
 };
 
 /// How the operator runs.
@@ -29,6 +33,13 @@ pub struct Config {
     pub lease_namespace: String,
     /// This replica's identity in the Lease and in Events.
     pub identity: String,
+    /// The operator's namespace: its Secrets (seal keys, webhook certificate) live here.
+    pub namespace: String,
+    /// The admission webhook, served on every replica; `None` runs without it.
+    pub webhook: Option<WebhookConfig>,
+    /// Count attestations without a valid seal, trusting `attestedBy` as written.
+    /// Only for clusters where the webhook cannot run; never in production.
+    pub trust_unsealed_attestations: bool,
 }
 
 /// Resolves when the process is asked to stop (SIGTERM or Ctrl-C).
@@ -85,12 +96,9 @@ pub async fn wait_for_crds(client: &Client) {
 }
 
 /// Runs until a shutdown signal; returns an error only when it cannot start.
-pub async fn run(
-    client: Client,
-    config: Config,
-    verifier: Arc<dyn AttestationVerifier + Send + Sync>,
-) -> anyhow_like::Result<()> {
+pub async fn run(client: Client, config: Config) -> anyhow_like::Result<()> {
     let metrics = Arc::new(Metrics::default());
+
     let health = Arc::new(Health {
         metrics: metrics.clone(),
         ready: Default::default(),
@@ -115,6 +123,42 @@ pub async fn run(
         _ = wait_for_crds(&client) => {}
         _ = stopped(stop_rx.clone()) => return Ok(()),
     }
+    let verifier: Arc<dyn AttestationVerifier + Send + Sync> = if config.trust_unsealed_attestations
+    {
+        warn!(
+            "--trust-unsealed-attestations: attestedBy and team are trusted as written; anyone who can create Attestations can promote"
+        );
+        Arc::new(TrustAsWritten)
+    } else {
+        let keys = seal::load_or_create(&client, &config.namespace)
+            .await
+            .map_err(|e| {
+                anyhow_like::Error(format!(
+                    "cannot load or create the seal keys (Secret {}/{}): {e}",
+                    config.namespace,
+                    seal::KEYS_SECRET
+                ))
+            })?;
+        let shared = Arc::new(seal::SharedKeys::default());
+        shared.set(keys);
+        tokio::spawn(seal::refresh(
+            client.clone(),
+            config.namespace.clone(),
+            shared.clone(),
+            Duration::from_secs(30),
+        ));
+        if let Some(webhook_config) = config.webhook.clone() {
+            webhook::start(
+                client.clone(),
+                webhook_config,
+                shared.clone(),
+                metrics.webhook.clone(),
+            )
+            .await
+            .map_err(anyhow_like::Error)?;
+        }
+        Arc::new(seal::SealVerifier(shared))
+    };
     health.ready.store(true, Ordering::Relaxed);
     let reporter = Reporter {
         controller: "accord".into(),

@@ -218,6 +218,7 @@ fn unique_counter() -> u64 {
 pub fn install_crds_and_examples() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
+        stop_stray_operators();
         let admin = Kubectl::admin();
         let root = repo_root();
         admin.ok(&["apply", "-f", root.join("crds").to_str().unwrap()]);
@@ -320,6 +321,7 @@ pub struct Operator {
     pub label: String,
     child: Option<std::process::Child>,
     pub metrics_port: u16,
+    pub webhook_port: u16,
 }
 
 fn free_port() -> u16 {
@@ -330,8 +332,20 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Stops operators left running by an earlier test binary (they share the leader Lease).
+/// Removes Accord's webhook configurations (an operator that is gone cannot answer them).
+pub fn remove_webhook_configurations() {
+    Kubectl::admin().ok(&[
+        "delete",
+        "mutatingwebhookconfiguration,validatingwebhookconfiguration",
+        "accord",
+        "--ignore-not-found",
+    ]);
+}
+
+/// Stops operators left running by an earlier test binary (they share the leader Lease)
+/// and removes the webhook configurations they served.
 pub fn stop_stray_operators() {
+    remove_webhook_configurations();
     let pids = cluster_dir().join("pids");
     let Ok(entries) = std::fs::read_dir(&pids) else {
         return;
@@ -353,6 +367,7 @@ impl Operator {
     pub fn start(label: &str, service_account: &str, extra_args: &[&str]) -> Self {
         let kubeconfig = operator_kubeconfig(service_account);
         let metrics_port = free_port();
+        let webhook_port = free_port();
         let log_path = cluster_dir()
             .join("logs")
             .join(format!("operator-{label}.log"));
@@ -365,7 +380,12 @@ impl Operator {
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
-            .args(["--lease-namespace", "accord-system", "--identity", label])
+            .args(["--namespace", "accord-system", "--identity", label])
+            .args(["--webhook-addr", &format!("127.0.0.1:{webhook_port}")])
+            .args([
+                "--webhook-url",
+                &format!("https://127.0.0.1:{webhook_port}"),
+            ])
             .args(extra_args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -385,15 +405,33 @@ impl Operator {
             label: label.to_string(),
             child: Some(child),
             metrics_port,
+            webhook_port,
         };
         poll(
-            &format!("operator {label} to serve /healthz"),
-            Duration::from_secs(30),
+            &format!("operator {label} to be ready"),
+            Duration::from_secs(60),
             || {
                 operator
-                    .http_get("/healthz")
+                    .http_get("/readyz")
                     .filter(|body| body == "ok")
                     .ok_or_else(|| operator.log_tail())
+            },
+        );
+        // It is ready for tests once its webhook configurations point at it.
+        poll(
+            &format!("the webhook configurations to point at operator {label}"),
+            Duration::from_secs(30),
+            || {
+                let config = Kubectl::admin().get_json(&["mutatingwebhookconfiguration", "accord"]);
+                let url = config.as_ref().and_then(|c| {
+                    c["webhooks"][0]["clientConfig"]["url"]
+                        .as_str()
+                        .map(String::from)
+                });
+                url.as_deref()
+                    .is_some_and(|u| u.contains(&format!(":{webhook_port}/")))
+                    .then_some(())
+                    .ok_or_else(|| format!("url {url:?}\n{}", operator.log_tail()))
             },
         );
         operator

@@ -390,7 +390,8 @@ fn manual_mode_degrades_and_the_annotation_rolls_back() {
         "Manual mode must not roll back by itself"
     );
 
-    Kubectl::admin().ok(&[
+    // A platform team member asks for the rollback (decision rights are checked by the webhook).
+    Kubectl::user("bob").ok(&[
         "annotate",
         "md",
         "churn",
@@ -465,7 +466,18 @@ fn unknown_owner_team_is_invalid_and_recovers_when_created() {
     let n = ns.name.as_str();
     serving(n, "recs", "1.0.0", |_| {});
     let ghost = format!("ghost-{n}");
-    patch_md(n, "recs", json!({"spec": {"owners": {"platform": ghost}}}));
+    // Only a member of the platform or application team may change owners: bob is.
+    Kubectl::user("bob").ok(&[
+        "patch",
+        "md",
+        "recs",
+        "-n",
+        n,
+        "--type",
+        "merge",
+        "-p",
+        &json!({"spec": {"owners": {"platform": ghost}}}).to_string(),
+    ]);
     let md = wait_phase(n, "recs", "Invalid", Duration::from_secs(30));
     let ready = condition(&md, "Ready");
     assert_eq!(

@@ -109,3 +109,29 @@ pub async fn team_status(client: &Client, team: &Team, status: &TeamStatus) -> k
         .await
         .map(drop)
 }
+
+/// Writes an Attestation's status conditions (its spec is immutable and never touched).
+pub async fn attestation_status(
+    client: &Client,
+    attestation: &crate::api::Attestation,
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+) -> kube::Result<()> {
+    use crate::api::Attestation;
+    let api: Api<Attestation> = Api::namespaced(
+        client.clone(),
+        attestation.namespace().as_deref().unwrap_or_default(),
+    );
+    let body = json!({
+        "apiVersion": Attestation::api_version(&()),
+        "kind": Attestation::kind(&()),
+        "metadata": {"name": attestation.name_any()},
+        "status": {"conditions": conditions},
+    });
+    api.patch_status(
+        &attestation.name_any(),
+        &apply_params(),
+        &Patch::Apply(body),
+    )
+    .await
+    .map(drop)
+}

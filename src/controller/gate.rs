@@ -8,14 +8,25 @@ use crate::api::{
     labels::ATTESTER_GROUPS,
 };
 
-/// Why an attestation does not count. The text is shown in status and Events.
-pub type Rejection = String;
+/// Why an attestation does not count: a CamelCase reason and a sentence for humans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+fn rejected(reason: &'static str, message: impl Into<String>) -> Option<Rejection> {
+    Some(Rejection {
+        reason,
+        message: message.into(),
+    })
+}
 
 /// Checks that do not depend on the checklist: the webhook's seal (later) and similar.
 /// Returns why an attestation must be ignored, or `None` when it may count.
 pub trait AttestationVerifier {
-    /// `None` when the attestation is authentic, else the reason it is not.
-    fn reject(&self, attestation: &Attestation) -> Option<Rejection>;
+    /// `None` when the attestation is authentic, else why it is not.
+    fn reject(&self, attestation: &Attestation) -> Option<String>;
 
     /// Whether `spec.team` may stand in for group membership when the attestation
     /// records no groups. Only a verifier that trusts clients says yes.
@@ -29,7 +40,7 @@ pub trait AttestationVerifier {
 pub struct TrustAsWritten;
 
 impl AttestationVerifier for TrustAsWritten {
-    fn reject(&self, _: &Attestation) -> Option<Rejection> {
+    fn reject(&self, _: &Attestation) -> Option<String> {
         None
     }
 
@@ -102,18 +113,21 @@ fn rejection(
     verifier: &dyn AttestationVerifier,
 ) -> Option<Rejection> {
     if attestation.metadata.deletion_timestamp.is_some() {
-        return Some("the attestation is being withdrawn (deleted)".into());
+        return rejected("Withdrawn", "the attestation is being withdrawn (deleted)");
     }
-    if let Some(reason) = verifier.reject(attestation) {
-        return Some(reason);
+    if let Some(message) = verifier.reject(attestation) {
+        return rejected("InvalidSeal", message);
     }
     if let Some(digest) = &md.spec.model.digest
         && attestation.spec.digest.as_deref() != Some(digest)
     {
-        return Some(format!(
-            "it names digest {}, the candidate is {digest}",
-            attestation.spec.digest.as_deref().unwrap_or("(none)")
-        ));
+        return rejected(
+            "DigestMismatch",
+            format!(
+                "it names digest {}, the candidate is {digest}",
+                attestation.spec.digest.as_deref().unwrap_or("(none)")
+            ),
+        );
     }
     let Some(user) = attestation
         .spec
@@ -121,24 +135,28 @@ fn rejection(
         .as_deref()
         .filter(|u| !u.is_empty())
     else {
-        return Some("it records no attestedBy user".into());
+        return rejected("NoAttester", "it records no attestedBy user");
     };
     if let Some(recorded) = attestation.spec.team.as_deref()
         && recorded != team_name
     {
-        return Some(format!(
-            "it was made for team {recorded}, but the item belongs to {team_name}"
-        ));
+        return rejected(
+            "WrongTeam",
+            format!("it was made for team {recorded}, but the item belongs to {team_name}"),
+        );
     }
     let Some(team) = team else {
-        return Some(format!("team {team_name} does not exist"));
+        return rejected("UnknownTeam", format!("team {team_name} does not exist"));
     };
     let groups = recorded_groups(attestation);
     let vouched_by_team = groups.is_empty()
         && verifier.trusts_recorded_team()
         && attestation.spec.team.as_deref() == Some(team_name);
     if !vouched_by_team && !is_member(team, user, &groups) {
-        return Some(format!("{user} is not a member of team {team_name}"));
+        return rejected(
+            "NotAMember",
+            format!("{user} is not a member of team {team_name}"),
+        );
     }
     None
 }
@@ -203,12 +221,13 @@ pub fn evaluate<'a>(
                     status.reason = None;
                 }
                 None => {}
-                Some(reason) => {
+                Some(rejection) => {
                     if !status.attested {
+                        let message = &rejection.message;
                         status.reason =
-                            Some(format!("attestation {att_name} does not count: {reason}"));
+                            Some(format!("attestation {att_name} does not count: {message}"));
                     }
-                    outcome.rejected.push((att_name, reason));
+                    outcome.rejected.push((att_name, rejection));
                 }
             }
         }
@@ -275,7 +294,7 @@ mod tests {
     fn recorded_team_stands_in_for_groups_only_when_trusted() {
         struct Sealed;
         impl AttestationVerifier for Sealed {
-            fn reject(&self, _: &Attestation) -> Option<Rejection> {
+            fn reject(&self, _: &Attestation) -> Option<String> {
                 None
             }
         }
@@ -345,8 +364,13 @@ mod tests {
         let out = evaluate(&md, &[wrong_digest, wrong_team], &teams, &TrustAsWritten);
         assert!(!out.items[0].attested);
         assert_eq!(out.rejected.len(), 2);
-        assert!(out.rejected[0].1.contains("digest"));
-        assert!(out.rejected[1].1.contains("made for team payments-app"));
+        assert_eq!(out.rejected[0].1.reason, "DigestMismatch");
+        assert!(
+            out.rejected[1]
+                .1
+                .message
+                .contains("made for team payments-app")
+        );
     }
 
     #[test]
@@ -366,7 +390,7 @@ mod tests {
     fn deleted_and_unverified_attestations_do_not_count() {
         struct RejectAll;
         impl AttestationVerifier for RejectAll {
-            fn reject(&self, _: &Attestation) -> Option<Rejection> {
+            fn reject(&self, _: &Attestation) -> Option<String> {
                 Some("no valid seal".into())
             }
         }

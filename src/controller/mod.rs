@@ -411,6 +411,8 @@ async fn reconcile_model_deployment(
             .map_err(|e| Error::kube(&key, e))?;
     }
 
+    record_attestation_verdicts(ctx, md, &gate, &attestations).await?;
+
     // Only after the state is recorded: Events and metrics, so a retry repeats none.
     let reference = md.object_ref(&());
     for planned in &plan.events {
@@ -443,6 +445,113 @@ async fn reconcile_model_deployment(
         ctx.metrics.sign_off_wait.observe(wait.as_secs_f64());
     }
     Ok(Action::requeue(plan.requeue_after))
+}
+
+/// Condition type on an Attestation: whether it counts for the candidate.
+pub const COUNTED: &str = "Counted";
+
+/// Tells each Attestation for the candidate whether it counts (its `Counted` condition),
+/// and records one `AttestationRejected` Event on the ModelDeployment per attestation
+/// that does not. Writes only when the verdict changes.
+async fn record_attestation_verdicts(
+    ctx: &Context,
+    md: &ModelDeployment,
+    gate: &gate::GateOutcome,
+    attestations: &[Arc<Attestation>],
+) -> Result<(), Error> {
+    let namespace = md.namespace();
+    let name = md.name_any();
+    let generation = None;
+    let now = Time(jiff::Timestamp::now());
+    for attestation in attestations.iter().filter(|a| {
+        a.namespace() == namespace
+            && a.spec.model_deployment == name
+            && a.spec.version == md.spec.model.version
+            && a.metadata.deletion_timestamp.is_none()
+    }) {
+        let att_name = attestation.name_any();
+        let counted_for = gate
+            .items
+            .iter()
+            .find(|i| i.attestation.as_deref() == Some(att_name.as_str()));
+        let rejection = gate
+            .rejected
+            .iter()
+            .find(|(n, _)| *n == att_name)
+            .map(|(_, r)| r);
+        let (counts, reason, message) = match (counted_for, rejection) {
+            (Some(item), _) => (
+                true,
+                "Counted",
+                format!(
+                    "counts for item {} of version {}",
+                    item.id, md.spec.model.version
+                ),
+            ),
+            (None, Some(rejection)) => (false, rejection.reason, rejection.message.clone()),
+            (None, None) => (
+                false,
+                "Superseded",
+                format!(
+                    "item {} is already attested by an earlier Attestation",
+                    attestation.spec.item
+                ),
+            ),
+        };
+        let old = attestation
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        let mut conditions = old.clone();
+        status::set_condition(
+            &mut conditions,
+            COUNTED,
+            counts,
+            reason,
+            message.clone(),
+            generation,
+            &now,
+        );
+        if conditions == old {
+            continue;
+        }
+        apply::attestation_status(&ctx.client, attestation, &conditions)
+            .await
+            .map_err(|e| {
+                Error::kube(
+                    &format!(
+                        "Attestation {}/{att_name}",
+                        namespace.as_deref().unwrap_or_default()
+                    ),
+                    e,
+                )
+            })?;
+        let was_rejected = status::condition(&old, COUNTED)
+            .is_some_and(|c| c.status == "False" && c.reason == reason);
+        if !counts && reason != "Superseded" && !was_rejected {
+            let who = attestation
+                .spec
+                .attested_by
+                .as_deref()
+                .unwrap_or("an unknown user");
+            let event = Event {
+                type_: kube::runtime::events::EventType::Warning,
+                reason: "AttestationRejected".into(),
+                note: Some(truncate(
+                    &format!("attestation {att_name} by {who} does not count: {message}"),
+                    1000,
+                )),
+                action: "Reconcile".into(),
+                secondary: Some(attestation.object_ref(&())),
+            };
+            if let Err(err) = ctx.recorder.publish(&event, &md.object_ref(&())).await {
+                warn!(%err, "could not record Event");
+            }
+            warn!(attestation = %att_name, "attestation does not count: {message}");
+        }
+    }
+    Ok(())
 }
 
 fn truncate(text: &str, max: usize) -> String {

@@ -1,0 +1,257 @@
+//! The Mutating- and ValidatingWebhookConfigurations named `accord`, written by the
+//! operator when told to (`--manage-webhook-configurations`). They intercept only
+//! Accord's kinds, fail closed, and time out after two seconds.
+
+use k8s_openapi::{
+    ByteString,
+    api::admissionregistration::v1::{
+        MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, ServiceReference,
+        ValidatingWebhook, ValidatingWebhookConfiguration, WebhookClientConfig,
+    },
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams},
+};
+use serde_json::json;
+
+use super::review::Hook;
+use crate::api::FIELD_MANAGER;
+
+/// Name of both webhook configurations.
+pub const NAME: &str = "accord";
+
+/// How the API server reaches the webhook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A base URL, e.g. `https://127.0.0.1:9443` for an operator outside the cluster.
+    Url(String),
+    /// A Service in the cluster.
+    Service {
+        namespace: String,
+        name: String,
+        port: i32,
+    },
+}
+
+fn client_config(endpoint: &Endpoint, hook: Hook, ca: Option<&str>) -> WebhookClientConfig {
+    let (url, service) = match endpoint {
+        Endpoint::Url(base) => (
+            Some(format!("{}{}", base.trim_end_matches('/'), hook.path())),
+            None,
+        ),
+        Endpoint::Service {
+            namespace,
+            name,
+            port,
+        } => (
+            None,
+            Some(ServiceReference {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                path: Some(hook.path().into()),
+                port: Some(*port),
+            }),
+        ),
+    };
+    WebhookClientConfig {
+        ca_bundle: ca.map(|ca| ByteString(ca.as_bytes().to_vec())),
+        url,
+        service,
+    }
+}
+
+fn rule(resource: &str) -> Vec<RuleWithOperations> {
+    vec![RuleWithOperations {
+        api_groups: Some(vec!["accord.dev".into()]),
+        api_versions: Some(vec!["v1alpha1".into()]),
+        operations: Some(vec!["CREATE".into(), "UPDATE".into()]),
+        resources: Some(vec![resource.into()]),
+        scope: Some("Namespaced".into()),
+    }]
+}
+
+/// The mutating configuration.
+pub fn mutating(endpoint: &Endpoint, ca: Option<&str>) -> MutatingWebhookConfiguration {
+    let hook = |name: &str, hook: Hook, resource: &str| MutatingWebhook {
+        name: name.into(),
+        client_config: client_config(endpoint, hook, ca),
+        rules: Some(rule(resource)),
+        failure_policy: Some("Fail".into()),
+        match_policy: Some("Equivalent".into()),
+        side_effects: "None".into(),
+        timeout_seconds: Some(2),
+        admission_review_versions: vec!["v1".into()],
+        reinvocation_policy: Some("Never".into()),
+        ..Default::default()
+    };
+    MutatingWebhookConfiguration {
+        metadata: ObjectMeta {
+            name: Some(NAME.into()),
+            ..Default::default()
+        },
+        webhooks: Some(vec![
+            hook(
+                "mutate.attestations.accord.dev",
+                Hook::MutateAttestation,
+                "attestations",
+            ),
+            hook(
+                "mutate.modeldeployments.accord.dev",
+                Hook::MutateModelDeployment,
+                "modeldeployments",
+            ),
+        ]),
+    }
+}
+
+/// The validating configuration.
+pub fn validating(endpoint: &Endpoint, ca: Option<&str>) -> ValidatingWebhookConfiguration {
+    let hook = |name: &str, hook: Hook, resource: &str| ValidatingWebhook {
+        name: name.into(),
+        client_config: client_config(endpoint, hook, ca),
+        rules: Some(rule(resource)),
+        failure_policy: Some("Fail".into()),
+        match_policy: Some("Equivalent".into()),
+        side_effects: "None".into(),
+        timeout_seconds: Some(2),
+        admission_review_versions: vec!["v1".into()],
+        ..Default::default()
+    };
+    ValidatingWebhookConfiguration {
+        metadata: ObjectMeta {
+            name: Some(NAME.into()),
+            ..Default::default()
+        },
+        webhooks: Some(vec![
+            hook(
+                "validate.attestations.accord.dev",
+                Hook::ValidateAttestation,
+                "attestations",
+            ),
+            hook(
+                "validate.modeldeployments.accord.dev",
+                Hook::ValidateModelDeployment,
+                "modeldeployments",
+            ),
+        ]),
+    }
+}
+
+async fn apply(client: &Client, endpoint: &Endpoint, ca: Option<&str>) -> kube::Result<()> {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut body = serde_json::to_value(mutating(endpoint, ca)).expect("serializes");
+    body["apiVersion"] = json!("admissionregistration.k8s.io/v1");
+    body["kind"] = json!("MutatingWebhookConfiguration");
+    Api::<MutatingWebhookConfiguration>::all(client.clone())
+        .patch(NAME, &params, &Patch::Apply(body))
+        .await?;
+    let mut body = serde_json::to_value(validating(endpoint, ca)).expect("serializes");
+    body["apiVersion"] = json!("admissionregistration.k8s.io/v1");
+    body["kind"] = json!("ValidatingWebhookConfiguration");
+    Api::<ValidatingWebhookConfiguration>::all(client.clone())
+        .patch(NAME, &params, &Patch::Apply(body))
+        .await?;
+    Ok(())
+}
+
+/// Applies the configurations now and whenever the CA changes.
+pub async fn keep_applied(
+    client: Client,
+    endpoint: Endpoint,
+    mut ca: tokio::sync::watch::Receiver<Option<String>>,
+) {
+    loop {
+        let current = ca.borrow_and_update().clone();
+        let mut delay = std::time::Duration::from_secs(1);
+        loop {
+            match apply(&client, &endpoint, current.as_deref()).await {
+                Ok(()) => {
+                    tracing::info!(?endpoint, "webhook configurations applied");
+                    break;
+                }
+                Err(err) => {
+                    tracing::warn!(%err, retry_in = ?delay, "cannot apply the webhook configurations");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(60));
+                }
+            }
+        }
+        if ca.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields that matter of one webhook, mutating or validating.
+    struct Hook {
+        failure_policy: Option<String>,
+        rules: Vec<RuleWithOperations>,
+        timeout: Option<i32>,
+        url: Option<String>,
+        side_effects: String,
+    }
+
+    #[test]
+    fn only_accord_kinds_fail_closed_within_two_seconds() {
+        let endpoint = Endpoint::Url("https://127.0.0.1:9443/".into());
+        let mutating_hooks = mutating(&endpoint, Some("CA"))
+            .webhooks
+            .unwrap()
+            .into_iter()
+            .map(|h| Hook {
+                failure_policy: h.failure_policy,
+                rules: h.rules.unwrap_or_default(),
+                timeout: h.timeout_seconds,
+                url: h.client_config.url,
+                side_effects: h.side_effects,
+            });
+        let validating_hooks = validating(&endpoint, Some("CA"))
+            .webhooks
+            .unwrap()
+            .into_iter()
+            .map(|h| Hook {
+                failure_policy: h.failure_policy,
+                rules: h.rules.unwrap_or_default(),
+                timeout: h.timeout_seconds,
+                url: h.client_config.url,
+                side_effects: h.side_effects,
+            });
+        let hooks: Vec<Hook> = mutating_hooks.chain(validating_hooks).collect();
+        assert_eq!(hooks.len(), 4);
+        for hook in hooks {
+            assert_eq!(hook.failure_policy.as_deref(), Some("Fail"));
+            assert!(hook.timeout.unwrap() <= 2);
+            assert_eq!(hook.side_effects, "None");
+            assert!(!hook.rules.is_empty());
+            assert!(
+                hook.rules
+                    .iter()
+                    .all(|r| r.api_groups.as_deref() == Some(&["accord.dev".to_string()][..]))
+            );
+            assert!(hook.url.unwrap().starts_with("https://127.0.0.1:9443/"));
+        }
+    }
+
+    #[test]
+    fn service_endpoint_uses_paths_per_hook() {
+        let endpoint = Endpoint::Service {
+            namespace: "accord-system".into(),
+            name: "accord-webhook".into(),
+            port: 443,
+        };
+        let m = mutating(&endpoint, None);
+        let service = m.webhooks.unwrap()[0]
+            .client_config
+            .service
+            .clone()
+            .unwrap();
+        assert_eq!(service.path.as_deref(), Some("/mutate/attestations"));
+        assert_eq!(service.port, Some(443));
+    }
+}

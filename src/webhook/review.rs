@@ -1,0 +1,232 @@
+//! AdmissionReview plumbing (pure): decoding a request, routing it to a decision, and
+//! encoding the answer. Kept free of I/O so it can be fuzzed and benchmarked.
+
+use kube::core::{
+    DynamicObject,
+    admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation},
+};
+use serde_json::Value;
+
+use super::{
+    decision::{self, Requester, Verdict},
+    seal::SealKeys,
+};
+use crate::api::{Attestation, ModelDeployment, Team};
+
+/// The four webhook endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Hook {
+    MutateAttestation,
+    ValidateAttestation,
+    MutateModelDeployment,
+    ValidateModelDeployment,
+}
+
+impl Hook {
+    /// Every hook, with its URL path.
+    pub const ALL: [(Hook, &'static str); 4] = [
+        (Hook::MutateAttestation, "/mutate/attestations"),
+        (Hook::ValidateAttestation, "/validate/attestations"),
+        (Hook::MutateModelDeployment, "/mutate/modeldeployments"),
+        (Hook::ValidateModelDeployment, "/validate/modeldeployments"),
+    ];
+
+    /// The kind it admits, for metrics.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Hook::MutateAttestation | Hook::ValidateAttestation => "Attestation",
+            Hook::MutateModelDeployment | Hook::ValidateModelDeployment => "ModelDeployment",
+        }
+    }
+
+    /// Its URL path.
+    pub fn path(self) -> &'static str {
+        Hook::ALL
+            .iter()
+            .find(|(hook, _)| *hook == self)
+            .map(|(_, path)| *path)
+            .expect("every hook has a path")
+    }
+}
+
+/// What a decision may look up.
+pub trait World {
+    fn model_deployment(&self, namespace: &str, name: &str) -> Option<ModelDeployment>;
+    fn team(&self, name: &str) -> Option<Team>;
+    fn keys(&self) -> Option<SealKeys>;
+    fn admin_groups(&self) -> &[String];
+}
+
+/// Decodes an AdmissionReview body.
+pub fn decode(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, String> {
+    let review: AdmissionReview<DynamicObject> =
+        serde_json::from_slice(body).map_err(|e| format!("not an AdmissionReview: {e}"))?;
+    review
+        .try_into()
+        .map_err(|_| "the AdmissionReview has no request".to_string())
+}
+
+fn typed<T: serde::de::DeserializeOwned>(
+    object: &Option<DynamicObject>,
+    what: &str,
+) -> Result<Option<T>, String> {
+    object
+        .as_ref()
+        .map(|o| serde_json::to_value(o).and_then(serde_json::from_value::<T>))
+        .transpose()
+        .map_err(|e| format!("cannot read the {what}: {e}"))
+}
+
+fn operation(op: &Operation) -> &'static str {
+    match op {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
+}
+
+/// The operation's name, for metrics.
+pub fn operation_label(request: &AdmissionRequest<DynamicObject>) -> &'static str {
+    operation(&request.operation)
+}
+
+/// Decides one request. Anything unexpected is denied with a reason: this webhook
+/// fails closed.
+pub fn decide(hook: Hook, request: &AdmissionRequest<DynamicObject>, world: &dyn World) -> Verdict {
+    match decide_inner(hook, request, world) {
+        Ok(verdict) => verdict,
+        Err(message) => Verdict::Deny(message),
+    }
+}
+
+fn decide_inner(
+    hook: Hook,
+    request: &AdmissionRequest<DynamicObject>,
+    world: &dyn World,
+) -> Result<Verdict, String> {
+    let requester = Requester {
+        username: request.user_info.username.clone().unwrap_or_default(),
+        groups: request.user_info.groups.clone().unwrap_or_default(),
+    };
+    if requester.username.is_empty() {
+        return Ok(Verdict::Deny(
+            "the request has no authenticated user".into(),
+        ));
+    }
+    let namespace = request.namespace.clone().unwrap_or_default();
+    let team = |name: &str| world.team(name);
+    match (hook, &request.operation) {
+        (Hook::MutateAttestation, Operation::Create) => {
+            // A malformed object is left to schema validation, which names the bad field;
+            // the validating webhook still refuses anything that was not sealed here.
+            let Ok(Some(mut attestation)) = typed::<Attestation>(&request.object, "Attestation")
+            else {
+                return Ok(Verdict::Allow(vec![]));
+            };
+            // generateName: the name is not known yet, and the seal covers it.
+            if attestation
+                .metadata
+                .name
+                .as_deref()
+                .unwrap_or_default()
+                .is_empty()
+            {
+                return Ok(Verdict::Deny("Attestations need an explicit metadata.name (generateName is not supported): the seal covers the name".into()));
+            }
+            attestation.metadata.namespace = Some(namespace.clone());
+            let keys = world
+                .keys()
+                .ok_or("the seal keys are not loaded yet; retry in a moment")?;
+            let md = world.model_deployment(&namespace, &attestation.spec.model_deployment);
+            Ok(decision::attestation_create(
+                &attestation,
+                &requester,
+                md.as_ref(),
+                &team,
+                &keys,
+            ))
+        }
+        (Hook::MutateAttestation | Hook::ValidateAttestation, Operation::Update) => {
+            let old = typed::<Attestation>(&request.old_object, "old Attestation")?
+                .ok_or("no old Attestation")?;
+            let new =
+                typed::<Attestation>(&request.object, "Attestation")?.ok_or("no Attestation")?;
+            Ok(decision::attestation_update(&old, &new))
+        }
+        (Hook::ValidateAttestation, Operation::Create) => {
+            let mut attestation =
+                typed::<Attestation>(&request.object, "Attestation")?.ok_or("no Attestation")?;
+            attestation.metadata.namespace = Some(namespace);
+            let keys = world
+                .keys()
+                .ok_or("the seal keys are not loaded yet; retry in a moment")?;
+            Ok(decision::attestation_validate_create(
+                &attestation,
+                &requester,
+                &keys,
+            ))
+        }
+        (Hook::MutateModelDeployment, Operation::Create | Operation::Update) => {
+            let raw =
+                |o: &Option<DynamicObject>| o.as_ref().and_then(|o| serde_json::to_value(o).ok());
+            let new = raw(&request.object).ok_or("the request carries no ModelDeployment")?;
+            Ok(decision::model_deployment_mutate(
+                raw(&request.old_object).as_ref(),
+                &new,
+                &requester,
+            ))
+        }
+        (Hook::ValidateModelDeployment, Operation::Update) => {
+            let old = typed::<ModelDeployment>(&request.old_object, "old ModelDeployment")?
+                .ok_or("no old ModelDeployment")?;
+            let new = typed::<ModelDeployment>(&request.object, "ModelDeployment")?
+                .ok_or("no ModelDeployment")?;
+            Ok(decision::model_deployment_validate_update(
+                &old,
+                &new,
+                &requester,
+                &team,
+                world.admin_groups(),
+            ))
+        }
+        // Deletes withdraw attestations; creates of ModelDeployments are validated by schema.
+        _ => Ok(Verdict::Allow(vec![])),
+    }
+}
+
+/// The AdmissionReview answering `request` with `verdict`.
+pub fn respond(
+    request: &AdmissionRequest<DynamicObject>,
+    verdict: &Verdict,
+) -> AdmissionReview<DynamicObject> {
+    let response = AdmissionResponse::from(request);
+    let response = match verdict {
+        Verdict::Deny(message) => {
+            let mut denied = response.deny(message);
+            denied.result.code = 403;
+            denied.result.reason = "Forbidden".into();
+            denied
+        }
+        Verdict::Allow(ops) if ops.is_empty() => response,
+        Verdict::Allow(ops) => {
+            let patch: Result<json_patch::Patch, _> =
+                serde_json::from_value(Value::Array(ops.clone()));
+            match patch
+                .map_err(|e| e.to_string())
+                .and_then(|p| response.clone().with_patch(p).map_err(|e| e.to_string()))
+            {
+                Ok(patched) => patched,
+                Err(err) => response.deny(format!(
+                    "internal error building the admission patch: {err}"
+                )),
+            }
+        }
+    };
+    response.into_review()
+}
+
+/// The answer to a body that is not a usable AdmissionReview.
+pub fn invalid(message: &str) -> AdmissionReview<DynamicObject> {
+    AdmissionResponse::invalid(message).into_review()
+}

@@ -1,0 +1,355 @@
+//! Attestation seals: an HMAC-SHA256 over an Attestation's identity fields, written by
+//! the admission webhook and checked by the controller. A cluster whose webhook was
+//! bypassed or removed still cannot be tricked into promoting: an unsealed or altered
+//! Attestation does not count.
+//!
+//! Keys live in a Secret in the operator's namespace (`accord-seal-keys`): one data
+//! entry per key id, and `active` naming the id new seals use. Rotation adds a key and
+//! moves `active`; old keys stay so old seals keep verifying (see docs/security.md).
+
+use std::{collections::BTreeMap, sync::RwLock};
+
+use hmac::{Hmac, Mac};
+use k8s_openapi::{ByteString, api::core::v1::Secret};
+use kube::{
+    Api, Client,
+    api::{ObjectMeta, PostParams},
+};
+use sha2::Sha256;
+
+use crate::api::{Attestation, labels};
+
+/// Annotation holding the seal: `v1:<key id>:<hex HMAC>`.
+pub const SEAL_ANNOTATION: &str = "accord.dev/seal";
+/// Name of the Secret holding the seal keys.
+pub const KEYS_SECRET: &str = "accord-seal-keys";
+/// Data entry naming the key new seals use.
+const ACTIVE: &str = "active";
+
+/// What a seal covers, in a fixed order. Any change to one of these breaks the seal.
+pub fn sealed_fields(attestation: &Attestation) -> String {
+    let spec = &attestation.spec;
+    let groups = attestation
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(labels::ATTESTER_GROUPS))
+        .cloned()
+        .unwrap_or_default();
+    [
+        attestation
+            .metadata
+            .namespace
+            .as_deref()
+            .unwrap_or_default(),
+        attestation.metadata.name.as_deref().unwrap_or_default(),
+        &spec.model_deployment,
+        &spec.item,
+        &spec.version,
+        spec.digest.as_deref().unwrap_or_default(),
+        spec.attested_by.as_deref().unwrap_or_default(),
+        spec.team.as_deref().unwrap_or_default(),
+        &groups,
+    ]
+    .iter()
+    .map(|field| format!("{}:{field}", field.len()))
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
+fn mac(key: &[u8], attestation: &Attestation) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(sealed_fields(attestation).as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The seal keys, by id, and the active one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealKeys {
+    pub active: String,
+    pub keys: BTreeMap<String, Vec<u8>>,
+}
+
+impl SealKeys {
+    /// A fresh key set with one random 32-byte key.
+    pub fn generate(id: &str) -> Self {
+        let key: [u8; 32] = rand::random();
+        Self {
+            active: id.to_string(),
+            keys: BTreeMap::from([(id.to_string(), key.to_vec())]),
+        }
+    }
+
+    /// The seal for `attestation` under the active key.
+    pub fn seal(&self, attestation: &Attestation) -> String {
+        let key = &self.keys[&self.active];
+        format!("v1:{}:{}", self.active, mac(key, attestation))
+    }
+
+    /// `Ok` when `attestation` carries a seal that verifies, else why not.
+    pub fn verify(&self, attestation: &Attestation) -> Result<(), String> {
+        let seal = attestation
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SEAL_ANNOTATION))
+            .ok_or("it has no seal: it was not admitted by Accord's webhook")?;
+        let mut parts = seal.splitn(3, ':');
+        let (Some("v1"), Some(id), Some(given)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err("its seal is malformed".into());
+        };
+        let key = self
+            .keys
+            .get(id)
+            .ok_or_else(|| format!("its seal names an unknown key {id:?}"))?;
+        let given = hex::decode(given).map_err(|_| "its seal is malformed".to_string())?;
+        // verify_slice compares in constant time.
+        let mut check = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+        check.update(sealed_fields(attestation).as_bytes());
+        check.verify_slice(&given).map_err(|_| {
+            "its seal does not match its fields: it was altered after admission".to_string()
+        })
+    }
+
+    fn from_secret(secret: &Secret) -> Option<Self> {
+        let data = secret.data.as_ref()?;
+        let active = String::from_utf8(data.get(ACTIVE)?.0.clone()).ok()?;
+        let keys: BTreeMap<String, Vec<u8>> = data
+            .iter()
+            .filter(|(k, _)| k.as_str() != ACTIVE)
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
+        keys.contains_key(&active).then_some(Self { active, keys })
+    }
+
+    fn to_secret(&self, namespace: &str) -> Secret {
+        let mut data: BTreeMap<String, ByteString> = self
+            .keys
+            .iter()
+            .map(|(k, v)| (k.clone(), ByteString(v.clone())))
+            .collect();
+        data.insert(ACTIVE.into(), ByteString(self.active.clone().into_bytes()));
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(KEYS_SECRET.into()),
+                namespace: Some(namespace.into()),
+                labels: Some(BTreeMap::from([(
+                    labels::MANAGED_BY.into(),
+                    labels::MANAGED_BY_VALUE.into(),
+                )])),
+                ..Default::default()
+            },
+            data: Some(data),
+            type_: Some("Opaque".into()),
+            ..Default::default()
+        }
+    }
+}
+
+/// Reads the seal keys from their Secret, creating it with a fresh key when missing.
+pub async fn load_or_create(client: &Client, namespace: &str) -> kube::Result<SealKeys> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    if let Some(secret) = api.get_opt(KEYS_SECRET).await? {
+        if let Some(keys) = SealKeys::from_secret(&secret) {
+            return Ok(keys);
+        }
+        tracing::warn!(
+            secret = KEYS_SECRET,
+            "seal key Secret has no usable active key; not overwriting it"
+        );
+    }
+    let keys = SealKeys::generate("k1");
+    match api
+        .create(&PostParams::default(), &keys.to_secret(namespace))
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(secret = KEYS_SECRET, %namespace, "created the attestation seal key");
+            Ok(keys)
+        }
+        // Another replica created it first: use theirs.
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            let secret = api.get(KEYS_SECRET).await?;
+            SealKeys::from_secret(&secret).ok_or_else(|| {
+                kube::Error::Api(
+                    kube::core::Status::failure(
+                        "seal key Secret has no usable active key",
+                        "Invalid",
+                    )
+                    .boxed(),
+                )
+            })
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Seal keys shared by the webhook and the controller, refreshed from the Secret.
+#[derive(Default)]
+pub struct SharedKeys(RwLock<Option<SealKeys>>);
+
+impl SharedKeys {
+    pub fn set(&self, keys: SealKeys) {
+        *self.0.write().expect("not poisoned") = Some(keys);
+    }
+
+    pub fn get(&self) -> Option<SealKeys> {
+        self.0.read().expect("not poisoned").clone()
+    }
+}
+
+/// Reloads the keys from the Secret every `period`, so a rotation reaches every replica.
+pub async fn refresh(
+    client: Client,
+    namespace: String,
+    shared: std::sync::Arc<SharedKeys>,
+    period: std::time::Duration,
+) {
+    let api: Api<Secret> = Api::namespaced(client, &namespace);
+    loop {
+        tokio::time::sleep(period).await;
+        match api.get_opt(KEYS_SECRET).await {
+            Ok(Some(secret)) => {
+                if let Some(keys) = SealKeys::from_secret(&secret)
+                    && shared.get().as_ref() != Some(&keys)
+                {
+                    tracing::info!(active = %keys.active, "seal keys changed; reloaded");
+                    shared.set(keys);
+                }
+            }
+            Ok(None) => tracing::warn!(
+                secret = KEYS_SECRET,
+                "seal key Secret disappeared; keeping the keys in memory"
+            ),
+            Err(err) => tracing::warn!(%err, "cannot refresh seal keys"),
+        }
+    }
+}
+
+/// The controller's view: only attestations with a valid seal count.
+pub struct SealVerifier(pub std::sync::Arc<SharedKeys>);
+
+impl crate::controller::gate::AttestationVerifier for SealVerifier {
+    fn reject(&self, attestation: &Attestation) -> Option<String> {
+        match self.0.get() {
+            Some(keys) => keys.verify(attestation).err(),
+            None => Some("the seal keys are not loaded yet".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::testing::attestation;
+
+    fn sealed(keys: &SealKeys) -> Attestation {
+        let mut att = attestation("a1", "drift", "2.4.0", "alice", &["data-platform-eng"]);
+        let seal = keys.seal(&att);
+        att.metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(SEAL_ANNOTATION.into(), seal);
+        att
+    }
+
+    #[test]
+    fn a_sealed_attestation_verifies() {
+        let keys = SealKeys::generate("k1");
+        assert_eq!(keys.verify(&sealed(&keys)), Ok(()));
+    }
+
+    #[test]
+    fn any_identity_field_change_breaks_the_seal() {
+        let keys = SealKeys::generate("k1");
+        let base = sealed(&keys);
+        type Tamper = Box<dyn Fn(&mut Attestation)>;
+        let tampered: Vec<Tamper> = vec![
+            Box::new(|a| a.spec.attested_by = Some("mallory".into())),
+            Box::new(|a| a.spec.version = "9.9.9".into()),
+            Box::new(|a| a.spec.item = "latency".into()),
+            Box::new(|a| a.spec.team = Some("other".into())),
+            Box::new(|a| a.spec.digest = Some("sha256:00".into())),
+            Box::new(|a| a.spec.model_deployment = "other".into()),
+            Box::new(|a| a.metadata.name = Some("renamed".into())),
+            Box::new(|a| a.metadata.namespace = Some("elsewhere".into())),
+            Box::new(|a| {
+                a.metadata
+                    .annotations
+                    .as_mut()
+                    .unwrap()
+                    .insert(labels::ATTESTER_GROUPS.into(), "ml-platform-eng".into());
+            }),
+        ];
+        for (i, tamper) in tampered.iter().enumerate() {
+            let mut att = base.clone();
+            tamper(&mut att);
+            let err = keys.verify(&att).unwrap_err();
+            assert!(err.contains("altered"), "case {i}: {err}");
+        }
+        // Evidence and comment are not identity: changing them (impossible anyway, spec is
+        // immutable) would not matter to who attested what.
+        let mut att = base.clone();
+        att.spec.comment = Some("edited".into());
+        assert_eq!(keys.verify(&att), Ok(()));
+    }
+
+    #[test]
+    fn missing_malformed_and_foreign_seals_are_rejected() {
+        let keys = SealKeys::generate("k1");
+        let unsealed = attestation("a1", "drift", "2.4.0", "alice", &[]);
+        assert!(keys.verify(&unsealed).unwrap_err().contains("no seal"));
+        let mut att = sealed(&keys);
+        att.metadata
+            .annotations
+            .as_mut()
+            .unwrap()
+            .insert(SEAL_ANNOTATION.into(), "garbage".into());
+        assert!(keys.verify(&att).unwrap_err().contains("malformed"));
+        let other = SealKeys::generate("k1");
+        assert!(
+            keys.verify(&sealed(&other))
+                .unwrap_err()
+                .contains("altered"),
+            "a key from another cluster"
+        );
+    }
+
+    #[test]
+    fn rotation_keeps_old_seals_verifiable() {
+        let old = SealKeys::generate("k1");
+        let att = sealed(&old);
+        let mut rotated = old.clone();
+        rotated.keys.insert("k2".into(), vec![7; 32]);
+        rotated.active = "k2".into();
+        assert_eq!(rotated.verify(&att), Ok(()), "seals under k1 still verify");
+        let fresh = sealed(&rotated);
+        assert!(
+            fresh.metadata.annotations.as_ref().unwrap()[SEAL_ANNOTATION].starts_with("v1:k2:")
+        );
+        assert!(
+            old.verify(&fresh).is_err(),
+            "a replica without k2 cannot verify it"
+        );
+    }
+
+    #[test]
+    fn field_boundaries_are_unambiguous() {
+        let mut a = attestation("a1", "drift", "2.4.0", "alice", &[]);
+        let mut b = a.clone();
+        a.spec.attested_by = Some("al".into());
+        a.spec.team = Some("ice-team".into());
+        b.spec.attested_by = Some("alice".into());
+        b.spec.team = Some("-team".into());
+        assert_ne!(sealed_fields(&a), sealed_fields(&b));
+    }
+
+    #[test]
+    fn keys_round_trip_through_their_secret() {
+        let keys = SealKeys::generate("k1");
+        assert_eq!(
+            SealKeys::from_secret(&keys.to_secret("accord-system")),
+            Some(keys)
+        );
+    }
+}
