@@ -51,6 +51,10 @@ cluster-status: ## Say which control-plane processes run
 e2e: ## End-to-end tests on the local control plane (brings it up and down)
 	e2e/run.sh
 
+.PHONY: bench
+bench: ## Benchmarks: admission and decision latency (p50/p99) and allocation, against in-run baselines
+	$(CARGO) bench --locked --bench decisions
+
 .PHONY: run
 run: ## Local cluster (unless KUBECONFIG is set), CRDs, examples, and the operator in the foreground
 	hack/run.sh

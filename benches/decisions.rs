@@ -1,0 +1,257 @@
+//! `make bench`: in-process cost of Accord's hot decisions, with p50/p99 latency and
+//! bytes allocated per call, each compared with a baseline measured in the same run on
+//! the same machine (so the ratio means something even on a noisy 2-core box).
+//!
+//! - admission: decode + decide + encode an Attestation CREATE (the webhook's work per
+//!   request), against the baseline of only decoding the AdmissionReview JSON;
+//! - gate: which of 1000 attestations count for a 10-item checklist, against the
+//!   baseline of one pass over those attestations;
+//! - plan: the promotion/rollback decision for one ModelDeployment, against the
+//!   baseline of cloning its status (the least any reconcile does).
+
+use std::{
+    alloc::{GlobalAlloc, Layout, System},
+    hint::black_box,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Instant,
+};
+
+use accord::{
+    api::{Attestation, ModelDeployment, Team},
+    controller::{
+        gate::{self, TrustAsWritten},
+        rollout::{self, PlanInput},
+    },
+    webhook::{
+        review::{self, Hook, World},
+        seal::SealKeys,
+    },
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde_json::json;
+
+struct Counting;
+static ALLOCATED: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATED.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+struct Stats {
+    p50_us: f64,
+    p99_us: f64,
+    bytes_per_call: f64,
+}
+
+fn measure(iterations: usize, mut f: impl FnMut()) -> Stats {
+    for _ in 0..iterations / 10 {
+        f();
+    }
+    let mut samples = Vec::with_capacity(iterations);
+    let before = ALLOCATED.load(Ordering::Relaxed);
+    for _ in 0..iterations {
+        let start = Instant::now();
+        f();
+        samples.push(start.elapsed().as_nanos() as f64 / 1000.0);
+    }
+    let bytes = ALLOCATED.load(Ordering::Relaxed) - before;
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    Stats {
+        p50_us: samples[samples.len() / 2],
+        p99_us: samples[samples.len() * 99 / 100],
+        bytes_per_call: bytes as f64 / iterations as f64,
+    }
+}
+
+fn report(name: &str, baseline_name: &str, subject: Stats, baseline: Stats) {
+    println!(
+        "{name:<34} p50 {:>8.1} µs  p99 {:>8.1} µs  {:>9.0} B/call",
+        subject.p50_us, subject.p99_us, subject.bytes_per_call
+    );
+    println!(
+        "  baseline: {baseline_name:<24} p50 {:>8.1} µs  p99 {:>8.1} µs  {:>9.0} B/call   → {:.1}× the baseline at p50",
+        baseline.p50_us,
+        baseline.p99_us,
+        baseline.bytes_per_call,
+        subject.p50_us / baseline.p50_us.max(0.001)
+    );
+}
+
+struct Fixed {
+    md: ModelDeployment,
+    teams: Vec<Team>,
+    keys: SealKeys,
+    admins: Vec<String>,
+}
+
+impl World for Fixed {
+    fn model_deployment(&self, _: &str, _: &str) -> Option<ModelDeployment> {
+        Some(self.md.clone())
+    }
+    fn team(&self, name: &str) -> Option<Team> {
+        self.teams
+            .iter()
+            .find(|t| t.metadata.name.as_deref() == Some(name))
+            .cloned()
+    }
+    fn keys(&self) -> Option<SealKeys> {
+        Some(self.keys.clone())
+    }
+    fn admin_groups(&self) -> &[String] {
+        &self.admins
+    }
+}
+
+fn model_deployment(items: usize) -> ModelDeployment {
+    let roles = ["data", "platform", "application"];
+    let checklist: Vec<_> = (0..items)
+        .map(|i| json!({"id": format!("item-{i}"), "owner": roles[i % 3]}))
+        .collect();
+    serde_json::from_value(json!({
+        "apiVersion": "accord.dev/v1alpha1", "kind": "ModelDeployment",
+        "metadata": {"name": "fraud-scorer", "namespace": "payments", "generation": 1, "uid": "u1"},
+        "spec": {
+            "owners": {"data": "data-platform", "platform": "ml-platform", "application": "payments-app"},
+            "model": {"name": "fraud-scorer", "version": "2.4.0"},
+            "serving": {"image": "registry.example.com/fraud-scorer:2.4.0", "replicas": 2, "port": 8080},
+            "handoff": {"checklist": checklist, "escalateAfter": "24h"},
+            "rollback": {"mode": "Automatic"}
+        }
+    }))
+    .unwrap()
+}
+
+fn team(name: &str, group: &str) -> Team {
+    serde_json::from_value(json!({"apiVersion": "accord.dev/v1alpha1", "kind": "Team",
+        "metadata": {"name": name}, "spec": {"members": {"groups": [group]}}}))
+    .unwrap()
+}
+
+fn main() {
+    let iterations: usize = std::env::var("BENCH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    println!("accord decision benchmarks ({iterations} iterations each, release build)\n");
+    let world = Fixed {
+        md: model_deployment(10),
+        teams: vec![
+            team("data-platform", "data-eng"),
+            team("ml-platform", "ml-eng"),
+            team("payments-app", "app-eng"),
+        ],
+        keys: SealKeys::generate("k1"),
+        admins: vec![],
+    };
+
+    // Admission.
+    let body = serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "0000-1111", "kind": {"group": "accord.dev", "version": "v1alpha1", "kind": "Attestation"},
+            "resource": {"group": "accord.dev", "version": "v1alpha1", "resource": "attestations"},
+            "name": "fraud-scorer-2.4.0-item-0", "namespace": "payments", "operation": "CREATE",
+            "userInfo": {"username": "alice", "groups": ["data-eng", "system:authenticated"]},
+            "object": {"apiVersion": "accord.dev/v1alpha1", "kind": "Attestation",
+                "metadata": {"name": "fraud-scorer-2.4.0-item-0", "namespace": "payments"},
+                "spec": {"modelDeployment": "fraud-scorer", "item": "item-0", "version": "2.4.0",
+                         "evidence": "https://ci.example.com/runs/1234"}},
+            "dryRun": false
+        }
+    }))
+    .unwrap();
+    let full = measure(iterations, || {
+        let request = review::decode(black_box(&body)).unwrap();
+        let verdict = review::decide(Hook::MutateAttestation, &request, &world);
+        black_box(serde_json::to_vec(&review::respond(&request, &verdict)).unwrap());
+    });
+    let decode_only = measure(iterations, || {
+        black_box(serde_json::from_slice::<serde_json::Value>(black_box(&body)).unwrap());
+    });
+    report(
+        "admission: Attestation CREATE",
+        "JSON decode only",
+        full,
+        decode_only,
+    );
+
+    // Gate over many attestations.
+    let md = model_deployment(10);
+    let users = [
+        ("alice", "data-eng"),
+        ("bob", "ml-eng"),
+        ("carol", "app-eng"),
+    ];
+    let attestations: Vec<Attestation> = (0..1000)
+        .map(|i| {
+            let (user, group) = users[i % 3];
+            serde_json::from_value(json!({
+                "apiVersion": "accord.dev/v1alpha1", "kind": "Attestation",
+                "metadata": {"name": format!("a{i}"), "namespace": "payments",
+                             "annotations": {"accord.dev/attester-groups": group}},
+                "spec": {"modelDeployment": if i % 2 == 0 { "fraud-scorer" } else { "other" },
+                         "item": format!("item-{}", i % 10),
+                         "version": if i % 5 == 0 { "2.4.0" } else { "2.3.0" },
+                         "attestedBy": user}
+            }))
+            .unwrap()
+        })
+        .collect();
+    let lookup = |name: &str| world.team(name);
+    let gate_stats = measure(iterations / 10, || {
+        black_box(gate::evaluate(
+            &md,
+            attestations.iter(),
+            &lookup,
+            &TrustAsWritten,
+        ));
+    });
+    let scan = measure(iterations / 10, || {
+        black_box(
+            attestations
+                .iter()
+                .filter(|a| a.spec.model_deployment == "fraud-scorer")
+                .count(),
+        );
+    });
+    report(
+        "gate: 1000 attestations, 10 items",
+        "one filter pass",
+        gate_stats,
+        scan,
+    );
+
+    // The promotion decision.
+    let outcome = gate::evaluate(&md, attestations.iter(), &lookup, &TrustAsWritten);
+    let now = Time(jiff::Timestamp::now());
+    let plan_stats = measure(iterations, || {
+        let input = PlanInput {
+            md: &md,
+            gate: &outcome,
+            missing_teams: vec![],
+            contacts: Default::default(),
+            deployment: None,
+            now: now.clone(),
+        };
+        black_box(rollout::plan(&input));
+    });
+    let status = outcome.items.clone();
+    let clone_stats = measure(iterations, || {
+        black_box(status.clone());
+    });
+    report(
+        "plan: one ModelDeployment",
+        "clone its checklist",
+        plan_stats,
+        clone_stats,
+    );
+}
