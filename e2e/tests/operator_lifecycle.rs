@@ -111,6 +111,9 @@ fn operator_pid(operator: &Operator) -> String {
 fn killed_mid_promotion_converges_without_duplicates() {
     let _serial = setup();
     let mut operator = Operator::start("restart", "accord-operator", &[]);
+    // A second replica: it serves the webhook (on every replica) while the leader dies,
+    // so attestations keep being admitted; it stands by for the lease.
+    let _standby = Operator::start("restart-standby", "accord-operator-b", &[]);
     let ns = TestNamespace::create("restart");
     let n = ns.name.as_str();
     let names: Vec<String> = (0..6).map(|i| format!("svc-{i}")).collect();
@@ -138,6 +141,7 @@ fn killed_mid_promotion_converges_without_duplicates() {
         names.len()
     );
 
+    // Start it again; whichever replica takes the expired lease finishes the job.
     let _operator = Operator::start("restart-2", "accord-operator", &[]);
     for name in &names {
         let md = wait_phase(n, name, "Serving", Duration::from_secs(90));
