@@ -9,3 +9,9 @@ pub const HANDOFF_COMPLETE: &str = "HandoffComplete";
 pub const ROLLED_BACK: &str = "RolledBack";
 /// True when waiting for sign-off exceeded `spec.handoff.escalateAfter`.
 pub const ESCALATED: &str = "Escalated";
+/// kstatus (Flux, kubectl wait, cli-utils): True while Accord is still working towards
+/// the spec — awaiting sign-off, promoting or rolling back.
+pub const RECONCILING: &str = "Reconciling";
+/// kstatus: True when Accord cannot make progress without a human — the candidate was
+/// rolled back, is degraded, or the spec is invalid.
+pub const STALLED: &str = "Stalled";

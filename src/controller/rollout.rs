@@ -142,6 +142,40 @@ impl Decision<'_> {
         );
     }
 
+    /// The `Reconciling` and `Stalled` conditions kstatus (Flux) reads, from the phase.
+    fn kstatus_conditions(&mut self) {
+        let phase = self.status.phase.unwrap_or(Phase::AwaitingAttestations);
+        let name = format!("{phase:?}");
+        let ready_message = super::status::condition(&self.status.conditions, conditions::READY)
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        let (reconciling, stalled) = match phase {
+            Phase::AwaitingAttestations | Phase::Promoting | Phase::RollingBack => (true, false),
+            Phase::Serving => (false, false),
+            Phase::RolledBack | Phase::Degraded | Phase::Invalid => (false, true),
+        };
+        if reconciling {
+            self.condition(conditions::RECONCILING, true, &name, ready_message.clone());
+        } else {
+            self.condition(
+                conditions::RECONCILING,
+                false,
+                "Reconciled",
+                "nothing left to do without a change",
+            );
+        }
+        if stalled {
+            self.condition(conditions::STALLED, true, &name, ready_message);
+        } else {
+            self.condition(
+                conditions::STALLED,
+                false,
+                "NotStalled",
+                "progressing or done",
+            );
+        }
+    }
+
     /// Whether the live Deployment has finished rolling out exactly `entry`.
     fn running(&self, entry: &HistoryEntry) -> bool {
         let want = desired::desired_deployment(self.input.md, entry, &self.status.history);
@@ -249,6 +283,7 @@ pub fn plan(input: &PlanInput) -> Plan {
             d.event(EventType::Warning, "UnknownTeam", message);
         }
         d.status.active_version = d.status.history.last().map(|e| e.version.clone());
+        d.kstatus_conditions();
         return Plan {
             status: d.status,
             serve: None,
@@ -616,6 +651,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         d.requeue_within(Duration::from_secs(5));
     }
     d.status.active_version = d.status.history.last().map(|e| e.version.clone());
+    d.kstatus_conditions();
     Plan {
         serve: d.status.history.last().cloned(),
         status: d.status,
@@ -737,9 +773,17 @@ mod tests {
             conditions::HANDOFF_COMPLETE,
             conditions::ROLLED_BACK,
             conditions::ESCALATED,
+            conditions::RECONCILING,
+            conditions::STALLED,
         ] {
             assert_eq!(condition(&m, type_).observed_generation, Some(1), "{type_}");
         }
+        assert_eq!(
+            condition(&m, conditions::RECONCILING).status,
+            "True",
+            "kstatus: InProgress while awaiting"
+        );
+        assert_eq!(condition(&m, conditions::STALLED).status, "False");
 
         let again = step(&mut m, &gate(false), None, 30);
         assert!(
@@ -791,6 +835,12 @@ mod tests {
         let obs = rolled_out(&m, &plan);
         let next = step(&mut m, &gate(true), obs, 3);
         assert_eq!(next.status.phase, Some(Phase::Serving));
+        assert_eq!(
+            condition(&m, conditions::RECONCILING).status,
+            "False",
+            "kstatus: Current when serving"
+        );
+        assert_eq!(condition(&m, conditions::STALLED).status, "False");
         assert_eq!(condition(&m, conditions::READY).status, "True");
         assert_eq!(next.status.history.len(), 1, "no duplicate history entry");
         assert_eq!(next.status.history[0].available_at, Some(time(3)));
@@ -841,6 +891,11 @@ mod tests {
             Some("2.5.0")
         );
         assert_eq!(condition(&m, conditions::ROLLED_BACK).status, "True");
+        assert_eq!(
+            condition(&m, conditions::RECONCILING).status,
+            "True",
+            "rolling back is progress"
+        );
 
         // The restored version rolls out; the failed candidate is never promoted again.
         let obs = rolled_out(&m, &failed);
@@ -851,6 +906,16 @@ mod tests {
                 "re-promoted the failed candidate at {t}"
             );
             assert_eq!(later.status.phase, Some(Phase::RolledBack));
+            assert_eq!(
+                condition(&m, conditions::STALLED).status,
+                "True",
+                "kstatus: Failed once rolled back"
+            );
+            assert_eq!(
+                condition(&m, conditions::STALLED).status,
+                "True",
+                "kstatus: Failed once rolled back"
+            );
             assert_eq!(later.serve.as_ref().unwrap().version, "2.4.0");
         }
         assert_eq!(m.status.as_ref().unwrap().history.len(), 3);
