@@ -21,8 +21,9 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 .PHONY: crds
-crds: ## Regenerate crds/ from the Rust types
+crds: ## Regenerate crds/ (and the chart's copy) from the Rust types
 	$(CARGO) run --locked -q --bin crdgen -- --out-dir crds
+	rm -f charts/accord/crds/*.yaml && cp crds/*.yaml charts/accord/crds/
 
 .PHONY: crds-check
 crds-check: ## Fail when crds/ differs from what the Rust types generate
@@ -59,5 +60,9 @@ bench: ## Benchmarks: admission and decision latency (p50/p99) and allocation, a
 run: ## Local cluster (unless KUBECONFIG is set), CRDs, examples, and the operator in the foreground
 	hack/run.sh
 
+.PHONY: chart-check
+chart-check: ## Chart CRDs identical, helm lint/template, values schema, promtool rules tests
+	hack/chart-check.sh
+
 .PHONY: test
-test: lint crds-check unit e2e ## Everything: lint, CRD freshness, unit and e2e tests
+test: lint crds-check chart-check unit e2e ## Everything: lint, CRD freshness, chart checks, unit and e2e tests

@@ -145,9 +145,57 @@ impl Metrics {
     }
 }
 
+/// Converts the OpenMetrics exposition to the Prometheus text format 0.0.4, for scrapers
+/// (and `promtool check metrics`) that do not ask for OpenMetrics: counter families are
+/// named with their `_total` suffix there, and `# UNIT`/`# EOF` do not exist.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prometheus_text_names_counters_with_their_suffix() {
+        let metrics = Metrics::default();
+        let labels = ModelLabels {
+            namespace: "ns".into(),
+            model_deployment: "md".into(),
+        };
+        metrics.controller.rollbacks.get_or_create(&labels).inc();
+        let text = to_prometheus_text(&metrics.encode());
+        assert!(
+            text.contains("# HELP accord_rollbacks_total Rollbacks"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE accord_rollbacks_total counter"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE accord_leader gauge"));
+        assert!(!text.contains("# EOF"));
+    }
 
     #[test]
     fn counters_are_exposed_with_a_single_total_suffix() {

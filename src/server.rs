@@ -20,14 +20,29 @@ pub struct Health {
     pub ready: AtomicBool,
 }
 
-async fn metrics(State(health): State<Arc<Health>>) -> impl IntoResponse {
-    (
-        [(
-            "content-type",
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        health.metrics.encode(),
-    )
+/// OpenMetrics when the scraper asks for it (Prometheus does), else the classic text format.
+async fn metrics(
+    State(health): State<Arc<Health>>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
+    let wants_openmetrics = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/openmetrics-text"));
+    if wants_openmetrics {
+        (
+            [(
+                "content-type",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            health.metrics.encode(),
+        )
+    } else {
+        (
+            [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+            crate::metrics::to_prometheus_text(&health.metrics.encode()),
+        )
+    }
 }
 
 async fn healthz() -> &'static str {

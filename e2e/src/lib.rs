@@ -268,15 +268,13 @@ pub fn operator_kubeconfig(name: &str) -> PathBuf {
         let out = admin.apply(&extra);
         assert!(out.success, "{}", out.stderr);
     }
-    let token = admin
-        .ok(&[
-            "create",
-            "token",
-            name,
-            "-n",
-            "accord-system",
-            "--duration=3h",
-        ])
+    token_kubeconfig(name, "accord-system")
+}
+
+/// Writes a kubeconfig holding a fresh token of ServiceAccount `namespace/name`.
+pub fn token_kubeconfig(name: &str, namespace: &str) -> PathBuf {
+    let token = Kubectl::admin()
+        .ok(&["create", "token", name, "-n", namespace, "--duration=3h"])
         .stdout;
     let admin_config =
         std::fs::read_to_string(cluster_dir().join("kubeconfig")).expect("admin kubeconfig");
@@ -365,7 +363,11 @@ impl Operator {
     /// Starts `accord` as ServiceAccount `service_account`, logging to
     /// `.cluster/logs/operator-<label>.log`.
     pub fn start(label: &str, service_account: &str, extra_args: &[&str]) -> Self {
-        let kubeconfig = operator_kubeconfig(service_account);
+        Self::start_as(label, &operator_kubeconfig(service_account), extra_args)
+    }
+
+    /// Starts `accord` with any identity's kubeconfig (e.g. the Helm chart's ServiceAccount).
+    pub fn start_as(label: &str, kubeconfig: &Path, extra_args: &[&str]) -> Self {
         let metrics_port = free_port();
         let webhook_port = free_port();
         let log_path = cluster_dir()

@@ -156,7 +156,40 @@ async fn apply(client: &Client, endpoint: &Endpoint, ca: Option<&str>) -> kube::
     Ok(())
 }
 
-/// Applies the configurations now and whenever the CA changes.
+/// In a cluster the chart owns the configurations; the operator only fills in the
+/// `caBundle` of its webhooks (a strategic merge by webhook name), so `helm upgrade`
+/// and the operator never fight over a field.
+async fn patch_ca_bundle(client: &Client, ca: Option<&str>) -> kube::Result<()> {
+    let Some(ca) = ca else { return Ok(()) };
+    let bundle = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ca.as_bytes());
+    let patch = |names: [&str; 2]| json!({"webhooks": names.map(|name| json!({"name": name, "clientConfig": {"caBundle": bundle}}))});
+    let params = PatchParams::default();
+    Api::<MutatingWebhookConfiguration>::all(client.clone())
+        .patch(
+            NAME,
+            &params,
+            &Patch::Strategic(patch([
+                "mutate.attestations.accord.dev",
+                "mutate.modeldeployments.accord.dev",
+            ])),
+        )
+        .await?;
+    Api::<ValidatingWebhookConfiguration>::all(client.clone())
+        .patch(
+            NAME,
+            &params,
+            &Patch::Strategic(patch([
+                "validate.attestations.accord.dev",
+                "validate.modeldeployments.accord.dev",
+            ])),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Keeps the configurations current: by URL (outside the cluster) the operator writes
+/// them whole; behind a Service (the chart) it writes only their `caBundle`. Runs now
+/// and whenever the CA changes.
 pub async fn keep_applied(
     client: Client,
     endpoint: Endpoint,
@@ -166,7 +199,11 @@ pub async fn keep_applied(
         let current = ca.borrow_and_update().clone();
         let mut delay = std::time::Duration::from_secs(1);
         loop {
-            match apply(&client, &endpoint, current.as_deref()).await {
+            let result = match endpoint {
+                Endpoint::Url(_) => apply(&client, &endpoint, current.as_deref()).await,
+                Endpoint::Service { .. } => patch_ca_bundle(&client, current.as_deref()).await,
+            };
+            match result {
                 Ok(()) => {
                     tracing::info!(?endpoint, "webhook configurations applied");
                     break;
