@@ -380,7 +380,7 @@ impl Operator {
             .expect("operator log");
         let child = Command::new(accord_binary())
             .arg("--kubeconfig")
-            .arg(&kubeconfig)
+            .arg(kubeconfig)
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
             .args(["--namespace", "accord-system", "--identity", label])
             .args(["--webhook-addr", &format!("127.0.0.1:{webhook_port}")])
