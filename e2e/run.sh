@@ -27,5 +27,5 @@ else
   "$here/cluster/up.sh"
 fi
 cd "$repo_root"
-cargo build --locked --bin accord
+cargo build --locked --bin accord --bin kubectl-accord
 cargo test --locked -p accord-e2e "$@"

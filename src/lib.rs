@@ -7,6 +7,7 @@ pub mod api;
 pub mod controller;
 pub mod metrics;
 pub mod operator;
+pub mod plugin;
 pub mod server;
 pub mod telemetry;
 pub mod webhook;

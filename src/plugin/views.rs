@@ -1,0 +1,540 @@
+//! What the plugin prints (pure): summaries that serialize to JSON/YAML, and tables.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::api::{Attestation, ModelDeployment, Role, Team};
+
+/// One checklist row of `status`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemRow {
+    pub item: String,
+    pub owner: String,
+    pub team: String,
+    pub required: bool,
+    pub attested: bool,
+    pub attested_by: Option<String>,
+    pub attested_at: Option<String>,
+    pub evidence: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// One condition row.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ConditionRow {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+}
+
+/// `kubectl accord status`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub namespace: String,
+    pub name: String,
+    pub candidate: String,
+    pub active: Option<String>,
+    pub phase: Option<String>,
+    pub conditions: Vec<ConditionRow>,
+    pub checklist: Vec<ItemRow>,
+    /// Team → items it still owes.
+    pub owed: BTreeMap<String, Vec<String>>,
+}
+
+/// Builds the status view from a ModelDeployment and its Attestations (for evidence).
+pub fn status(md: &ModelDeployment, attestations: &[Attestation]) -> Status {
+    let st = md.status.clone().unwrap_or_default();
+    let evidence = |name: &Option<String>| {
+        let name = name.as_deref()?;
+        attestations
+            .iter()
+            .find(|a| a.metadata.name.as_deref() == Some(name))?
+            .spec
+            .evidence
+            .clone()
+    };
+    let checklist: Vec<ItemRow> = if st.checklist.is_empty() {
+        md.spec
+            .handoff
+            .checklist
+            .iter()
+            .map(|i| ItemRow {
+                item: i.id.clone(),
+                owner: i.owner.to_string(),
+                team: md.spec.owners.team_for(i.owner).to_string(),
+                required: i.required,
+                attested: false,
+                attested_by: None,
+                attested_at: None,
+                evidence: None,
+                reason: None,
+            })
+            .collect()
+    } else {
+        st.checklist
+            .iter()
+            .map(|i| ItemRow {
+                item: i.id.clone(),
+                owner: i.owner.clone(),
+                team: i.team.clone(),
+                required: i.required,
+                attested: i.attested,
+                attested_by: i.attested_by.clone(),
+                attested_at: i.attested_at.as_ref().map(|t| t.0.to_string()),
+                evidence: evidence(&i.attestation),
+                reason: i.reason.clone(),
+            })
+            .collect()
+    };
+    let mut owed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in checklist.iter().filter(|r| r.required && !r.attested) {
+        owed.entry(row.team.clone())
+            .or_default()
+            .push(row.item.clone());
+    }
+    Status {
+        namespace: md.metadata.namespace.clone().unwrap_or_default(),
+        name: md.metadata.name.clone().unwrap_or_default(),
+        candidate: md.spec.model.version.clone(),
+        active: st.active_version.clone(),
+        phase: st.phase.map(|p| format!("{p:?}")),
+        conditions: st
+            .conditions
+            .iter()
+            .map(|c| ConditionRow {
+                type_: c.type_.clone(),
+                status: c.status.clone(),
+                reason: c.reason.clone(),
+                message: c.message.clone(),
+            })
+            .collect(),
+        checklist,
+        owed,
+    }
+}
+
+/// One row of `history`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryRow {
+    pub version: String,
+    pub outcome: String,
+    pub at: String,
+    pub reason: String,
+    pub approvers: Vec<String>,
+    pub image: String,
+}
+
+/// Promotions and rollbacks, oldest first.
+pub fn history(md: &ModelDeployment) -> Vec<HistoryRow> {
+    md.status
+        .as_ref()
+        .map(|st| {
+            st.history
+                .iter()
+                .map(|e| HistoryRow {
+                    version: e.version.clone(),
+                    outcome: format!("{:?}", e.outcome),
+                    at: e.at.0.to_string(),
+                    reason: e.reason.clone(),
+                    approvers: e
+                        .approvals
+                        .iter()
+                        .map(|a| format!("{} ({})", a.attested_by, a.item))
+                        .collect(),
+                    image: e.image.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One cell of the responsibility matrix: the Team holding a role, and what it owes.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MatrixCell {
+    pub team: String,
+    pub pending: Vec<String>,
+}
+
+/// One row of the responsibility matrix.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MatrixRow {
+    pub model_deployment: String,
+    pub candidate: String,
+    pub phase: Option<String>,
+    pub data: MatrixCell,
+    pub platform: MatrixCell,
+    pub application: MatrixCell,
+}
+
+/// Who is accountable for what, across ModelDeployments.
+pub fn matrix(mds: &[ModelDeployment]) -> Vec<MatrixRow> {
+    let mut rows: Vec<MatrixRow> = mds
+        .iter()
+        .map(|md| {
+            let view = status(md, &[]);
+            let cell = |role: Role| {
+                let team = md.spec.owners.team_for(role).to_string();
+                let pending = view
+                    .checklist
+                    .iter()
+                    .filter(|r| r.owner == role.as_str() && r.required && !r.attested)
+                    .map(|r| r.item.clone())
+                    .collect();
+                MatrixCell { team, pending }
+            };
+            MatrixRow {
+                model_deployment: format!("{}/{}", view.namespace, view.name),
+                candidate: view.candidate.clone(),
+                phase: view.phase.clone(),
+                data: cell(Role::Data),
+                platform: cell(Role::Platform),
+                application: cell(Role::Application),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.model_deployment.cmp(&b.model_deployment));
+    rows
+}
+
+/// One row of `teams`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamRow {
+    pub name: String,
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
+    pub model_deployments: Vec<String>,
+    pub pending_items: usize,
+}
+
+/// Teams with their members, the ModelDeployments they own, and items pending.
+pub fn teams(teams: &[Team], mds: &[ModelDeployment]) -> Vec<TeamRow> {
+    let matrix = matrix(mds);
+    let mut rows: Vec<TeamRow> = teams
+        .iter()
+        .map(|t| {
+            let name = t.metadata.name.clone().unwrap_or_default();
+            let mut owned = Vec::new();
+            let mut pending = 0;
+            for row in &matrix {
+                for cell in [&row.data, &row.platform, &row.application] {
+                    if cell.team == name {
+                        pending += cell.pending.len();
+                        if !owned.contains(&row.model_deployment) {
+                            owned.push(row.model_deployment.clone());
+                        }
+                    }
+                }
+            }
+            TeamRow {
+                name,
+                users: t.spec.members.users.clone(),
+                groups: t.spec.members.groups.clone(),
+                model_deployments: owned,
+                pending_items: pending,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    rows
+}
+
+/// Renders rows as an aligned table with a header.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}   ", width = widths[i]));
+            }
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+fn dash(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| "-".into())
+}
+
+/// `status` as text.
+pub fn status_text(view: &Status) -> String {
+    let mut out = format!(
+        "ModelDeployment {}/{}\nCandidate: {}   Active: {}   Phase: {}\n\nConditions:\n",
+        view.namespace,
+        view.name,
+        view.candidate,
+        dash(&view.active),
+        dash(&view.phase)
+    );
+    let rows: Vec<Vec<String>> = view
+        .conditions
+        .iter()
+        .map(|c| {
+            vec![
+                c.type_.clone(),
+                c.status.clone(),
+                c.reason.clone(),
+                c.message.clone(),
+            ]
+        })
+        .collect();
+    out.push_str(&indent(&table(
+        &["TYPE", "STATUS", "REASON", "MESSAGE"],
+        &rows,
+    )));
+    out.push_str("\nChecklist:\n");
+    let rows: Vec<Vec<String>> = view
+        .checklist
+        .iter()
+        .map(|r| {
+            vec![
+                r.item.clone(),
+                r.owner.clone(),
+                r.team.clone(),
+                if r.attested {
+                    dash(&r.attested_by)
+                } else if r.required {
+                    "PENDING".into()
+                } else {
+                    "(optional)".into()
+                },
+                dash(&r.attested_at),
+                dash(&r.evidence),
+            ]
+        })
+        .collect();
+    out.push_str(&indent(&table(
+        &["ITEM", "OWNER", "TEAM", "ATTESTED BY", "WHEN", "EVIDENCE"],
+        &rows,
+    )));
+    if view.owed.is_empty() {
+        out.push_str("\nEvery required item is attested for this candidate.\n");
+    } else {
+        out.push_str("\nStill owed:\n");
+        for (team, items) in &view.owed {
+            out.push_str(&format!("  {team}: {}\n", items.join(", ")));
+        }
+    }
+    out
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// `history` as text.
+pub fn history_text(rows: &[HistoryRow]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.version.clone(),
+                r.outcome.clone(),
+                r.at.clone(),
+                r.reason.clone(),
+                r.approvers.join(", "),
+                r.image.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &["VERSION", "OUTCOME", "AT", "REASON", "APPROVED BY", "IMAGE"],
+        &rows,
+    )
+}
+
+fn cell_text(cell: &MatrixCell) -> String {
+    if cell.pending.is_empty() {
+        format!("{} ✓", cell.team)
+    } else {
+        format!("{} (owes {})", cell.team, cell.pending.join(", "))
+    }
+}
+
+/// `matrix` as text.
+pub fn matrix_text(rows: &[MatrixRow]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.model_deployment.clone(),
+                r.candidate.clone(),
+                dash(&r.phase),
+                cell_text(&r.data),
+                cell_text(&r.platform),
+                cell_text(&r.application),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "MODEL",
+            "CANDIDATE",
+            "PHASE",
+            "DATA",
+            "PLATFORM",
+            "APPLICATION",
+        ],
+        &rows,
+    )
+}
+
+/// `teams` as text.
+pub fn teams_text(rows: &[TeamRow]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut members: Vec<String> = r.users.clone();
+            members.extend(r.groups.iter().map(|g| format!("group:{g}")));
+            vec![
+                r.name.clone(),
+                members.join(", "),
+                r.model_deployments.join(", "),
+                r.pending_items.to_string(),
+            ]
+        })
+        .collect();
+    table(&["TEAM", "MEMBERS", "MODELS", "PENDING"], &rows)
+}
+
+/// The Attestation name `attest` uses: `<md>-<version>-<item>`, made a valid object name.
+pub fn attestation_name(md: &str, version: &str, item: &str) -> String {
+    let raw = format!("{md}-{version}-{item}").to_lowercase();
+    let cleaned: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    cleaned
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .chars()
+        .take(253)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        api::{ChecklistItemStatus, ModelDeploymentStatus, Phase},
+        controller::testing::{md, team},
+    };
+
+    fn waiting() -> ModelDeployment {
+        let mut m = md("2.4.0");
+        m.status = Some(ModelDeploymentStatus {
+            phase: Some(Phase::AwaitingAttestations),
+            active_version: Some("2.3.1".into()),
+            checklist: vec![
+                ChecklistItemStatus {
+                    id: "drift".into(),
+                    owner: "data".into(),
+                    team: "data-platform".into(),
+                    required: true,
+                    attested: true,
+                    attested_by: Some("alice".into()),
+                    attestation: Some("a1".into()),
+                    ..Default::default()
+                },
+                ChecklistItemStatus {
+                    id: "latency".into(),
+                    owner: "platform".into(),
+                    team: "ml-platform".into(),
+                    required: true,
+                    ..Default::default()
+                },
+                ChecklistItemStatus {
+                    id: "kpis".into(),
+                    owner: "application".into(),
+                    team: "payments-app".into(),
+                    required: true,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        });
+        m
+    }
+
+    #[test]
+    fn status_shows_who_attested_and_what_each_team_owes() {
+        let mut att = crate::controller::testing::attestation("a1", "drift", "2.4.0", "alice", &[]);
+        att.spec.evidence = Some("https://ci/1".into());
+        let view = status(&waiting(), &[att]);
+        assert_eq!(view.checklist[0].evidence.as_deref(), Some("https://ci/1"));
+        assert_eq!(view.owed["ml-platform"], ["latency"]);
+        let text = status_text(&view);
+        assert!(
+            text.contains("Candidate: 2.4.0   Active: 2.3.1   Phase: AwaitingAttestations"),
+            "{text}"
+        );
+        assert!(
+            text.contains("drift") && text.contains("alice") && text.contains("https://ci/1"),
+            "{text}"
+        );
+        assert!(text.contains("  ml-platform: latency"), "{text}");
+    }
+
+    #[test]
+    fn matrix_has_one_row_per_model_and_a_cell_per_role() {
+        let rows = matrix(&[waiting()]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].data.pending, Vec::<String>::new());
+        assert_eq!(rows[0].platform.pending, ["latency"]);
+        let text = matrix_text(&rows);
+        assert!(
+            text.contains("data-platform ✓") && text.contains("ml-platform (owes latency)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn teams_count_models_and_pending() {
+        let rows = teams(
+            &[
+                team("ml-platform", &["bob"], &["ml-platform-eng"]),
+                team("idle", &["x"], &[]),
+            ],
+            &[waiting()],
+        );
+        let ml = rows.iter().find(|r| r.name == "ml-platform").unwrap();
+        assert_eq!((ml.model_deployments.len(), ml.pending_items), (1, 1));
+        let idle = rows.iter().find(|r| r.name == "idle").unwrap();
+        assert_eq!((idle.model_deployments.len(), idle.pending_items), (0, 0));
+        assert!(teams_text(&rows).contains("bob, group:ml-platform-eng"));
+    }
+
+    #[test]
+    fn attestation_names_are_valid_object_names() {
+        assert_eq!(
+            attestation_name("fraud-scorer", "2.4.0", "drift"),
+            "fraud-scorer-2.4.0-drift"
+        );
+        assert_eq!(attestation_name("m", "V1_rc", "x"), "m-v1-rc-x");
+    }
+}
