@@ -21,16 +21,19 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 .PHONY: crds
-crds: ## Regenerate crds/ (and the chart's copy) from the Rust types
+crds: ## Regenerate crds/, the chart's copy and docs/reference.md from the Rust types
 	$(CARGO) run --locked -q --bin crdgen -- --out-dir crds
 	rm -f charts/accord/crds/*.yaml && cp crds/*.yaml charts/accord/crds/
+	$(CARGO) run --locked -q --bin crdgen -- --reference > docs/reference.md
 
 .PHONY: crds-check
-crds-check: ## Fail when crds/ differs from what the Rust types generate
+crds-check: ## Fail when crds/ or docs/reference.md differs from what the Rust types generate
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	$(CARGO) run --locked -q --bin crdgen -- --out-dir "$$tmp" && \
-	if diff -ru crds "$$tmp"; then echo "crds/ is up to date"; \
-	else echo "crds/ is stale: run 'make crds' and commit the result" >&2; exit 1; fi
+	$(CARGO) run --locked -q --bin crdgen -- --out-dir "$$tmp/crds" && \
+	$(CARGO) run --locked -q --bin crdgen -- --reference > "$$tmp/reference.md" && \
+	if diff -ru crds "$$tmp/crds" && diff -u docs/reference.md "$$tmp/reference.md"; \
+	then echo "crds/ and docs/reference.md are up to date"; \
+	else echo "crds/ or docs/reference.md is stale: run 'make crds' and commit the result" >&2; exit 1; fi
 
 .PHONY: cluster-build
 cluster-build: ## Build and cache the local control plane binaries (minutes, once)

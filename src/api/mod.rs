@@ -9,6 +9,7 @@ pub mod attestation;
 pub mod conditions;
 pub mod labels;
 pub mod model_deployment;
+pub mod reference;
 pub mod team;
 pub mod validation;
 

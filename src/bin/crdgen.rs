@@ -10,8 +10,12 @@ fn main() -> ExitCode {
     let out_dir = match (args.next().as_deref(), args.next()) {
         (None, _) => None,
         (Some("--out-dir"), Some(dir)) => Some(PathBuf::from(dir)),
+        (Some("--reference"), None) => {
+            print!("{}", accord::api::reference::markdown());
+            return ExitCode::SUCCESS;
+        }
         _ => {
-            eprintln!("usage: crdgen [--out-dir DIR]");
+            eprintln!("usage: crdgen [--out-dir DIR | --reference]");
             return ExitCode::from(2);
         }
     };
