@@ -23,7 +23,7 @@ use accord::{
         rollout::{self, PlanInput},
     },
     webhook::{
-        review::{self, Hook, World},
+        review::{self, Hook, StaticWorld, World},
         seal::SealKeys,
     },
 };
@@ -86,31 +86,6 @@ fn report(name: &str, baseline_name: &str, subject: Stats, baseline: Stats) {
     );
 }
 
-struct Fixed {
-    md: ModelDeployment,
-    teams: Vec<Team>,
-    keys: SealKeys,
-    admins: Vec<String>,
-}
-
-impl World for Fixed {
-    fn model_deployment(&self, _: &str, _: &str) -> Option<ModelDeployment> {
-        Some(self.md.clone())
-    }
-    fn team(&self, name: &str) -> Option<Team> {
-        self.teams
-            .iter()
-            .find(|t| t.metadata.name.as_deref() == Some(name))
-            .cloned()
-    }
-    fn keys(&self) -> Option<SealKeys> {
-        Some(self.keys.clone())
-    }
-    fn admin_groups(&self) -> &[String] {
-        &self.admins
-    }
-}
-
 fn model_deployment(items: usize) -> ModelDeployment {
     let roles = ["data", "platform", "application"];
     let checklist: Vec<_> = (0..items)
@@ -142,15 +117,15 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
     println!("accord decision benchmarks ({iterations} iterations each, release build)\n");
-    let world = Fixed {
-        md: model_deployment(10),
+    let world = StaticWorld {
+        model_deployments: vec![model_deployment(10)],
         teams: vec![
             team("data-platform", "data-eng"),
             team("ml-platform", "ml-eng"),
             team("payments-app", "app-eng"),
         ],
-        keys: SealKeys::generate("k1"),
-        admins: vec![],
+        keys: Some(SealKeys::generate("k1")),
+        admin_groups: vec![],
     };
 
     // Admission.

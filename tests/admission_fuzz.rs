@@ -8,39 +8,14 @@ use accord::{
     api::{ModelDeployment, Team},
     webhook::{
         decision::Verdict,
-        review::{self, Hook, World},
+        review::{self, Hook, StaticWorld},
         seal::SealKeys,
     },
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-struct Fixed {
-    md: ModelDeployment,
-    teams: Vec<Team>,
-    keys: SealKeys,
-    admins: Vec<String>,
-}
-
-impl World for Fixed {
-    fn model_deployment(&self, namespace: &str, name: &str) -> Option<ModelDeployment> {
-        (namespace == "payments" && name == "fraud-scorer").then(|| self.md.clone())
-    }
-    fn team(&self, name: &str) -> Option<Team> {
-        self.teams
-            .iter()
-            .find(|t| t.metadata.name.as_deref() == Some(name))
-            .cloned()
-    }
-    fn keys(&self) -> Option<SealKeys> {
-        Some(self.keys.clone())
-    }
-    fn admin_groups(&self) -> &[String] {
-        &self.admins
-    }
-}
-
-fn world() -> Fixed {
+fn world() -> StaticWorld {
     let md: ModelDeployment = serde_json::from_value(json!({
         "apiVersion": "accord.dev/v1alpha1", "kind": "ModelDeployment",
         "metadata": {"name": "fraud-scorer", "namespace": "payments"},
@@ -58,15 +33,15 @@ fn world() -> Fixed {
             "metadata": {"name": name}, "spec": {"members": {"groups": [group]}}}))
         .unwrap()
     };
-    Fixed {
-        md,
+    StaticWorld {
+        model_deployments: vec![md],
         teams: vec![
             team("data-platform", "data-eng"),
             team("ml-platform", "ml-eng"),
             team("payments-app", "app-eng"),
         ],
-        keys: SealKeys::generate("k1"),
-        admins: vec!["accord-admins".into()],
+        keys: Some(SealKeys::generate("k1")),
+        admin_groups: vec!["accord-admins".into()],
     }
 }
 
@@ -173,7 +148,7 @@ proptest! {
                 json_patch::patch(&mut stored, &patch).unwrap();
                 prop_assert_eq!(stored["spec"]["attestedBy"].as_str(), Some(user.as_str()));
                 let admitted: accord::api::Attestation = serde_json::from_value(stored).unwrap();
-                prop_assert!(world.keys.verify(&admitted).is_ok());
+                prop_assert!(world.keys.as_ref().unwrap().verify(&admitted).is_ok());
             }
             Verdict::Deny(message) => {
                 prop_assert!(!should_admit, "denied a member: {message}");

@@ -2,7 +2,7 @@
 //! Callers decide *whether* to write (comparing desired and observed); this module
 //! only knows *how*.
 
-use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
+use k8s_openapi::api::core::v1::Service;
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{DeleteParams, Patch, PatchParams},
@@ -15,29 +15,22 @@ fn apply_params() -> PatchParams {
     PatchParams::apply(FIELD_MANAGER).force()
 }
 
-/// Applies a managed Deployment.
-pub async fn deployment(client: &Client, desired: &Deployment) -> kube::Result<()> {
-    let api: Api<Deployment> = Api::namespaced(
+/// Applies a managed, namespaced object (the Deployment or the Service).
+pub async fn managed<K>(client: &Client, desired: &K) -> kube::Result<()>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(
         client.clone(),
         desired.namespace().as_deref().unwrap_or_default(),
     );
-    let mut body = serde_json::to_value(desired).expect("Deployment serializes");
-    body["apiVersion"] = json!("apps/v1");
-    body["kind"] = json!("Deployment");
-    api.patch(&desired.name_any(), &apply_params(), &Patch::Apply(body))
-        .await
-        .map(drop)
-}
-
-/// Applies a managed Service.
-pub async fn service(client: &Client, desired: &Service) -> kube::Result<()> {
-    let api: Api<Service> = Api::namespaced(
-        client.clone(),
-        desired.namespace().as_deref().unwrap_or_default(),
-    );
-    let mut body = serde_json::to_value(desired).expect("Service serializes");
-    body["apiVersion"] = json!("v1");
-    body["kind"] = json!("Service");
+    let mut body = serde_json::to_value(desired).expect("managed objects serialize");
+    body["apiVersion"] = json!(K::api_version(&()));
+    body["kind"] = json!(K::kind(&()));
     api.patch(&desired.name_any(), &apply_params(), &Patch::Apply(body))
         .await
         .map(drop)

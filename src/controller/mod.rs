@@ -372,7 +372,7 @@ async fn reconcile_model_deployment(
         let want = desired::desired_deployment(md, active, &plan.status.history);
         let live = input.deployment.as_ref().and_then(|d| d.hash.clone());
         if live.as_deref() != desired::recorded_hash(&want.metadata) {
-            apply::deployment(&ctx.client, &want)
+            apply::managed(&ctx.client, &want)
                 .await
                 .map_err(|e| Error::kube(&format!("Deployment {key}"), e))?;
         }
@@ -386,7 +386,7 @@ async fn reconcile_model_deployment(
                     .as_ref()
                     .and_then(|s| desired::recorded_hash(&s.metadata).map(String::from));
                 if live_hash.as_deref() != desired::recorded_hash(&want.metadata) {
-                    apply::service(&ctx.client, &want)
+                    apply::managed(&ctx.client, &want)
                         .await
                         .map_err(|e| Error::kube(&format!("Service {key}"), e))?;
                 }

@@ -230,3 +230,36 @@ pub fn respond(
 pub fn invalid(message: &str) -> AdmissionReview<DynamicObject> {
     AdmissionResponse::invalid(message).into_review()
 }
+
+/// An in-memory world, for deciding without a cluster (tests, benchmarks, tools).
+#[derive(Clone, Default)]
+pub struct StaticWorld {
+    pub model_deployments: Vec<ModelDeployment>,
+    pub teams: Vec<Team>,
+    pub keys: Option<SealKeys>,
+    pub admin_groups: Vec<String>,
+}
+
+impl World for StaticWorld {
+    fn model_deployment(&self, namespace: &str, name: &str) -> Option<ModelDeployment> {
+        self.model_deployments
+            .iter()
+            .find(|md| {
+                md.metadata.namespace.as_deref() == Some(namespace)
+                    && md.metadata.name.as_deref() == Some(name)
+            })
+            .cloned()
+    }
+    fn team(&self, name: &str) -> Option<Team> {
+        self.teams
+            .iter()
+            .find(|t| t.metadata.name.as_deref() == Some(name))
+            .cloned()
+    }
+    fn keys(&self) -> Option<SealKeys> {
+        self.keys.clone()
+    }
+    fn admin_groups(&self) -> &[String] {
+        &self.admin_groups
+    }
+}
