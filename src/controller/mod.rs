@@ -19,7 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::{StreamExt, future::BoxFuture};
+use futures::StreamExt;
 use k8s_openapi::{
     api::{apps::v1::Deployment, core::v1::Service},
     apimachinery::pkg::apis::meta::v1::Time,
@@ -595,6 +595,3 @@ fn error_policy(
         }
     }
 }
-
-/// A future that boxes the controllers for callers that select over them.
-pub type Running = BoxFuture<'static, ()>;
