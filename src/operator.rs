@@ -96,7 +96,7 @@ pub async fn wait_for_crds(client: &Client) {
 }
 
 /// Runs until a shutdown signal; returns an error only when it cannot start.
-pub async fn run(client: Client, config: Config) -> anyhow_like::Result<()> {
+pub async fn run(client: Client, config: Config) -> Result<(), StartupError> {
     let metrics = Arc::new(Metrics::default());
 
     let health = Arc::new(Health {
@@ -133,7 +133,7 @@ pub async fn run(client: Client, config: Config) -> anyhow_like::Result<()> {
         let keys = seal::load_or_create(&client, &config.namespace)
             .await
             .map_err(|e| {
-                anyhow_like::Error(format!(
+                StartupError(format!(
                     "cannot load or create the seal keys (Secret {}/{}): {e}",
                     config.namespace,
                     seal::KEYS_SECRET
@@ -155,7 +155,7 @@ pub async fn run(client: Client, config: Config) -> anyhow_like::Result<()> {
                 metrics.webhook.clone(),
             )
             .await
-            .map_err(anyhow_like::Error)?;
+            .map_err(StartupError)?;
         }
         Arc::new(seal::SealVerifier(shared))
     };
@@ -184,7 +184,7 @@ pub async fn run(client: Client, config: Config) -> anyhow_like::Result<()> {
             .with_field_manager(api::FIELD_MANAGER)
             .build()
             .await
-            .map_err(|e| anyhow_like::Error(format!("cannot set up leader election: {e}")))?;
+            .map_err(|e| StartupError(format!("cannot set up leader election: {e}")))?;
         let (mut leader_rx, lease_task) = manager.watch().await;
         info!(lease = %config.lease_name, namespace = %config.lease_namespace, identity = %config.identity, "waiting for leadership");
         loop {
@@ -235,19 +235,12 @@ pub async fn run(client: Client, config: Config) -> anyhow_like::Result<()> {
     }
     match server.await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(anyhow_like::Error(format!("metrics server failed: {err}"))),
-        Err(err) => Err(anyhow_like::Error(format!(
-            "metrics server panicked: {err}"
-        ))),
+        Ok(Err(err)) => Err(StartupError(format!("metrics server failed: {err}"))),
+        Err(err) => Err(StartupError(format!("metrics server panicked: {err}"))),
     }
 }
 
-/// A minimal string error for start-up failures, shown to the user as is.
-pub mod anyhow_like {
-    /// A start-up failure with a message for humans.
-    #[derive(Debug, thiserror::Error)]
-    #[error("{0}")]
-    pub struct Error(pub String);
-    /// Result of start-up.
-    pub type Result<T> = std::result::Result<T, Error>;
-}
+/// Why the operator could not start (or its server stopped), for humans.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartupError(pub String);

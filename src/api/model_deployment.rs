@@ -307,6 +307,22 @@ pub struct CandidateTracking {
 }
 
 impl ModelDeploymentSpec {
+    /// The checklist item with this id.
+    pub fn checklist_item(&self, id: &str) -> Option<&ChecklistItem> {
+        self.handoff.checklist.iter().find(|item| item.id == id)
+    }
+
+    /// The checklist's item ids, comma-separated, for messages.
+    pub fn checklist_ids(&self) -> String {
+        let ids: Vec<&str> = self
+            .handoff
+            .checklist
+            .iter()
+            .map(|item| item.id.as_str())
+            .collect();
+        ids.join(", ")
+    }
+
     /// The candidate's identity as named by this spec.
     pub fn identity(&self) -> ModelIdentity {
         ModelIdentity {

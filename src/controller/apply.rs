@@ -2,14 +2,16 @@
 //! Callers decide *whether* to write (comparing desired and observed); this module
 //! only knows *how*.
 
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::{api::core::v1::Service, apimachinery::pkg::apis::meta::v1::Condition};
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{DeleteParams, Patch, PatchParams},
 };
 use serde_json::json;
 
-use crate::api::{FIELD_MANAGER, ModelDeployment, ModelDeploymentStatus, Team, TeamStatus};
+use crate::api::{
+    Attestation, FIELD_MANAGER, ModelDeployment, ModelDeploymentStatus, Team, TeamStatus,
+};
 
 fn apply_params() -> PatchParams {
     PatchParams::apply(FIELD_MANAGER).force()
@@ -24,10 +26,7 @@ where
         + Clone
         + std::fmt::Debug,
 {
-    let api: Api<K> = Api::namespaced(
-        client.clone(),
-        desired.namespace().as_deref().unwrap_or_default(),
-    );
+    let api = namespaced_api(client, desired);
     let mut body = serde_json::to_value(desired).expect("managed objects serialize");
     body["apiVersion"] = json!(K::api_version(&()));
     body["kind"] = json!(K::kind(&()));
@@ -46,6 +45,43 @@ pub async fn delete_service(client: &Client, namespace: &str, name: &str) -> kub
     }
 }
 
+/// The API of a namespaced object's kind, in its namespace.
+fn namespaced_api<K>(client: &Client, object: &K) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    Api::namespaced(
+        client.clone(),
+        object.namespace().as_deref().unwrap_or_default(),
+    )
+}
+
+/// Server-side applies `status` to `object`'s status subresource; with
+/// `resource_version`, the write fails with a conflict if the object changed since.
+async fn apply_status<K>(
+    api: Api<K>,
+    object: &K,
+    status: serde_json::Value,
+    resource_version: Option<String>,
+) -> kube::Result<()>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut metadata = json!({"name": object.name_any()});
+    if let Some(resource_version) = resource_version {
+        metadata["resourceVersion"] = json!(resource_version);
+    }
+    let body = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "metadata": metadata,
+        "status": status,
+    });
+    api.patch_status(&object.name_any(), &apply_params(), &Patch::Apply(body))
+        .await
+        .map(drop)
+}
+
 /// Applies Accord's labels to a ModelDeployment's metadata. Only `metadata.labels` is
 /// sent, so spec is never touched and GitOps tools never see a diff in what they own.
 pub async fn model_deployment_labels(
@@ -53,16 +89,13 @@ pub async fn model_deployment_labels(
     md: &ModelDeployment,
     labels: &std::collections::BTreeMap<String, String>,
 ) -> kube::Result<()> {
-    let api: Api<ModelDeployment> = Api::namespaced(
-        client.clone(),
-        md.namespace().as_deref().unwrap_or_default(),
-    );
     let body = json!({
         "apiVersion": ModelDeployment::api_version(&()),
         "kind": ModelDeployment::kind(&()),
         "metadata": {"name": md.name_any(), "labels": labels},
     });
-    api.patch(&md.name_any(), &apply_params(), &Patch::Apply(body))
+    namespaced_api(client, md)
+        .patch(&md.name_any(), &apply_params(), &Patch::Apply(body))
         .await
         .map(drop)
 }
@@ -74,57 +107,34 @@ pub async fn model_deployment_status(
     md: &ModelDeployment,
     status: &ModelDeploymentStatus,
 ) -> kube::Result<()> {
-    let api: Api<ModelDeployment> = Api::namespaced(
-        client.clone(),
-        md.namespace().as_deref().unwrap_or_default(),
-    );
-    let body = json!({
-        "apiVersion": ModelDeployment::api_version(&()),
-        "kind": ModelDeployment::kind(&()),
-        "metadata": {"name": md.name_any(), "resourceVersion": md.resource_version()},
-        "status": status,
-    });
-    api.patch_status(&md.name_any(), &apply_params(), &Patch::Apply(body))
-        .await
-        .map(drop)
+    let status = serde_json::to_value(status).expect("status serializes");
+    apply_status(
+        namespaced_api(client, md),
+        md,
+        status,
+        md.resource_version(),
+    )
+    .await
 }
 
 /// Writes a Team's status.
 pub async fn team_status(client: &Client, team: &Team, status: &TeamStatus) -> kube::Result<()> {
-    let api: Api<Team> = Api::all(client.clone());
-    let body = json!({
-        "apiVersion": Team::api_version(&()),
-        "kind": Team::kind(&()),
-        "metadata": {"name": team.name_any()},
-        "status": status,
-    });
-    api.patch_status(&team.name_any(), &apply_params(), &Patch::Apply(body))
-        .await
-        .map(drop)
+    let status = serde_json::to_value(status).expect("status serializes");
+    apply_status(Api::all(client.clone()), team, status, None).await
 }
 
 /// Writes an Attestation's status conditions (its spec is immutable and never touched).
 pub async fn attestation_status(
     client: &Client,
-    attestation: &crate::api::Attestation,
-    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    attestation: &Attestation,
+    conditions: &[Condition],
 ) -> kube::Result<()> {
-    use crate::api::Attestation;
-    let api: Api<Attestation> = Api::namespaced(
-        client.clone(),
-        attestation.namespace().as_deref().unwrap_or_default(),
-    );
-    let body = json!({
-        "apiVersion": Attestation::api_version(&()),
-        "kind": Attestation::kind(&()),
-        "metadata": {"name": attestation.name_any()},
-        "status": {"conditions": conditions},
-    });
-    api.patch_status(
-        &attestation.name_any(),
-        &apply_params(),
-        &Patch::Apply(body),
+    let status = json!({"conditions": conditions});
+    apply_status(
+        namespaced_api(client, attestation),
+        attestation,
+        status,
+        None,
     )
     .await
-    .map(drop)
 }

@@ -187,7 +187,8 @@ impl Decision<'_> {
     }
 
     /// Appends a `RolledBack` entry restoring the latest known-good version before the
-    /// active one. Returns (failed, restored), or `None` when there is nothing to restore.
+    /// active one, and remembers the candidate as failed when it was the one replaced.
+    /// Returns (failed, restored), or `None` when there is nothing to restore.
     fn roll_back(&mut self, reason: &str) -> Option<(HistoryEntry, HistoryEntry)> {
         let history = &self.status.history;
         let (failed, earlier) = history.split_last()?;
@@ -206,6 +207,11 @@ impl Decision<'_> {
         let failed = failed.clone();
         push_history(&mut self.status.history, restored.clone());
         self.signals.rolled_back = true;
+        // A rolled-back candidate is not promoted again until the spec names another.
+        let candidate = self.input.md.spec.identity();
+        if failed.identity() == candidate {
+            self.status.failed_candidate = Some(candidate);
+        }
         Some((failed, restored))
     }
 }
@@ -306,9 +312,6 @@ pub fn plan(input: &PlanInput) -> Plan {
         d.status.last_rollback_request = Some(request.clone());
         match d.roll_back("RollbackRequested") {
             Some((failed, restored)) => {
-                if failed.identity() == candidate {
-                    d.status.failed_candidate = Some(candidate.clone());
-                }
                 d.event(
                     EventType::Warning,
                     "RolledBack",
@@ -349,7 +352,8 @@ pub fn plan(input: &PlanInput) -> Plan {
                 ),
             );
         }
-        if d.running(&active) {
+        let running = d.running(&active);
+        if running {
             if active.available_at.is_none() {
                 d.status.history.last_mut().expect("non-empty").available_at = Some(now.clone());
             }
@@ -364,10 +368,7 @@ pub fn plan(input: &PlanInput) -> Plan {
                 );
                 match spec.rollback.mode {
                     RollbackMode::Automatic => match d.roll_back("ProgressDeadlineExceeded") {
-                        Some((failed, restored)) => {
-                            if failed.identity() == candidate {
-                                d.status.failed_candidate = Some(candidate.clone());
-                            }
+                        Some((_, restored)) => {
                             d.event(
                                 EventType::Warning,
                                 "RolledBack",
@@ -394,7 +395,7 @@ pub fn plan(input: &PlanInput) -> Plan {
                 in_progress = true;
                 d.requeue_within(deadline - waited);
             }
-        } else if !d.running(&active) {
+        } else {
             in_progress = true;
         }
     }
@@ -416,13 +417,7 @@ pub fn plan(input: &PlanInput) -> Plan {
                 if old.phase != Some(Phase::Degraded) {
                     d.event(EventType::Warning, "Degraded", message);
                 }
-            } else if active.available_at.is_some()
-                || d.status
-                    .history
-                    .last()
-                    .and_then(|e| e.available_at.clone())
-                    .is_some()
-            {
+            } else if active.available_at.is_some() {
                 d.status.phase = Some(Phase::Serving);
                 let replicas = active
                     .serving
@@ -459,13 +454,7 @@ pub fn plan(input: &PlanInput) -> Plan {
             }
         }
         Some(active) if failed => {
-            let restored_running = active.available_at.is_some()
-                || d.status
-                    .history
-                    .last()
-                    .and_then(|e| e.available_at.clone())
-                    .is_some();
-            d.status.phase = Some(if restored_running {
+            d.status.phase = Some(if active.available_at.is_some() {
                 Phase::RolledBack
             } else {
                 Phase::RollingBack

@@ -118,18 +118,11 @@ pub async fn attest(
     comment: Option<String>,
 ) -> Result<String, Failure> {
     let md = scope.model_deployment(name).await?;
-    if !md.spec.handoff.checklist.iter().any(|i| i.id == item) {
-        let items: Vec<&str> = md
-            .spec
-            .handoff
-            .checklist
-            .iter()
-            .map(|i| i.id.as_str())
-            .collect();
+    if md.spec.checklist_item(item).is_none() {
         return Err(Failure(format!(
             "item {item:?} is not on the checklist of {}/{name}; its items are: {}",
             scope.namespace,
-            items.join(", ")
+            md.spec.checklist_ids()
         )));
     }
     let version = md.spec.model.version.clone();

@@ -96,18 +96,11 @@ pub fn attestation_create(
         ));
     };
     let md_name = qualified(md);
-    let Some(item) = md.spec.handoff.checklist.iter().find(|i| i.id == spec.item) else {
-        let items: Vec<&str> = md
-            .spec
-            .handoff
-            .checklist
-            .iter()
-            .map(|i| i.id.as_str())
-            .collect();
+    let Some(item) = md.spec.checklist_item(&spec.item) else {
         return Verdict::Deny(format!(
             "item {:?} is not on the checklist of ModelDeployment {md_name}; its items are: {}",
             spec.item,
-            items.join(", ")
+            md.spec.checklist_ids()
         ));
     };
     let candidate = &md.spec.model.version;

@@ -86,15 +86,15 @@ pub async fn start(
         admin_groups: config.admin_groups.clone(),
         metrics,
     });
-    let listener_ready = tokio::net::TcpListener::bind(config.addr)
+    // Bind before returning, so a port in use fails start-up with a clear message.
+    let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| format!("cannot listen on {} for the webhook: {e}", config.addr))?;
-    drop(listener_ready);
     tokio::spawn({
         let state = state.clone();
         let certs = cert_store.clone();
         async move {
-            if let Err(err) = server::serve(config.addr, state, certs).await {
+            if let Err(err) = server::serve(listener, state, certs).await {
                 tracing::error!(%err, "the admission webhook server stopped");
             }
         }

@@ -1,6 +1,6 @@
 //! The HTTPS admission server (axum over rustls), serving on every replica.
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::{sync::Arc, time::Instant};
 
 use axum::{Router, body::Bytes, extract::State, routing::post};
 use hyper_util::{
@@ -222,9 +222,9 @@ pub fn router(state: Arc<WebhookState>) -> Router {
     router.with_state(state)
 }
 
-/// Serves the admission routes over TLS on `addr`, with certificates from `certs`.
+/// Serves the admission routes over TLS on `listener`, with certificates from `certs`.
 pub async fn serve(
-    addr: SocketAddr,
+    listener: TcpListener,
     state: Arc<WebhookState>,
     certs: Arc<CertStore>,
 ) -> std::io::Result<()> {
@@ -236,8 +236,7 @@ pub async fn serve(
         .with_cert_resolver(certs);
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-    let listener = TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "serving admission webhooks over TLS");
+    tracing::info!(addr = %listener.local_addr()?, "serving admission webhooks over TLS");
     let app = router(state);
     loop {
         let (stream, peer) = match listener.accept().await {
