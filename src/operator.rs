@@ -4,7 +4,6 @@
 use std::{
     net::SocketAddr,
     sync::{Arc, atomic::Ordering},
-    time::Duration,
 };
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -19,8 +18,10 @@ use crate::{
         self,
         gate::{AttestationVerifier, TrustAsWritten},
     },
-    metrics::Metrics,
+    metrics::{ControllerMetrics, Metrics},
     server::{self, Health},
+    timing,
+    watch::Watches,
     webhook::{self, WebhookConfig, seal},
 };
 
@@ -87,160 +88,212 @@ pub async fn wait_for_crds(client: &Client) {
             info!("Accord CRDs are Established");
             return;
         }
-        if last_report.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+        if last_report.is_none_or(|t| t.elapsed() > timing::CRD_WAIT_REPORT) {
             warn!(missing = ?missing, "waiting for CRDs to be installed and Established (kubectl apply -f crds/)");
             last_report = Some(std::time::Instant::now());
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(timing::CRD_POLL).await;
+    }
+}
+
+/// Why the operator could not start (or its server stopped), for humans.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    SealKeys(#[from] seal::SealKeysError),
+    #[error(transparent)]
+    Webhook(#[from] webhook::StartError),
+    #[error("cannot set up leader election: {0}")]
+    LeaderElection(kube_lease_manager::LeaseManagerError),
+    #[error("metrics server failed: {0}")]
+    MetricsServer(std::io::Error),
+    #[error("metrics server panicked: {0}")]
+    MetricsServerPanicked(tokio::task::JoinError),
+}
+
+/// Resolves once a stop was requested.
+#[derive(Clone)]
+struct Stop(watch::Receiver<bool>);
+
+impl Stop {
+    /// A stop requested by SIGTERM or Ctrl-C.
+    fn on_signal() -> Self {
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            info!("shutdown requested");
+            let _ = tx.send(true);
+        });
+        Self(rx)
+    }
+
+    fn requested(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.0.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
     }
 }
 
 /// Runs until a shutdown signal; returns an error only when it cannot start.
 pub async fn run(client: Client, config: Config) -> Result<(), StartupError> {
     let metrics = Arc::new(Metrics::default());
-
     let health = Arc::new(Health {
         metrics: metrics.clone(),
         ready: Default::default(),
     });
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-
+    let stop = Stop::on_signal();
     let server = tokio::spawn(server::serve(
         config.metrics_addr,
         health.clone(),
-        stopped(stop_rx.clone()),
+        stop.requested(),
     ));
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        info!("shutdown requested");
-        let _ = stop_tx.send(true);
-    });
-
     tokio::select! {
         _ = wait_for_crds(&client) => {}
-        _ = stopped(stop_rx.clone()) => return Ok(()),
+        _ = stop.requested() => return Ok(()),
     }
-    let verifier: Arc<dyn AttestationVerifier + Send + Sync> = if config.trust_unsealed_attestations
-    {
-        warn!(
-            "--trust-unsealed-attestations: attestedBy and team are trusted as written; anyone who can create Attestations can promote"
-        );
-        Arc::new(TrustAsWritten)
-    } else {
-        let keys = seal::load_or_create(&client, &config.namespace)
-            .await
-            .map_err(|e| {
-                StartupError(format!(
-                    "cannot load or create the seal keys (Secret {}/{}): {e}",
-                    config.namespace,
-                    seal::KEYS_SECRET
-                ))
-            })?;
-        let shared = Arc::new(seal::SharedKeys::default());
-        shared.set(keys);
-        tokio::spawn(seal::refresh(
-            client.clone(),
-            config.namespace.clone(),
-            shared.clone(),
-            Duration::from_secs(30),
-        ));
-        if let Some(webhook_config) = config.webhook.clone() {
-            webhook::start(
-                client.clone(),
-                webhook_config,
-                shared.clone(),
-                metrics.webhook.clone(),
-            )
-            .await
-            .map_err(StartupError)?;
-        }
-        Arc::new(seal::SealVerifier(shared))
-    };
+    let watches = Watches::start(&client);
+    let verifier = start_verification(&client, &config, &watches, &metrics).await?;
     health.ready.store(true, Ordering::Relaxed);
-    let reporter = Reporter {
-        controller: "accord".into(),
-        instance: Some(config.identity.clone()),
+    let reconcilers = Reconcilers {
+        client: client.clone(),
+        metrics: metrics.controller.clone(),
+        reporter: Reporter {
+            controller: "accord".into(),
+            instance: Some(config.identity.clone()),
+        },
+        verifier,
+        watches,
     };
-
-    if !config.leader_election {
-        metrics.controller.leader.set(1);
-        controller::run(
-            client,
-            metrics.controller.clone(),
-            reporter,
-            verifier,
-            stopped(stop_rx.clone()),
-        )
-        .await;
+    if config.leader_election {
+        reconcile_while_leading(&client, &config, &reconcilers, &stop).await?;
     } else {
-        let manager = LeaseManagerBuilder::new(client.clone(), &config.lease_name)
-            .with_namespace(&config.lease_namespace)
-            .with_identity(&config.identity)
-            .with_duration(15)
-            .with_grace(5)
-            .with_field_manager(api::FIELD_MANAGER)
-            .build()
-            .await
-            .map_err(|e| StartupError(format!("cannot set up leader election: {e}")))?;
-        let (mut leader_rx, lease_task) = manager.watch().await;
-        info!(lease = %config.lease_name, namespace = %config.lease_namespace, identity = %config.identity, "waiting for leadership");
-        loop {
-            // Stand by until this replica leads, or until shutdown.
-            tokio::select! {
-                changed = leader_rx.wait_for(|leader| *leader) => if changed.is_err() { break },
-                _ = stopped(stop_rx.clone()) => break,
-            }
-            info!("acquired the leader lease; starting the reconcilers");
-            metrics.controller.leader.set(1);
-            let (lost_tx, lost_rx) = watch::channel(false);
-            let mut lost_watch = leader_rx.clone();
-            let reconcilers = controller::run(
-                client.clone(),
-                metrics.controller.clone(),
-                reporter.clone(),
-                verifier.clone(),
-                stopped(lost_rx),
-            );
-            tokio::pin!(reconcilers);
-            let shutting_down = tokio::select! {
-                _ = &mut reconcilers => false,
-                _ = lost_watch.wait_for(|leader| !*leader) => {
-                    warn!("lost the leader lease; stopping the reconcilers");
-                    let _ = lost_tx.send(true);
-                    reconcilers.await;
-                    false
-                }
-                _ = stopped(stop_rx.clone()) => {
-                    let _ = lost_tx.send(true);
-                    reconcilers.await;
-                    true
-                }
-            };
-            metrics.controller.leader.set(0);
-            if shutting_down {
-                break;
-            }
-        }
-        // Dropping the receiver makes the lease task release the lease and exit.
-        drop(leader_rx);
-        match tokio::time::timeout(Duration::from_secs(5), lease_task).await {
-            Ok(Ok(Ok(_))) => info!("released the leader lease"),
-            Ok(Ok(Err(err))) => warn!(%err, "could not release the leader lease"),
-            Ok(Err(err)) => error!(%err, "lease task panicked"),
-            Err(_) => warn!("timed out releasing the leader lease"),
-        }
+        metrics.controller.leader.set(1);
+        reconcilers.run(stop.requested()).await;
     }
     match server.await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(StartupError(format!("metrics server failed: {err}"))),
-        Err(err) => Err(StartupError(format!("metrics server panicked: {err}"))),
+        Ok(Err(err)) => Err(StartupError::MetricsServer(err)),
+        Err(err) => Err(StartupError::MetricsServerPanicked(err)),
     }
 }
 
-/// Why the operator could not start (or its server stopped), for humans.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StartupError(pub String);
+/// Loads the seal keys and starts the webhook over the shared caches; returns how the
+/// reconcilers tell authentic attestations.
+async fn start_verification(
+    client: &Client,
+    config: &Config,
+    watches: &Watches,
+    metrics: &Metrics,
+) -> Result<Arc<dyn AttestationVerifier + Send + Sync>, StartupError> {
+    if config.trust_unsealed_attestations {
+        warn!(
+            "--trust-unsealed-attestations: attestedBy and team are trusted as written; anyone who can create Attestations can promote"
+        );
+        return Ok(Arc::new(TrustAsWritten));
+    }
+    let keys = seal::load_or_create(client, &config.namespace).await?;
+    let shared = Arc::new(seal::SharedKeys::default());
+    shared.set(keys);
+    tokio::spawn(seal::refresh(
+        client.clone(),
+        config.namespace.clone(),
+        shared.clone(),
+        timing::SEAL_KEY_REFRESH,
+    ));
+    if let Some(webhook_config) = config.webhook.clone() {
+        webhook::start(
+            client.clone(),
+            webhook_config,
+            &watches.stores,
+            shared.clone(),
+            metrics.webhook.clone(),
+        )
+        .await?;
+    }
+    Ok(Arc::new(seal::SealVerifier(shared)))
+}
+
+/// What the reconcilers need, for each term of leadership.
+struct Reconcilers {
+    client: Client,
+    metrics: ControllerMetrics,
+    reporter: Reporter,
+    verifier: Arc<dyn AttestationVerifier + Send + Sync>,
+    watches: Watches,
+}
+
+impl Reconcilers {
+    /// Runs the reconcilers until `stop` resolves.
+    async fn run(&self, stop: impl Future<Output = ()> + Send + 'static) {
+        let ctx = Arc::new(controller::Context::new(
+            self.client.clone(),
+            self.reporter.clone(),
+            self.metrics.clone(),
+            self.watches.stores.clone(),
+            self.verifier.clone(),
+        ));
+        controller::run(ctx, &self.watches, stop).await;
+    }
+}
+
+/// Runs the reconcilers only while this replica holds the leader Lease, until a stop
+/// is requested; then releases the Lease.
+async fn reconcile_while_leading(
+    client: &Client,
+    config: &Config,
+    reconcilers: &Reconcilers,
+    stop: &Stop,
+) -> Result<(), StartupError> {
+    let manager = LeaseManagerBuilder::new(client.clone(), &config.lease_name)
+        .with_namespace(&config.lease_namespace)
+        .with_identity(&config.identity)
+        .with_duration(timing::LEASE_SECONDS)
+        .with_grace(timing::LEASE_GRACE_SECONDS)
+        .with_field_manager(api::FIELD_MANAGER)
+        .build()
+        .await
+        .map_err(StartupError::LeaderElection)?;
+    let (mut leader_rx, lease_task) = manager.watch().await;
+    info!(lease = %config.lease_name, namespace = %config.lease_namespace, identity = %config.identity, "waiting for leadership");
+    loop {
+        // Stand by until this replica leads, or until shutdown.
+        tokio::select! {
+            changed = leader_rx.wait_for(|leader| *leader) => if changed.is_err() { break },
+            _ = stop.requested() => break,
+        }
+        info!("acquired the leader lease; starting the reconcilers");
+        reconcilers.metrics.leader.set(1);
+        let (lost_tx, mut lost_rx) = watch::channel(false);
+        let term = reconcilers.run(async move {
+            let _ = lost_rx.wait_for(|lost| *lost).await;
+        });
+        tokio::pin!(term);
+        let mut lost_watch = leader_rx.clone();
+        let (ended, shutting_down) = tokio::select! {
+            _ = &mut term => (true, false),
+            _ = lost_watch.wait_for(|leader| !*leader) => {
+                warn!("lost the leader lease; stopping the reconcilers");
+                (false, false)
+            }
+            _ = stop.requested() => (false, true),
+        };
+        let _ = lost_tx.send(true);
+        if !ended {
+            term.await;
+        }
+        reconcilers.metrics.leader.set(0);
+        if shutting_down {
+            break;
+        }
+    }
+    // Dropping the receiver makes the lease task release the lease and exit.
+    drop(leader_rx);
+    match tokio::time::timeout(timing::LEASE_RELEASE_TIMEOUT, lease_task).await {
+        Ok(Ok(Ok(_))) => info!("released the leader lease"),
+        Ok(Ok(Err(err))) => warn!(%err, "could not release the leader lease"),
+        Ok(Err(err)) => error!(%err, "lease task panicked"),
+        Err(_) => warn!("timed out releasing the leader lease"),
+    }
+    Ok(())
+}

@@ -77,3 +77,18 @@ pub struct AttestationStatus {
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
 }
+
+impl Attestation {
+    /// Whether this Attestation is about `version` of the ModelDeployment `name` in
+    /// `namespace` (its own namespace must match: attestations never cross namespaces).
+    pub fn is_for(&self, namespace: Option<&str>, name: &str, version: &str) -> bool {
+        self.metadata.namespace.as_deref() == namespace
+            && self.spec.model_deployment == name
+            && self.spec.version == version
+    }
+
+    /// Whether it is being deleted (a withdrawal in progress).
+    pub fn is_withdrawn(&self) -> bool {
+        self.metadata.deletion_timestamp.is_some()
+    }
+}

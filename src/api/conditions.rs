@@ -15,3 +15,5 @@ pub const RECONCILING: &str = "Reconciling";
 /// kstatus: True when Accord cannot make progress without a human — the candidate was
 /// rolled back, is degraded, or the spec is invalid.
 pub const STALLED: &str = "Stalled";
+/// On an Attestation: True when it counts for its item of the candidate.
+pub const COUNTED: &str = "Counted";

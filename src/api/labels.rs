@@ -31,3 +31,16 @@ pub const ATTESTER_GROUPS: &str = "accord.dev/attester-groups";
 /// Annotation on managed objects: hash of the desired state Accord last applied, so an
 /// unchanged object is never written again.
 pub const SERVING_HASH: &str = "accord.dev/serving-hash";
+/// Annotation on an Attestation holding the webhook's seal: `v1:<key id>:<hex HMAC>`.
+pub const SEAL: &str = "accord.dev/seal";
+/// Annotation on a ModelDeployment naming the user who last changed its spec. Written
+/// only by the webhook; a client cannot set or change it.
+pub const SPEC_AUTHOR: &str = "accord.dev/spec-author";
+/// Kubernetes' own annotation holding the last `kubectl apply` input: large, and never
+/// read by Accord, so it is dropped before objects enter the watch caches.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+/// Annotations on the webhook's certificate Secret: when the serving certificate was
+/// issued and expires (Unix seconds), and the hosts it covers.
+pub const SERVING_CERT_ISSUED_AT: &str = "accord.dev/serving-issued-at";
+pub const SERVING_CERT_NOT_AFTER: &str = "accord.dev/serving-not-after";
+pub const SERVING_CERT_HOSTS: &str = "accord.dev/serving-hosts";

@@ -9,6 +9,7 @@ pub mod attestation;
 pub mod conditions;
 pub mod labels;
 pub mod model_deployment;
+pub mod reasons;
 pub mod reference;
 pub mod team;
 pub mod validation;
@@ -21,7 +22,10 @@ pub use model_deployment::{
 };
 pub use team::{Team, TeamMembers, TeamSpec, TeamStatus};
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::{
+    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
 use kube::CustomResourceExt;
 
 /// The API group of every Accord kind.
@@ -42,4 +46,14 @@ pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_saphyr::
     Ok(format!(
         "# Generated from the Rust types in src/api by `make crds`; do not edit by hand.\n{body}"
     ))
+}
+
+/// `namespace/name` (or just `name` for cluster-scoped objects), as messages and
+/// per-object keys write it.
+pub fn namespaced_name(meta: &ObjectMeta) -> String {
+    let name = meta.name.as_deref().unwrap_or_default();
+    match meta.namespace.as_deref() {
+        Some(namespace) => format!("{namespace}/{name}"),
+        None => name.to_string(),
+    }
 }

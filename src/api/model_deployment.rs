@@ -70,6 +70,16 @@ impl Owners {
             Role::Application => &self.application,
         }
     }
+
+    /// The three owner Team names, in role order (a Team may hold several roles).
+    pub fn teams(&self) -> [&str; 3] {
+        Role::ALL.map(|role| self.team_for(role))
+    }
+
+    /// Whether `team` holds any role.
+    pub fn names(&self, team: &str) -> bool {
+        self.teams().contains(&team)
+    }
 }
 
 /// The candidate model version and where it comes from.
@@ -321,6 +331,15 @@ impl ModelDeploymentSpec {
             .map(|item| item.id.as_str())
             .collect();
         ids.join(", ")
+    }
+
+    /// Whether an attestation naming `digest` matches the candidate's artifact digest:
+    /// always when the spec names none, else only the same digest.
+    pub fn digest_matches(&self, digest: Option<&str>) -> bool {
+        self.model
+            .digest
+            .as_deref()
+            .is_none_or(|want| digest == Some(want))
     }
 
     /// The candidate's identity as named by this spec.

@@ -9,9 +9,50 @@ use kube::{
 };
 use serde_json::json;
 
+use super::{
+    Error,
+    decide::{ServiceWrite, Writes},
+};
 use crate::api::{
     Attestation, FIELD_MANAGER, ModelDeployment, ModelDeploymentStatus, Team, TeamStatus,
+    namespaced_name,
 };
+
+/// Makes `writes` in order: the ModelDeployment's labels, its Deployment, its
+/// Service, then its status — so a status never reports a rollout that was not
+/// requested.
+pub async fn carry_out(
+    client: &Client,
+    md: &ModelDeployment,
+    writes: &Writes,
+) -> Result<(), Error> {
+    let key = namespaced_name(&md.metadata);
+    if let Some(labels) = &writes.labels {
+        model_deployment_labels(client, md, labels)
+            .await
+            .map_err(|e| Error::kube(&key, e))?;
+    }
+    if let Some(deployment) = &writes.deployment {
+        managed(client, deployment)
+            .await
+            .map_err(|e| Error::kube(&format!("Deployment {key}"), e))?;
+    }
+    match &writes.service {
+        Some(ServiceWrite::Apply(service)) => managed(client, service.as_ref()).await,
+        Some(ServiceWrite::Delete) => {
+            let namespace = md.namespace().unwrap_or_default();
+            delete_service(client, &namespace, &md.name_any()).await
+        }
+        None => Ok(()),
+    }
+    .map_err(|e| Error::kube(&format!("Service {key}"), e))?;
+    if let Some(status) = &writes.status {
+        model_deployment_status(client, md, status)
+            .await
+            .map_err(|e| Error::kube(&key, e))?;
+    }
+    Ok(())
+}
 
 fn apply_params() -> PatchParams {
     PatchParams::apply(FIELD_MANAGER).force()

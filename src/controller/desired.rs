@@ -80,6 +80,15 @@ pub fn approvers(active: &HistoryEntry, history: &[HistoryEntry]) -> Vec<String>
     users
 }
 
+/// Whether `meta` names `md` (this very object, by UID) as an owner.
+pub fn owned_by(meta: &ObjectMeta, md: &ModelDeployment) -> bool {
+    let uid = md.metadata.uid.as_deref();
+    meta.owner_references
+        .iter()
+        .flatten()
+        .any(|owner| Some(owner.uid.as_str()) == uid)
+}
+
 fn owner_reference(md: &ModelDeployment) -> Vec<OwnerReference> {
     md.controller_owner_ref(&()).into_iter().collect()
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::api::{
     Approval, Attestation, ChecklistItemStatus, ModelDeployment, Role, Team,
-    labels::ATTESTER_GROUPS,
+    labels::ATTESTER_GROUPS, reasons::counted,
 };
 
 /// Why an attestation does not count: a CamelCase reason and a sentence for humans.
@@ -112,20 +112,22 @@ fn rejection(
     team: Option<&Team>,
     verifier: &dyn AttestationVerifier,
 ) -> Option<Rejection> {
-    if attestation.metadata.deletion_timestamp.is_some() {
-        return rejected("Withdrawn", "the attestation is being withdrawn (deleted)");
+    if attestation.is_withdrawn() {
+        return rejected(
+            counted::WITHDRAWN,
+            "the attestation is being withdrawn (deleted)",
+        );
     }
     if let Some(message) = verifier.reject(attestation) {
-        return rejected("InvalidSeal", message);
+        return rejected(counted::INVALID_SEAL, message);
     }
-    if let Some(digest) = &md.spec.model.digest
-        && attestation.spec.digest.as_deref() != Some(digest)
-    {
+    if !md.spec.digest_matches(attestation.spec.digest.as_deref()) {
         return rejected(
-            "DigestMismatch",
+            counted::DIGEST_MISMATCH,
             format!(
-                "it names digest {}, the candidate is {digest}",
-                attestation.spec.digest.as_deref().unwrap_or("(none)")
+                "it names digest {}, the candidate is {}",
+                attestation.spec.digest.as_deref().unwrap_or("(none)"),
+                md.spec.model.digest.as_deref().unwrap_or_default()
             ),
         );
     }
@@ -135,18 +137,21 @@ fn rejection(
         .as_deref()
         .filter(|u| !u.is_empty())
     else {
-        return rejected("NoAttester", "it records no attestedBy user");
+        return rejected(counted::NO_ATTESTER, "it records no attestedBy user");
     };
     if let Some(recorded) = attestation.spec.team.as_deref()
         && recorded != team_name
     {
         return rejected(
-            "WrongTeam",
+            counted::WRONG_TEAM,
             format!("it was made for team {recorded}, but the item belongs to {team_name}"),
         );
     }
     let Some(team) = team else {
-        return rejected("UnknownTeam", format!("team {team_name} does not exist"));
+        return rejected(
+            counted::UNKNOWN_TEAM,
+            format!("team {team_name} does not exist"),
+        );
     };
     let groups = recorded_groups(attestation);
     let vouched_by_team = groups.is_empty()
@@ -154,11 +159,21 @@ fn rejection(
         && attestation.spec.team.as_deref() == Some(team_name);
     if !vouched_by_team && !is_member(team, user, &groups) {
         return rejected(
-            "NotAMember",
+            counted::NOT_A_MEMBER,
             format!("{user} is not a member of team {team_name}"),
         );
     }
     None
+}
+
+/// Whether `attestation` is about the candidate `md` names (its namespace, name and
+/// version); only those are judged, the rest are ignored silently.
+pub fn is_for_candidate(attestation: &Attestation, md: &ModelDeployment) -> bool {
+    attestation.is_for(
+        md.metadata.namespace.as_deref(),
+        md.metadata.name.as_deref().unwrap_or_default(),
+        &md.spec.model.version,
+    )
 }
 
 /// Decides, for the candidate in `md.spec`, which checklist items are attested.
@@ -173,16 +188,9 @@ pub fn evaluate<'a>(
     team: &dyn Fn(&str) -> Option<Team>,
     verifier: &dyn AttestationVerifier,
 ) -> GateOutcome {
-    let namespace = md.metadata.namespace.as_deref();
-    let name = md.metadata.name.as_deref().unwrap_or_default();
-    let version = &md.spec.model.version;
     let mut relevant: Vec<&Attestation> = attestations
         .into_iter()
-        .filter(|a| {
-            a.metadata.namespace.as_deref() == namespace
-                && a.spec.model_deployment == name
-                && &a.spec.version == version
-        })
+        .filter(|a| is_for_candidate(a, md))
         .collect();
     relevant.sort_by(|a, b| {
         let key = |x: &Attestation| {
@@ -364,7 +372,7 @@ mod tests {
         let out = evaluate(&md, &[wrong_digest, wrong_team], &teams, &TrustAsWritten);
         assert!(!out.items[0].attested);
         assert_eq!(out.rejected.len(), 2);
-        assert_eq!(out.rejected[0].1.reason, "DigestMismatch");
+        assert_eq!(out.rejected[0].1.reason, counted::DIGEST_MISMATCH);
         assert!(
             out.rejected[1]
                 .1

@@ -1,66 +1,42 @@
 //! The Team reconciler: keeps `status.modelDeployments` and `status.pendingItems`
-//! current, and the pending-items gauge with them.
+//! current, and the pending-items gauge with them. It runs on Team spec changes and
+//! when a ModelDeployment changes a Team's numbers (see [`super::triggers`]); its own
+//! status writes set off nothing.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc};
 
-use futures::StreamExt;
-use kube::{
-    Api, Client, ResourceExt,
-    core::DeserializeGuard,
-    runtime::{
-        WatchStreamExt,
-        controller::{Action, Controller},
-        reflector::{self, ObjectRef, Store},
-        watcher,
-    },
-};
-use tracing::warn;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{ResourceExt, runtime::controller::Action};
 
-use super::{Context, Error, status::set_condition};
+use super::{Context, Error, apply, status::set_condition};
 use crate::{
-    api::{ModelDeployment, Phase, Role, Team, TeamStatus},
-    metrics::{ControllerLabels, ErrorLabels, TeamLabels},
+    api::{ModelDeployment, Phase, Team, TeamStatus, conditions, reasons::condition},
+    metrics::TeamLabels,
+    timing,
 };
 
-const TEAM_CONTROLLER: &str = "team";
-
-struct TeamContext {
-    shared: Arc<Context>,
-    model_deployments: Store<DeserializeGuard<ModelDeployment>>,
-}
-
-/// The Team controller, ready to run.
-pub(super) fn controller(
-    client: Client,
-    shared: Arc<Context>,
-    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) -> impl std::future::Future<Output = ()> {
-    let (model_deployments, writer) = reflector::store();
-    let md_events = watcher(
-        Api::<DeserializeGuard<ModelDeployment>>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(writer)
-    .touched_objects();
-    let ctx = Arc::new(TeamContext {
-        shared,
-        model_deployments,
-    });
-    Controller::new(Api::<Team>::all(client), watcher::Config::default())
-        .watches_stream(md_events, |guard: DeserializeGuard<ModelDeployment>| {
-            guard
-                .0
-                .map(|md| {
-                    Role::ALL
-                        .map(|role| ObjectRef::new(md.spec.owners.team_for(role)))
-                        .to_vec()
-                })
-                .unwrap_or_default()
+/// What one ModelDeployment adds to each owner Team's counts: (1, pending items),
+/// keyed by Team name. A Team holding several roles is counted once.
+pub fn contribution(md: &ModelDeployment) -> BTreeMap<&str, (i32, i32)> {
+    let awaiting = md
+        .status
+        .as_ref()
+        .filter(|s| s.phase == Some(Phase::AwaitingAttestations));
+    md.spec
+        .owners
+        .teams()
+        .into_iter()
+        .map(|team| {
+            let pending = awaiting.map_or(0, |status| {
+                status
+                    .checklist
+                    .iter()
+                    .filter(|i| i.team == team && i.required && !i.attested)
+                    .count() as i32
+            });
+            (team, (1, pending))
         })
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| futures::future::ready(()))
+        .collect()
 }
 
 /// What a Team's status should say, from the ModelDeployments that name it.
@@ -68,39 +44,18 @@ pub fn team_counts<'a>(
     team: &str,
     model_deployments: impl IntoIterator<Item = &'a ModelDeployment>,
 ) -> (i32, i32) {
-    let mut owned = 0;
-    let mut pending = 0;
-    for md in model_deployments {
-        if !Role::ALL
-            .iter()
-            .any(|role| md.spec.owners.team_for(*role) == team)
-        {
-            continue;
-        }
-        owned += 1;
-        let Some(status) = &md.status else { continue };
-        if status.phase == Some(Phase::AwaitingAttestations) {
-            pending += status
-                .checklist
-                .iter()
-                .filter(|i| i.team == team && i.required && !i.attested)
-                .count() as i32;
-        }
-    }
-    (owned, pending)
+    model_deployments
+        .into_iter()
+        .filter_map(|md| contribution(md).get(team).copied())
+        .fold((0, 0), |(owned, pending), (o, p)| (owned + o, pending + p))
 }
 
-async fn reconcile(team: Arc<Team>, ctx: Arc<TeamContext>) -> Result<Action, Error> {
-    let shared = &ctx.shared;
-    let labels = ControllerLabels {
-        controller: TEAM_CONTROLLER.into(),
-    };
-    shared.metrics.reconciles.get_or_create(&labels).inc();
+/// Recounts one Team.
+pub async fn reconcile(team: Arc<Team>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = team.name_any();
-    let all = ctx.model_deployments.state();
+    let all = ctx.stores.model_deployments.state();
     let (owned, pending) = team_counts(&name, all.iter().filter_map(|g| g.0.as_ref().ok()));
-    shared
-        .metrics
+    ctx.metrics
         .pending_items
         .get_or_create(&TeamLabels { team: name.clone() })
         .set(i64::from(pending));
@@ -112,36 +67,21 @@ async fn reconcile(team: Arc<Team>, ctx: Arc<TeamContext>) -> Result<Action, Err
         model_deployments: owned,
         pending_items: pending,
     };
-    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now());
     set_condition(
         &mut status.conditions,
-        crate::api::conditions::READY,
+        conditions::READY,
         true,
-        "Counted",
+        condition::COUNTED,
         format!("named by {owned} ModelDeployments; {pending} checklist items wait for this team"),
         team.metadata.generation,
-        &now,
+        &Time(jiff::Timestamp::now()),
     );
     if team.status.as_ref() != Some(&status) {
-        super::apply::team_status(&shared.client, &team, &status)
+        apply::team_status(&ctx.client, &team, &status)
             .await
             .map_err(|e| Error::kube(&name, e))?;
     }
-    Ok(Action::requeue(Duration::from_secs(300)))
-}
-
-fn error_policy(team: Arc<Team>, error: &Error, ctx: Arc<TeamContext>) -> Action {
-    ctx.shared
-        .metrics
-        .errors
-        .get_or_create(&ErrorLabels {
-            controller: TEAM_CONTROLLER.into(),
-            reason: error.metric_label().into(),
-        })
-        .inc();
-    let delay = ctx.shared.backoff(&format!("team/{}", team.name_any()));
-    warn!(%error, team = %team.name_any(), retry_in = ?delay, "team reconcile failed");
-    Action::requeue(delay)
+    Ok(Action::requeue(timing::IDLE_REQUEUE))
 }
 
 #[cfg(test)]

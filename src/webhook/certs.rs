@@ -26,13 +26,14 @@ use rustls::{
     sign::CertifiedKey,
 };
 
-use crate::api::labels;
+use crate::{api::labels, timing};
 
 /// Secret holding the self-managed CA and serving certificate.
 pub const TLS_SECRET: &str = "accord-webhook-tls";
-const NOT_AFTER: &str = "accord.dev/serving-not-after";
-const ISSUED_AT: &str = "accord.dev/serving-issued-at";
-const HOSTS: &str = "accord.dev/serving-hosts";
+use labels::{
+    SERVING_CERT_HOSTS as HOSTS, SERVING_CERT_ISSUED_AT as ISSUED_AT,
+    SERVING_CERT_NOT_AFTER as NOT_AFTER,
+};
 
 /// PEM material of one certificate generation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,14 +56,46 @@ fn to_offset(secs: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp(secs).expect("valid time")
 }
 
-fn tls_error(err: impl std::fmt::Display) -> String {
-    format!("cannot issue the webhook certificate: {err}")
+/// Why a certificate could not be issued, loaded or stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    #[error("cannot issue the webhook certificate: {0}")]
+    Issue(#[from] rcgen::Error),
+    #[error("invalid certificate PEM: {0}")]
+    CertificatePem(rustls::pki_types::pem::Error),
+    #[error("no certificate in PEM")]
+    NoCertificate,
+    #[error("invalid private key PEM: {0}")]
+    KeyPem(rustls::pki_types::pem::Error),
+    #[error("unsupported private key: {0}")]
+    UnsupportedKey(rustls::Error),
+    #[error("cannot read {}: {source}", path.display())]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot {action} Secret {namespace}/{TLS_SECRET}: {source}")]
+    Secret {
+        action: &'static str,
+        namespace: String,
+        source: kube::Error,
+    },
+    #[error("Secret {namespace}/{TLS_SECRET} kept changing while rotating; will retry")]
+    Contended { namespace: String },
+}
+
+fn secret_error(action: &'static str, namespace: &str) -> impl FnOnce(kube::Error) -> CertError {
+    move |source| CertError::Secret {
+        action,
+        namespace: namespace.to_string(),
+        source,
+    }
 }
 
 /// A new CA, valid ten years.
-fn new_ca() -> Result<(String, String), String> {
-    let key = KeyPair::generate().map_err(tls_error)?;
-    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(tls_error)?;
+fn new_ca() -> Result<(String, String), CertError> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
     params
         .distinguished_name
         .push(DnType::CommonName, "accord-webhook-ca");
@@ -74,7 +107,7 @@ fn new_ca() -> Result<(String, String), String> {
     ];
     params.not_before = to_offset(now() - 60);
     params.not_after = to_offset(now() + 10 * 365 * 86400);
-    let cert = params.self_signed(&key).map_err(tls_error)?;
+    let cert = params.self_signed(&key)?;
     Ok((cert.pem(), key.serialize_pem()))
 }
 
@@ -84,11 +117,11 @@ fn new_serving(
     ca_key_pem: &str,
     hosts: &[String],
     validity: Duration,
-) -> Result<(String, String, i64, i64), String> {
-    let ca_key = KeyPair::from_pem(ca_key_pem).map_err(tls_error)?;
-    let issuer = Issuer::from_ca_cert_pem(ca_pem, ca_key).map_err(tls_error)?;
-    let key = KeyPair::generate().map_err(tls_error)?;
-    let mut params = CertificateParams::new(hosts.to_vec()).map_err(tls_error)?;
+) -> Result<(String, String, i64, i64), CertError> {
+    let ca_key = KeyPair::from_pem(ca_key_pem)?;
+    let issuer = Issuer::from_ca_cert_pem(ca_pem, ca_key)?;
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(hosts.to_vec())?;
     params
         .distinguished_name
         .push(DnType::CommonName, "accord-webhook");
@@ -101,13 +134,13 @@ fn new_serving(
     let not_after = issued_at + validity.as_secs() as i64;
     params.not_before = to_offset(issued_at - 60);
     params.not_after = to_offset(not_after);
-    let cert = params.signed_by(&key, &issuer).map_err(tls_error)?;
+    let cert = params.signed_by(&key, &issuer)?;
     Ok((cert.pem(), key.serialize_pem(), issued_at, not_after))
 }
 
 impl Bundle {
     /// A fresh CA and serving certificate.
-    pub fn generate(hosts: &[String], validity: Duration) -> Result<Self, String> {
+    pub fn generate(hosts: &[String], validity: Duration) -> Result<Self, CertError> {
         let (ca_pem, ca_key_pem) = new_ca()?;
         Self::reissue_with(ca_pem, ca_key_pem, hosts, validity)
     }
@@ -117,7 +150,7 @@ impl Bundle {
         ca_key_pem: String,
         hosts: &[String],
         validity: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, CertError> {
         let (cert_pem, key_pem, issued_at, not_after) =
             new_serving(&ca_pem, &ca_key_pem, hosts, validity)?;
         Ok(Self {
@@ -132,7 +165,7 @@ impl Bundle {
     }
 
     /// A new serving certificate from the same CA.
-    pub fn reissue(&self, hosts: &[String], validity: Duration) -> Result<Self, String> {
+    pub fn reissue(&self, hosts: &[String], validity: Duration) -> Result<Self, CertError> {
         Self::reissue_with(
             self.ca_pem.clone(),
             self.ca_key_pem.clone(),
@@ -152,7 +185,7 @@ impl Bundle {
     }
 
     /// The rustls key for serving.
-    pub fn certified_key(&self) -> Result<Arc<CertifiedKey>, String> {
+    pub fn certified_key(&self) -> Result<Arc<CertifiedKey>, CertError> {
         certified_key(self.cert_pem.as_bytes(), self.key_pem.as_bytes())
     }
 
@@ -221,17 +254,16 @@ impl Bundle {
 }
 
 /// Parses PEM certificate chain and key into a rustls key.
-pub fn certified_key(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<CertifiedKey>, String> {
+pub fn certified_key(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<CertifiedKey>, CertError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("invalid certificate PEM: {e}"))?;
+        .map_err(CertError::CertificatePem)?;
     if certs.is_empty() {
-        return Err("no certificate in PEM".into());
+        return Err(CertError::NoCertificate);
     }
-    let key = PrivateKeyDer::from_pem_slice(key_pem)
-        .map_err(|e| format!("invalid private key PEM: {e}"))?;
-    let signing = rustls::crypto::ring::sign::any_supported_type(&key)
-        .map_err(|e| format!("unsupported private key: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(CertError::KeyPem)?;
+    let signing =
+        rustls::crypto::ring::sign::any_supported_type(&key).map_err(CertError::UnsupportedKey)?;
     Ok(Arc::new(CertifiedKey::new(certs, signing)))
 }
 
@@ -305,13 +337,13 @@ async fn sync_secret(
     namespace: &str,
     hosts: &[String],
     validity: Duration,
-) -> Result<Bundle, String> {
+) -> Result<Bundle, CertError> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     for _ in 0..5 {
         let existing = api
             .get_opt(TLS_SECRET)
             .await
-            .map_err(|e| format!("cannot read Secret {namespace}/{TLS_SECRET}: {e}"))?;
+            .map_err(secret_error("read", namespace))?;
         match existing {
             None => {
                 let bundle = Bundle::generate(hosts, validity)?;
@@ -324,11 +356,7 @@ async fn sync_secret(
                         return Ok(bundle);
                     }
                     Err(kube::Error::Api(s)) if s.code == 409 => continue,
-                    Err(e) => {
-                        return Err(format!(
-                            "cannot create Secret {namespace}/{TLS_SECRET}: {e}"
-                        ));
-                    }
+                    Err(e) => return Err(secret_error("create", namespace)(e)),
                 }
             }
             Some(secret) => {
@@ -355,29 +383,28 @@ async fn sync_secret(
                         return Ok(bundle);
                     }
                     Err(kube::Error::Api(s)) if s.code == 409 => continue,
-                    Err(e) => {
-                        return Err(format!(
-                            "cannot update Secret {namespace}/{TLS_SECRET}: {e}"
-                        ));
-                    }
+                    Err(e) => return Err(secret_error("update", namespace)(e)),
                 }
             }
         }
     }
-    Err(format!(
-        "Secret {namespace}/{TLS_SECRET} kept changing while rotating; will retry"
-    ))
+    Err(CertError::Contended {
+        namespace: namespace.to_string(),
+    })
 }
 
-fn read_files(cert: &PathBuf, key: &PathBuf) -> Result<Arc<CertifiedKey>, String> {
-    let cert_pem =
-        std::fs::read(cert).map_err(|e| format!("cannot read {}: {e}", cert.display()))?;
-    let key_pem = std::fs::read(key).map_err(|e| format!("cannot read {}: {e}", key.display()))?;
-    certified_key(&cert_pem, &key_pem)
+fn read_files(cert: &PathBuf, key: &PathBuf) -> Result<Arc<CertifiedKey>, CertError> {
+    let read = |path: &PathBuf| {
+        std::fs::read(path).map_err(|source| CertError::ReadFile {
+            path: path.clone(),
+            source,
+        })
+    };
+    certified_key(&read(cert)?, &read(key)?)
 }
 
 /// Loads the first certificate; fails with a message for humans when it cannot.
-pub async fn load(client: &Client, source: &CertSource) -> Result<Arc<CertStore>, String> {
+pub async fn load(client: &Client, source: &CertSource) -> Result<Arc<CertStore>, CertError> {
     match source {
         CertSource::SelfManaged {
             namespace,
@@ -406,9 +433,9 @@ pub async fn keep_fresh(
 ) {
     let period = match &source {
         CertSource::SelfManaged { validity, .. } => {
-            (*validity / 12).clamp(Duration::from_secs(2), Duration::from_secs(60))
+            (*validity / 12).clamp(timing::CERT_CHECK_MIN, timing::CERT_CHECK_MAX)
         }
-        CertSource::Files { .. } => Duration::from_secs(10),
+        CertSource::Files { .. } => timing::CERT_FILE_POLL,
     };
     let mut last_files: Option<(std::time::SystemTime, std::time::SystemTime)> = None;
     loop {

@@ -197,7 +197,7 @@ pub async fn keep_applied(
 ) {
     loop {
         let current = ca.borrow_and_update().clone();
-        let mut delay = std::time::Duration::from_secs(1);
+        let mut delay = crate::timing::WEBHOOK_CONFIG_RETRY_MIN;
         loop {
             let result = match endpoint {
                 Endpoint::Url(_) => apply(&client, &endpoint, current.as_deref()).await,
@@ -211,7 +211,7 @@ pub async fn keep_applied(
                 Err(err) => {
                     tracing::warn!(%err, retry_in = ?delay, "cannot apply the webhook configurations");
                     tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(std::time::Duration::from_secs(60));
+                    delay = (delay * 2).min(crate::timing::WEBHOOK_CONFIG_RETRY_MAX);
                 }
             }
         }

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::seal::{SEAL_ANNOTATION, SealKeys};
-use crate::api::{Attestation, ModelDeployment, Role, Team, labels};
-
-/// Annotation on a ModelDeployment naming the user who last changed its spec. Written
-/// only by the webhook; a client cannot set or change it.
-pub const SPEC_AUTHOR: &str = "accord.dev/spec-author";
+use super::seal::SealKeys;
+use crate::api::{
+    Attestation, ChecklistItem, ModelDeployment, Role, Team,
+    labels::{self, SPEC_AUTHOR},
+    namespaced_name,
+};
 
 /// The authenticated requester, from the AdmissionReview's `userInfo`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -51,14 +51,6 @@ fn annotation<'a>(
     meta.annotations.as_ref()?.get(key)
 }
 
-fn qualified(md: &ModelDeployment) -> String {
-    format!(
-        "{}/{}",
-        md.metadata.namespace.as_deref().unwrap_or_default(),
-        md.metadata.name.as_deref().unwrap_or_default()
-    )
-}
-
 fn describe_members(team: &Team) -> String {
     let members = &team.spec.members;
     let mut parts = Vec::new();
@@ -82,22 +74,35 @@ pub fn attestation_create(
     team: &dyn Fn(&str) -> Option<Team>,
     keys: &SealKeys,
 ) -> Verdict {
-    let namespace = attestation
-        .metadata
-        .namespace
-        .as_deref()
-        .unwrap_or_default();
+    let admitted = check_candidate(attestation, md)
+        .and_then(|(md, item)| check_attester(attestation, requester, md, item, team));
+    match admitted {
+        Ok(membership) => Verdict::Allow(identity_patch(attestation, requester, &membership, keys)),
+        Err(message) => Verdict::Deny(message),
+    }
+}
+
+/// The ModelDeployment exists, and the attestation names an item on its checklist,
+/// its candidate version and (when set) its digest.
+fn check_candidate<'a>(
+    attestation: &Attestation,
+    md: Option<&'a ModelDeployment>,
+) -> Result<(&'a ModelDeployment, &'a ChecklistItem), String> {
     let spec = &attestation.spec;
-    let user = &requester.username;
     let Some(md) = md else {
-        return Verdict::Deny(format!(
+        let namespace = attestation
+            .metadata
+            .namespace
+            .as_deref()
+            .unwrap_or_default();
+        return Err(format!(
             "ModelDeployment {namespace}/{} does not exist: an Attestation must name a ModelDeployment in its own namespace",
             spec.model_deployment
         ));
     };
-    let md_name = qualified(md);
+    let md_name = namespaced_name(&md.metadata);
     let Some(item) = md.spec.checklist_item(&spec.item) else {
-        return Verdict::Deny(format!(
+        return Err(format!(
             "item {:?} is not on the checklist of ModelDeployment {md_name}; its items are: {}",
             spec.item,
             md.spec.checklist_ids()
@@ -105,25 +110,44 @@ pub fn attestation_create(
     };
     let candidate = &md.spec.model.version;
     if &spec.version != candidate {
-        return Verdict::Deny(format!(
+        return Err(format!(
             "version {} is not the candidate of ModelDeployment {md_name}, which is {candidate}: attest {candidate} instead",
             spec.version
         ));
     }
-    if let Some(digest) = &md.spec.model.digest
-        && spec.digest.as_ref() != Some(digest)
-    {
-        return Verdict::Deny(format!(
-            "digest {} does not match the candidate {candidate} of ModelDeployment {md_name}, which has digest {digest}: set spec.digest to it",
-            spec.digest.as_deref().unwrap_or("(none)")
+    if !md.spec.digest_matches(spec.digest.as_deref()) {
+        return Err(format!(
+            "digest {} does not match the candidate {candidate} of ModelDeployment {md_name}, which has digest {}: set spec.digest to it",
+            spec.digest.as_deref().unwrap_or("(none)"),
+            md.spec.model.digest.as_deref().unwrap_or_default()
         ));
     }
+    Ok((md, item))
+}
+
+/// How the requester belongs to the Team that owns an item.
+struct Membership {
+    team: String,
+    /// The requester's groups that are members (empty when a member by name).
+    via_groups: Vec<String>,
+}
+
+/// The requester is a member of the Team owning `item`, and did not last change the spec.
+fn check_attester(
+    attestation: &Attestation,
+    requester: &Requester,
+    md: &ModelDeployment,
+    item: &ChecklistItem,
+    team: &dyn Fn(&str) -> Option<Team>,
+) -> Result<Membership, String> {
+    let md_name = namespaced_name(&md.metadata);
+    let item_id = &attestation.spec.item;
+    let user = &requester.username;
     let role: Role = item.owner;
     let team_name = md.spec.owners.team_for(role);
     let Some(owning_team) = team(team_name) else {
-        return Verdict::Deny(format!(
-            "team {team_name}, the {role} owner of ModelDeployment {md_name}, does not exist: create it before attesting {}",
-            spec.item
+        return Err(format!(
+            "team {team_name}, the {role} owner of ModelDeployment {md_name}, does not exist: create it before attesting {item_id}"
         ));
     };
     let members = &owning_team.spec.members;
@@ -135,54 +159,67 @@ pub fn attestation_create(
         .cloned()
         .collect();
     if !by_name && via_groups.is_empty() {
-        return Verdict::Deny(format!(
-            "{user} is not a member of team {team_name}, which owns item {} (the {role} role) of ModelDeployment {md_name}; \
+        return Err(format!(
+            "{user} is not a member of team {team_name}, which owns item {item_id} (the {role} role) of ModelDeployment {md_name}; \
              ask a member of {team_name} ({}) to attest it",
-            spec.item,
             describe_members(&owning_team)
         ));
     }
-    if annotation(&md.metadata, SPEC_AUTHOR) == Some(user) {
-        return Verdict::Deny(format!(
+    if annotation(&md.metadata, labels::SPEC_AUTHOR) == Some(user) {
+        return Err(format!(
             "{user} last changed the spec of ModelDeployment {md_name} and cannot attest their own change \
-             (separation of duties): ask another member of team {team_name} to attest {}",
-            spec.item
+             (separation of duties): ask another member of team {team_name} to attest {item_id}"
         ));
     }
+    Ok(Membership {
+        team: team_name.to_string(),
+        via_groups,
+    })
+}
 
-    // What the stored object will say, then its seal over exactly that.
+/// The JSON patch writing who attested (from the request) and the seal over exactly
+/// what will be stored.
+fn identity_patch(
+    attestation: &Attestation,
+    requester: &Requester,
+    membership: &Membership,
+    keys: &SealKeys,
+) -> Vec<Value> {
+    let user = &requester.username;
     let mut admitted = attestation.clone();
     admitted.spec.attested_by = Some(user.clone());
-    admitted.spec.team = Some(team_name.to_string());
+    admitted.spec.team = Some(membership.team.clone());
     let mut annotations: BTreeMap<String, String> =
         admitted.metadata.annotations.clone().unwrap_or_default();
-    annotations.remove(SEAL_ANNOTATION);
-    if via_groups.is_empty() {
+    annotations.remove(labels::SEAL);
+    if membership.via_groups.is_empty() {
         annotations.remove(labels::ATTESTER_GROUPS);
     } else {
-        annotations.insert(labels::ATTESTER_GROUPS.into(), via_groups.join(","));
+        annotations.insert(
+            labels::ATTESTER_GROUPS.into(),
+            membership.via_groups.join(","),
+        );
     }
     admitted.metadata.annotations = Some(annotations);
     let seal = keys.seal(&admitted);
     let mut annotations = admitted.metadata.annotations.take().unwrap_or_default();
-    annotations.insert(SEAL_ANNOTATION.into(), seal);
-    Verdict::Allow(vec![
+    annotations.insert(labels::SEAL.into(), seal);
+    vec![
         json!({"op": "add", "path": "/spec/attestedBy", "value": user}),
-        json!({"op": "add", "path": "/spec/team", "value": team_name}),
+        json!({"op": "add", "path": "/spec/team", "value": membership.team}),
         json!({"op": "add", "path": "/metadata/annotations", "value": annotations}),
-    ])
+    ]
 }
 
 /// Decides an Attestation UPDATE: the spec and Accord's annotations never change.
 pub fn attestation_update(old: &Attestation, new: &Attestation) -> Verdict {
     if old.spec != new.spec {
         return Verdict::Deny(format!(
-            "the spec of Attestation {}/{} is immutable: delete it and create a new one",
-            new.metadata.namespace.as_deref().unwrap_or_default(),
-            new.metadata.name.as_deref().unwrap_or_default()
+            "the spec of Attestation {} is immutable: delete it and create a new one",
+            namespaced_name(&new.metadata)
         ));
     }
-    for key in [SEAL_ANNOTATION, labels::ATTESTER_GROUPS] {
+    for key in [labels::SEAL, labels::ATTESTER_GROUPS] {
         if annotation(&old.metadata, key) != annotation(&new.metadata, key) {
             return Verdict::Deny(format!(
                 "the annotation {key} is written by Accord and cannot be changed"
@@ -287,7 +324,7 @@ pub fn model_deployment_validate_update(
     };
     Verdict::Deny(format!(
         "{user} may not {action} ModelDeployment {}: only members of its platform team {} or application team {}{admins} may; ask one of them",
-        qualified(old),
+        namespaced_name(&old.metadata),
         deciders[0],
         deciders[1]
     ))
@@ -522,7 +559,7 @@ mod tests {
         assert!(denied(attestation_update(&old, &new)).contains("immutable"));
         let mut reseal = old.clone();
         reseal.metadata.annotations = Some(BTreeMap::from([(
-            SEAL_ANNOTATION.to_string(),
+            labels::SEAL.to_string(),
             "v1:k1:00".to_string(),
         )]));
         assert!(denied(attestation_update(&old, &reseal)).contains("accord.dev/seal"));

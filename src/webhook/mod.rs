@@ -2,7 +2,8 @@
 //! authenticated user, seals what it admits, and guards decision rights on
 //! ModelDeployments. It serves on every replica, leader or not.
 //!
-//! [`decision`] and [`review`] are pure; [`seal`] and [`certs`] hold the keys and
+//! It reads the ModelDeployment and Team caches of the shared watches
+//! ([`crate::watch`]). [`decision`] and [`review`] are pure; [`seal`] and [`certs`] hold the keys and
 //! certificates (in Secrets of the operator's namespace); [`server`] is the HTTPS
 //! endpoint; [`configuration`] writes the webhook configurations when asked to.
 
@@ -13,17 +14,12 @@ pub mod review;
 pub mod seal;
 pub mod server;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc};
 
-use futures::StreamExt;
-use kube::{
-    Api, Client,
-    core::DeserializeGuard,
-    runtime::{WatchStreamExt, reflector, watcher},
-};
+use kube::Client;
 
-use crate::api::{ModelDeployment, Team};
-use certs::CertSource;
+use crate::{timing, watch::Stores};
+use certs::{CertError, CertSource};
 use configuration::Endpoint;
 use seal::SharedKeys;
 use server::{WebhookMetrics, WebhookState};
@@ -41,32 +37,27 @@ pub struct WebhookConfig {
     pub admin_groups: Vec<String>,
 }
 
-/// Starts the webhook: stores, certificate renewal, the HTTPS server, and (when asked)
-/// the webhook configurations. Returns once the server is listening.
+/// Why the webhook could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Certificate(#[from] CertError),
+    #[error("cannot listen on {addr} for the webhook: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Starts the webhook over the shared caches: certificate renewal, the HTTPS server,
+/// and (when asked) the webhook configurations. Returns once the server is listening.
 pub async fn start(
     client: Client,
     config: WebhookConfig,
+    stores: &Stores,
     keys: Arc<SharedKeys>,
     metrics: WebhookMetrics,
-) -> Result<(), String> {
-    let (model_deployments, md_writer) = reflector::store::<DeserializeGuard<ModelDeployment>>();
-    let (teams, team_writer) = reflector::store::<Team>();
-    let md_watch = watcher(
-        Api::<DeserializeGuard<ModelDeployment>>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(md_writer)
-    .touched_objects()
-    .for_each(|_| futures::future::ready(()));
-    let team_watch = watcher(Api::<Team>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(team_writer)
-        .touched_objects()
-        .for_each(|_| futures::future::ready(()));
-    tokio::spawn(md_watch);
-    tokio::spawn(team_watch);
-
+) -> Result<(), StartError> {
     let cert_store = certs::load(&client, &config.certs).await?;
     let (ca_tx, ca_rx) = tokio::sync::watch::channel(cert_store.ca_pem());
     tokio::spawn(certs::keep_fresh(
@@ -80,8 +71,8 @@ pub async fn start(
 
     let state = Arc::new(WebhookState {
         client: client.clone(),
-        model_deployments: model_deployments.clone(),
-        teams: teams.clone(),
+        model_deployments: stores.model_deployments.clone(),
+        teams: stores.teams.clone(),
         keys,
         admin_groups: config.admin_groups.clone(),
         metrics,
@@ -89,26 +80,23 @@ pub async fn start(
     // Bind before returning, so a port in use fails start-up with a clear message.
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
-        .map_err(|e| format!("cannot listen on {} for the webhook: {e}", config.addr))?;
-    tokio::spawn({
-        let state = state.clone();
-        let certs = cert_store.clone();
-        async move {
-            if let Err(err) = server::serve(listener, state, certs).await {
-                tracing::error!(%err, "the admission webhook server stopped");
-            }
+        .map_err(|source| StartError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    tokio::spawn(async move {
+        if let Err(err) = server::serve(listener, state, cert_store).await {
+            tracing::error!(%err, "the admission webhook server stopped");
         }
     });
 
-    // Wait until the stores have listed once, so the first decisions see the world.
-    let synced = tokio::time::timeout(Duration::from_secs(30), async {
-        let _ = model_deployments.wait_until_ready().await;
-        let _ = teams.wait_until_ready().await;
+    // Wait until the caches have listed once, so the first decisions see the world.
+    let synced = tokio::time::timeout(timing::WEBHOOK_CACHE_SYNC, async {
+        let _ = stores.model_deployments.wait_until_ready().await;
+        let _ = stores.teams.wait_until_ready().await;
     });
     if synced.await.is_err() {
-        tracing::warn!(
-            "webhook stores did not sync within 30 s; decisions fall back to live reads"
-        );
+        tracing::warn!("webhook caches did not sync in time; decisions fall back to live reads");
     }
 
     if let Some(endpoint) = config.manage_configurations {

@@ -57,24 +57,49 @@ pub trait World {
     fn admin_groups(&self) -> &[String];
 }
 
-/// Decodes an AdmissionReview body.
-pub fn decode(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, String> {
-    let review: AdmissionReview<DynamicObject> =
-        serde_json::from_slice(body).map_err(|e| format!("not an AdmissionReview: {e}"))?;
-    review
-        .try_into()
-        .map_err(|_| "the AdmissionReview has no request".to_string())
+/// Why a request could not be decided; the webhook denies it with this message.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("not an AdmissionReview: {0}")]
+    NotAReview(serde_json::Error),
+    #[error("the AdmissionReview has no request")]
+    NoRequest,
+    #[error("cannot read the {what}: {source}")]
+    Unreadable {
+        what: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("the request carries no {0}")]
+    Missing(&'static str),
+    #[error("the seal keys are not loaded yet; retry in a moment")]
+    KeysNotLoaded,
 }
 
+/// Decodes an AdmissionReview body.
+pub fn decode(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, ReviewError> {
+    let review: AdmissionReview<DynamicObject> =
+        serde_json::from_slice(body).map_err(ReviewError::NotAReview)?;
+    review.try_into().map_err(|_| ReviewError::NoRequest)
+}
+
+/// The object (or old object) of a request as `T`; `None` when the request has none.
 fn typed<T: serde::de::DeserializeOwned>(
     object: &Option<DynamicObject>,
-    what: &str,
-) -> Result<Option<T>, String> {
+    what: &'static str,
+) -> Result<Option<T>, ReviewError> {
     object
         .as_ref()
         .map(|o| serde_json::to_value(o).and_then(serde_json::from_value::<T>))
         .transpose()
-        .map_err(|e| format!("cannot read the {what}: {e}"))
+        .map_err(|source| ReviewError::Unreadable { what, source })
+}
+
+/// Like [`typed`], for an object the request must carry.
+fn required<T: serde::de::DeserializeOwned>(
+    object: &Option<DynamicObject>,
+    what: &'static str,
+) -> Result<T, ReviewError> {
+    typed(object, what)?.ok_or(ReviewError::Missing(what))
 }
 
 fn operation(op: &Operation) -> &'static str {
@@ -94,28 +119,33 @@ pub fn operation_label(request: &AdmissionRequest<DynamicObject>) -> &'static st
 /// Decides one request. Anything unexpected is denied with a reason: this webhook
 /// fails closed.
 pub fn decide(hook: Hook, request: &AdmissionRequest<DynamicObject>, world: &dyn World) -> Verdict {
-    match decide_inner(hook, request, world) {
-        Ok(verdict) => verdict,
-        Err(message) => Verdict::Deny(message),
-    }
-}
-
-fn decide_inner(
-    hook: Hook,
-    request: &AdmissionRequest<DynamicObject>,
-    world: &dyn World,
-) -> Result<Verdict, String> {
     let requester = Requester {
         username: request.user_info.username.clone().unwrap_or_default(),
         groups: request.user_info.groups.clone().unwrap_or_default(),
     };
     if requester.username.is_empty() {
-        return Ok(Verdict::Deny(
-            "the request has no authenticated user".into(),
-        ));
+        return Verdict::Deny("the request has no authenticated user".into());
     }
+    let decided = match hook {
+        Hook::MutateAttestation | Hook::ValidateAttestation => {
+            attestation(hook, request, &requester, world)
+        }
+        Hook::MutateModelDeployment | Hook::ValidateModelDeployment => {
+            model_deployment(hook, request, &requester, world)
+        }
+    };
+    decided.unwrap_or_else(|err| Verdict::Deny(err.to_string()))
+}
+
+/// Attestations: identity and seal on create, immutability on update. Deletes
+/// withdraw attestations.
+fn attestation(
+    hook: Hook,
+    request: &AdmissionRequest<DynamicObject>,
+    requester: &Requester,
+    world: &dyn World,
+) -> Result<Verdict, ReviewError> {
     let namespace = request.namespace.clone().unwrap_or_default();
-    let team = |name: &str| world.team(name);
     match (hook, &request.operation) {
         (Hook::MutateAttestation, Operation::Create) => {
             // A malformed object is left to schema validation, which names the bad field;
@@ -135,62 +165,67 @@ fn decide_inner(
                 return Ok(Verdict::Deny("Attestations need an explicit metadata.name (generateName is not supported): the seal covers the name".into()));
             }
             attestation.metadata.namespace = Some(namespace.clone());
-            let keys = world
-                .keys()
-                .ok_or("the seal keys are not loaded yet; retry in a moment")?;
+            let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
             let md = world.model_deployment(&namespace, &attestation.spec.model_deployment);
+            let team = |name: &str| world.team(name);
             Ok(decision::attestation_create(
                 &attestation,
-                &requester,
+                requester,
                 md.as_ref(),
                 &team,
                 &keys,
             ))
         }
-        (Hook::MutateAttestation | Hook::ValidateAttestation, Operation::Update) => {
-            let old = typed::<Attestation>(&request.old_object, "old Attestation")?
-                .ok_or("no old Attestation")?;
-            let new =
-                typed::<Attestation>(&request.object, "Attestation")?.ok_or("no Attestation")?;
+        (_, Operation::Update) => {
+            let old: Attestation = required(&request.old_object, "old Attestation")?;
+            let new: Attestation = required(&request.object, "Attestation")?;
             Ok(decision::attestation_update(&old, &new))
         }
         (Hook::ValidateAttestation, Operation::Create) => {
-            let mut attestation =
-                typed::<Attestation>(&request.object, "Attestation")?.ok_or("no Attestation")?;
+            let mut attestation: Attestation = required(&request.object, "Attestation")?;
             attestation.metadata.namespace = Some(namespace);
-            let keys = world
-                .keys()
-                .ok_or("the seal keys are not loaded yet; retry in a moment")?;
+            let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
             Ok(decision::attestation_validate_create(
                 &attestation,
-                &requester,
+                requester,
                 &keys,
             ))
         }
+        _ => Ok(Verdict::Allow(vec![])),
+    }
+}
+
+/// ModelDeployments: the spec author on every write, decision rights on updates.
+/// Creates are validated by the schema.
+fn model_deployment(
+    hook: Hook,
+    request: &AdmissionRequest<DynamicObject>,
+    requester: &Requester,
+    world: &dyn World,
+) -> Result<Verdict, ReviewError> {
+    match (hook, &request.operation) {
         (Hook::MutateModelDeployment, Operation::Create | Operation::Update) => {
             let raw =
                 |o: &Option<DynamicObject>| o.as_ref().and_then(|o| serde_json::to_value(o).ok());
-            let new = raw(&request.object).ok_or("the request carries no ModelDeployment")?;
+            let new = raw(&request.object).ok_or(ReviewError::Missing("ModelDeployment"))?;
             Ok(decision::model_deployment_mutate(
                 raw(&request.old_object).as_ref(),
                 &new,
-                &requester,
+                requester,
             ))
         }
         (Hook::ValidateModelDeployment, Operation::Update) => {
-            let old = typed::<ModelDeployment>(&request.old_object, "old ModelDeployment")?
-                .ok_or("no old ModelDeployment")?;
-            let new = typed::<ModelDeployment>(&request.object, "ModelDeployment")?
-                .ok_or("no ModelDeployment")?;
+            let old: ModelDeployment = required(&request.old_object, "old ModelDeployment")?;
+            let new: ModelDeployment = required(&request.object, "ModelDeployment")?;
+            let team = |name: &str| world.team(name);
             Ok(decision::model_deployment_validate_update(
                 &old,
                 &new,
-                &requester,
+                requester,
                 &team,
                 world.admin_groups(),
             ))
         }
-        // Deletes withdraw attestations; creates of ModelDeployments are validated by schema.
         _ => Ok(Verdict::Allow(vec![])),
     }
 }

@@ -19,8 +19,6 @@ use sha2::Sha256;
 
 use crate::api::{Attestation, labels};
 
-/// Annotation holding the seal: `v1:<key id>:<hex HMAC>`.
-pub const SEAL_ANNOTATION: &str = "accord.dev/seal";
 /// Name of the Secret holding the seal keys.
 pub const KEYS_SECRET: &str = "accord-seal-keys";
 /// Data entry naming the key new seals use.
@@ -63,6 +61,33 @@ fn mac(key: &[u8], attestation: &Attestation) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// Why a seal does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    #[error("it has no seal: it was not admitted by Accord's webhook")]
+    Missing,
+    #[error("its seal is malformed")]
+    Malformed,
+    #[error("its seal names an unknown key {0:?}")]
+    UnknownKey(String),
+    #[error("its seal does not match its fields: it was altered after admission")]
+    Altered,
+    #[error("the seal keys are not loaded yet")]
+    KeysNotLoaded,
+}
+
+/// Why the seal keys cannot be loaded or created.
+#[derive(Debug, thiserror::Error)]
+pub enum SealKeysError {
+    #[error("cannot read or create Secret {namespace}/{KEYS_SECRET}: {source}")]
+    Api {
+        namespace: String,
+        source: kube::Error,
+    },
+    #[error("Secret {namespace}/{KEYS_SECRET} has no usable active key")]
+    Unusable { namespace: String },
+}
+
 /// The seal keys, by id, and the active one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SealKeys {
@@ -87,28 +112,26 @@ impl SealKeys {
     }
 
     /// `Ok` when `attestation` carries a seal that verifies, else why not.
-    pub fn verify(&self, attestation: &Attestation) -> Result<(), String> {
+    pub fn verify(&self, attestation: &Attestation) -> Result<(), SealError> {
         let seal = attestation
             .metadata
             .annotations
             .as_ref()
-            .and_then(|a| a.get(SEAL_ANNOTATION))
-            .ok_or("it has no seal: it was not admitted by Accord's webhook")?;
+            .and_then(|a| a.get(labels::SEAL))
+            .ok_or(SealError::Missing)?;
         let mut parts = seal.splitn(3, ':');
         let (Some("v1"), Some(id), Some(given)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err("its seal is malformed".into());
+            return Err(SealError::Malformed);
         };
         let key = self
             .keys
             .get(id)
-            .ok_or_else(|| format!("its seal names an unknown key {id:?}"))?;
-        let given = hex::decode(given).map_err(|_| "its seal is malformed".to_string())?;
+            .ok_or_else(|| SealError::UnknownKey(id.to_string()))?;
+        let given = hex::decode(given).map_err(|_| SealError::Malformed)?;
         // verify_slice compares in constant time.
         let mut check = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
         check.update(sealed_fields(attestation).as_bytes());
-        check.verify_slice(&given).map_err(|_| {
-            "its seal does not match its fields: it was altered after admission".to_string()
-        })
+        check.verify_slice(&given).map_err(|_| SealError::Altered)
     }
 
     fn from_secret(secret: &Secret) -> Option<Self> {
@@ -147,9 +170,13 @@ impl SealKeys {
 }
 
 /// Reads the seal keys from their Secret, creating it with a fresh key when missing.
-pub async fn load_or_create(client: &Client, namespace: &str) -> kube::Result<SealKeys> {
+pub async fn load_or_create(client: &Client, namespace: &str) -> Result<SealKeys, SealKeysError> {
+    let api_error = |source| SealKeysError::Api {
+        namespace: namespace.to_string(),
+        source,
+    };
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    if let Some(secret) = api.get_opt(KEYS_SECRET).await? {
+    if let Some(secret) = api.get_opt(KEYS_SECRET).await.map_err(api_error)? {
         if let Some(keys) = SealKeys::from_secret(&secret) {
             return Ok(keys);
         }
@@ -169,18 +196,12 @@ pub async fn load_or_create(client: &Client, namespace: &str) -> kube::Result<Se
         }
         // Another replica created it first: use theirs.
         Err(kube::Error::Api(status)) if status.code == 409 => {
-            let secret = api.get(KEYS_SECRET).await?;
-            SealKeys::from_secret(&secret).ok_or_else(|| {
-                kube::Error::Api(
-                    kube::core::Status::failure(
-                        "seal key Secret has no usable active key",
-                        "Invalid",
-                    )
-                    .boxed(),
-                )
+            let secret = api.get(KEYS_SECRET).await.map_err(api_error)?;
+            SealKeys::from_secret(&secret).ok_or_else(|| SealKeysError::Unusable {
+                namespace: namespace.to_string(),
             })
         }
-        Err(err) => Err(err),
+        Err(err) => Err(api_error(err)),
     }
 }
 
@@ -231,10 +252,11 @@ pub struct SealVerifier(pub std::sync::Arc<SharedKeys>);
 
 impl crate::controller::gate::AttestationVerifier for SealVerifier {
     fn reject(&self, attestation: &Attestation) -> Option<String> {
-        match self.0.get() {
-            Some(keys) => keys.verify(attestation).err(),
-            None => Some("the seal keys are not loaded yet".into()),
-        }
+        let verified = match self.0.get() {
+            Some(keys) => keys.verify(attestation),
+            None => Err(SealError::KeysNotLoaded),
+        };
+        verified.err().map(|err| err.to_string())
     }
 }
 
@@ -249,7 +271,7 @@ mod tests {
         att.metadata
             .annotations
             .get_or_insert_default()
-            .insert(SEAL_ANNOTATION.into(), seal);
+            .insert(labels::SEAL.into(), seal);
         att
     }
 
@@ -285,7 +307,7 @@ mod tests {
             let mut att = base.clone();
             tamper(&mut att);
             let err = keys.verify(&att).unwrap_err();
-            assert!(err.contains("altered"), "case {i}: {err}");
+            assert_eq!(err, SealError::Altered, "case {i}: {err}");
         }
         // Evidence and comment are not identity: changing them (impossible anyway, spec is
         // immutable) would not matter to who attested what.
@@ -298,18 +320,29 @@ mod tests {
     fn missing_malformed_and_foreign_seals_are_rejected() {
         let keys = SealKeys::generate("k1");
         let unsealed = attestation("a1", "drift", "2.4.0", "alice", &[]);
-        assert!(keys.verify(&unsealed).unwrap_err().contains("no seal"));
+        assert!(
+            keys.verify(&unsealed)
+                .unwrap_err()
+                .to_string()
+                .contains("no seal")
+        );
         let mut att = sealed(&keys);
         att.metadata
             .annotations
             .as_mut()
             .unwrap()
-            .insert(SEAL_ANNOTATION.into(), "garbage".into());
-        assert!(keys.verify(&att).unwrap_err().contains("malformed"));
+            .insert(labels::SEAL.into(), "garbage".into());
+        assert!(
+            keys.verify(&att)
+                .unwrap_err()
+                .to_string()
+                .contains("malformed")
+        );
         let other = SealKeys::generate("k1");
         assert!(
             keys.verify(&sealed(&other))
                 .unwrap_err()
+                .to_string()
                 .contains("altered"),
             "a key from another cluster"
         );
@@ -324,9 +357,7 @@ mod tests {
         rotated.active = "k2".into();
         assert_eq!(rotated.verify(&att), Ok(()), "seals under k1 still verify");
         let fresh = sealed(&rotated);
-        assert!(
-            fresh.metadata.annotations.as_ref().unwrap()[SEAL_ANNOTATION].starts_with("v1:k2:")
-        );
+        assert!(fresh.metadata.annotations.as_ref().unwrap()[labels::SEAL].starts_with("v1:k2:"));
         assert!(
             old.verify(&fresh).is_err(),
             "a replica without k2 cannot verify it"

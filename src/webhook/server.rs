@@ -160,9 +160,9 @@ async fn admit(
     let started = Instant::now();
     let request = match review::decode(&body) {
         Ok(request) => request,
-        Err(message) => {
-            tracing::warn!(%message, "rejecting a malformed admission request");
-            return axum::Json(review::invalid(&message));
+        Err(err) => {
+            tracing::warn!(%err, "rejecting a malformed admission request");
+            return axum::Json(review::invalid(&err.to_string()));
         }
     };
     let mut verdict = review::decide(hook, &request, &Cached(&state));

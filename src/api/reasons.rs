@@ -1,0 +1,99 @@
+//! Every CamelCase `reason` Accord writes: on conditions, in history entries, on
+//! Events and on the `Counted` condition of Attestations. They are part of the API
+//! (docs/troubleshooting.md explains each), so code and tests name them from here.
+
+/// Reasons on ModelDeployment and Team conditions.
+pub mod condition {
+    /// `HandoffComplete=True`: every required item is attested for the candidate.
+    pub const ALL_ITEMS_ATTESTED: &str = "AllItemsAttested";
+    /// `HandoffComplete=False`: some required items are not attested yet.
+    pub const ATTESTATIONS_PENDING: &str = "AttestationsPending";
+    /// `Ready=False`: the candidate waits for sign-off.
+    pub const AWAITING_ATTESTATIONS: &str = "AwaitingAttestations";
+    /// `Ready=True`: the candidate runs and is available.
+    pub const AVAILABLE: &str = "Available";
+    /// `Ready=False`: a promoted version is rolling out.
+    pub const ROLLOUT_IN_PROGRESS: &str = "RolloutInProgress";
+    /// `Ready=False`: an earlier version is being restored.
+    pub const ROLLING_BACK: &str = "RollingBack";
+    /// `Ready=False`: the candidate failed and an earlier version runs instead.
+    pub const CANDIDATE_ROLLED_BACK: &str = "CandidateRolledBack";
+    /// `Ready=False` (and a history reason): a promoted version missed its deadline.
+    pub const PROGRESS_DEADLINE_EXCEEDED: &str = "ProgressDeadlineExceeded";
+    /// `Ready=False`: an owner Team does not exist.
+    pub const UNKNOWN_TEAM: &str = "UnknownTeam";
+    /// `RolledBack` and `Escalated` while the spec cannot be acted on.
+    pub const INVALID: &str = "Invalid";
+    /// `RolledBack=False`.
+    pub const NOT_ROLLED_BACK: &str = "NotRolledBack";
+    /// `Escalated=True`: sign-off waited longer than `escalateAfter`.
+    pub const SIGN_OFF_OVERDUE: &str = "SignOffOverdue";
+    /// `Escalated=False`: sign-off is still within `escalateAfter`.
+    pub const WITHIN_DEADLINE: &str = "WithinDeadline";
+    /// `Escalated=False`: no `escalateAfter` is set.
+    pub const NO_DEADLINE: &str = "NoDeadline";
+    /// `Escalated=False`: nothing waits for sign-off.
+    pub const NOT_WAITING: &str = "NotWaiting";
+    /// `Reconciling=False`.
+    pub const RECONCILED: &str = "Reconciled";
+    /// `Stalled=False`.
+    pub const NOT_STALLED: &str = "NotStalled";
+    /// Team `Ready=True`: its counts are current.
+    pub const COUNTED: &str = "Counted";
+}
+
+/// Reasons of history entries (why a version was put in place).
+pub mod history {
+    /// Promoted after every required item was attested.
+    pub const ALL_ITEMS_ATTESTED: &str = super::condition::ALL_ITEMS_ATTESTED;
+    /// Restored because an owner asked for it.
+    pub const ROLLBACK_REQUESTED: &str = "RollbackRequested";
+    /// Restored because the promoted version missed its progress deadline.
+    pub const PROGRESS_DEADLINE_EXCEEDED: &str = super::condition::PROGRESS_DEADLINE_EXCEEDED;
+}
+
+/// Reasons of the Kubernetes Events Accord records, one per meaningful transition.
+pub mod event {
+    /// A candidate waits for sign-off (once per candidate).
+    pub const PROMOTION_BLOCKED: &str = "PromotionBlocked";
+    /// A candidate was promoted.
+    pub const PROMOTED: &str = "Promoted";
+    /// An earlier version was restored.
+    pub const ROLLED_BACK: &str = "RolledBack";
+    /// A rollback was asked for but nothing earlier can be restored.
+    pub const ROLLBACK_UNAVAILABLE: &str = "RollbackUnavailable";
+    /// Operational serving fields were applied to the running version.
+    pub const SERVING_UPDATED: &str = "ServingUpdated";
+    /// A promoted version failed and waits for a manual decision.
+    pub const DEGRADED: &str = "Degraded";
+    /// Sign-off became overdue.
+    pub const ESCALATED: &str = "Escalated";
+    /// An owner Team does not exist.
+    pub const UNKNOWN_TEAM: &str = super::condition::UNKNOWN_TEAM;
+    /// A ModelDeployment this operator cannot read.
+    pub const INVALID_OBJECT: &str = "InvalidObject";
+    /// An Attestation for the candidate does not count.
+    pub const ATTESTATION_REJECTED: &str = "AttestationRejected";
+}
+
+/// Reasons of an Attestation's `Counted` condition.
+pub mod counted {
+    /// It counts for its item.
+    pub const COUNTED: &str = "Counted";
+    /// An earlier Attestation already counts for the same item.
+    pub const SUPERSEDED: &str = "Superseded";
+    /// It is being deleted.
+    pub const WITHDRAWN: &str = "Withdrawn";
+    /// It was not admitted by Accord's webhook, or was altered since.
+    pub const INVALID_SEAL: &str = "InvalidSeal";
+    /// It names another artifact digest than the candidate's.
+    pub const DIGEST_MISMATCH: &str = "DigestMismatch";
+    /// It records no attester.
+    pub const NO_ATTESTER: &str = "NoAttester";
+    /// It was made for another Team than the one owning the item.
+    pub const WRONG_TEAM: &str = "WrongTeam";
+    /// The Team owning the item does not exist.
+    pub const UNKNOWN_TEAM: &str = super::condition::UNKNOWN_TEAM;
+    /// The attester is not (or no longer) a member of the owning Team.
+    pub const NOT_A_MEMBER: &str = "NotAMember";
+}

@@ -1,0 +1,87 @@
+//! Kubernetes Events, for humans: the decisions describe them as [`PlannedEvent`]s
+//! (pure values), and [`publish`] records them — always after the state they describe
+//! was written, so a retried reconcile never repeats one.
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder};
+use tracing::{info, warn};
+
+/// Kubernetes rejects Event notes over 1 KiB; longer notes are cut at a character
+/// boundary and end with `…`.
+pub const MAX_NOTE_BYTES: usize = 1000;
+
+/// An Event a decision wants recorded on the object it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedEvent {
+    pub type_: EventType,
+    /// A CamelCase reason from [`crate::api::reasons::event`].
+    pub reason: &'static str,
+    pub note: String,
+    /// Another object the Event involves (the Attestation that was rejected).
+    pub related: Option<ObjectReference>,
+}
+
+impl PlannedEvent {
+    /// A Normal Event.
+    pub fn normal(reason: &'static str, note: String) -> Self {
+        Self {
+            type_: EventType::Normal,
+            reason,
+            note,
+            related: None,
+        }
+    }
+
+    /// A Warning Event.
+    pub fn warning(reason: &'static str, note: String) -> Self {
+        Self {
+            type_: EventType::Warning,
+            reason,
+            ..Self::normal(reason, note)
+        }
+    }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, marked with `…` when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// Records `planned` about `regarding`, and logs it. A failure to record is logged and
+/// otherwise ignored: the state it describes is already written.
+pub async fn publish(recorder: &Recorder, regarding: &ObjectReference, planned: &PlannedEvent) {
+    let event = Event {
+        type_: planned.type_,
+        reason: planned.reason.into(),
+        note: Some(truncate(&planned.note, MAX_NOTE_BYTES)),
+        action: "Reconcile".into(),
+        secondary: planned.related.clone(),
+    };
+    if let Err(err) = recorder.publish(&event, regarding).await {
+        warn!(%err, reason = planned.reason, "could not record Event");
+    }
+    match planned.type_ {
+        EventType::Normal => info!(reason = planned.reason, "{}", planned.note),
+        EventType::Warning => warn!(reason = planned.reason, "{}", planned.note),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_are_cut_at_a_character_boundary() {
+        assert_eq!(truncate("short", 10), "short");
+        assert_eq!(truncate("abcdef", 3), "abc…");
+        // "é" is two bytes: cutting inside it backs off to the boundary before.
+        assert_eq!(truncate("aé", 2), "a…");
+    }
+}

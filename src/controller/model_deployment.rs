@@ -1,0 +1,114 @@
+//! The ModelDeployment reconcile driver. Each phase is a named step; the decision in
+//! between is pure ([`super::decide`]), so this file only reads, writes and reports:
+//!
+//! read the object → observe the caches → decide → apply the writes → record the
+//! attestation verdicts → publish Events and metrics.
+
+use std::sync::Arc;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{Resource, ResourceExt, core::DeserializeGuard, runtime::controller::Action};
+use tracing::instrument;
+
+use super::{
+    Context, Error, apply,
+    decide::{Decision, decide},
+    events::{self, PlannedEvent},
+    observe::observe,
+    verdicts::VerdictWrite,
+};
+use crate::{
+    api::{ModelDeployment, namespaced_name, reasons::event},
+    metrics::ModelLabels,
+};
+
+/// Reconciles one ModelDeployment.
+#[instrument(skip(guard, ctx), fields(name = %guard.name_any(), namespace = guard.namespace().unwrap_or_default()))]
+pub async fn reconcile(
+    guard: Arc<DeserializeGuard<ModelDeployment>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let md = readable(&guard, &ctx).await?;
+    if md.metadata.deletion_timestamp.is_some() {
+        // Garbage collection removes the managed objects; Attestations stay as records.
+        return Ok(Action::await_change());
+    }
+    let observed = observe(&ctx.stores, md);
+    let decision = decide(
+        md,
+        &observed,
+        ctx.verifier.as_ref(),
+        Time(jiff::Timestamp::now()),
+    );
+    apply::carry_out(&ctx.client, md, &decision.writes).await?;
+    record_verdicts(&ctx, md, &decision.verdicts).await?;
+    publish(&ctx, md, &decision).await;
+    Ok(Action::requeue(decision.plan.requeue_after))
+}
+
+/// The object, or an `InvalidObject` Event and error when this operator cannot read it.
+async fn readable<'a>(
+    guard: &'a DeserializeGuard<ModelDeployment>,
+    ctx: &Context,
+) -> Result<&'a ModelDeployment, Error> {
+    match &guard.0 {
+        Ok(md) => Ok(md),
+        Err(invalid) => {
+            let message = format!(
+                "ModelDeployment {} cannot be read by this operator: {invalid}; fix the object \
+                 (or install the CRDs that match this operator version)",
+                namespaced_name(guard.meta())
+            );
+            let planned = PlannedEvent::warning(event::INVALID_OBJECT, message.clone());
+            events::publish(&ctx.recorder, &guard.object_ref(&()), &planned).await;
+            Err(Error::InvalidObject(message))
+        }
+    }
+}
+
+/// Writes each changed `Counted` verdict, and its `AttestationRejected` Event after it.
+async fn record_verdicts(
+    ctx: &Context,
+    md: &ModelDeployment,
+    verdicts: &[VerdictWrite],
+) -> Result<(), Error> {
+    let regarding = md.object_ref(&());
+    for verdict in verdicts {
+        apply::attestation_status(&ctx.client, &verdict.attestation, &verdict.conditions)
+            .await
+            .map_err(|e| {
+                let name = namespaced_name(&verdict.attestation.metadata);
+                Error::kube(&format!("Attestation {name}"), e)
+            })?;
+        if let Some(rejection) = &verdict.rejection {
+            events::publish(&ctx.recorder, &regarding, rejection).await;
+        }
+    }
+    Ok(())
+}
+
+/// After the state is recorded: the plan's Events and metrics, so a retry repeats none.
+async fn publish(ctx: &Context, md: &ModelDeployment, decision: &Decision) {
+    let regarding = md.object_ref(&());
+    for planned in &decision.plan.events {
+        events::publish(&ctx.recorder, &regarding, planned).await;
+    }
+    let model = ModelLabels {
+        namespace: md.namespace().unwrap_or_default(),
+        model_deployment: md.name_any(),
+    };
+    let signals = &decision.plan.signals;
+    let metrics = &ctx.metrics;
+    if signals.promoted {
+        metrics.promotions.get_or_create(&model).inc();
+    }
+    if signals.rolled_back {
+        metrics.rollbacks.get_or_create(&model).inc();
+    }
+    if signals.escalated {
+        metrics.escalations.get_or_create(&model).inc();
+    }
+    if let Some(wait) = signals.sign_off_wait {
+        metrics.sign_off_wait.observe(wait.as_secs_f64());
+    }
+}

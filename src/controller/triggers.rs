@@ -1,0 +1,297 @@
+//! Which change asks for which reconcile (pure). Each function sees one cached object
+//! before and after a change and names the ModelDeployments and Teams whose decisions
+//! could differ because of it — and nothing else, so that Accord's own status writes,
+//! and Team status writes in particular, never set off more reconciles.
+
+use std::collections::BTreeMap;
+
+use kube::{Resource, ResourceExt, core::DeserializeGuard, runtime::reflector::ObjectRef};
+
+use super::team::contribution;
+use crate::{
+    api::{Attestation, ModelDeployment, Team},
+    watch::{Request, Stores},
+};
+
+type Guard = DeserializeGuard<ModelDeployment>;
+
+/// Whether anything but status (and bookkeeping) changed: spec, labels, annotations,
+/// deletion, or the object itself (a delete and re-create under the same name).
+fn beyond_status<K: Resource>(old: &K, new: &K) -> bool {
+    let (o, n) = (old.meta(), new.meta());
+    o.uid != n.uid
+        || o.generation != n.generation
+        || o.labels != n.labels
+        || o.annotations != n.annotations
+        || o.deletion_timestamp != n.deletion_timestamp
+        || o.owner_references != n.owner_references
+}
+
+fn md_request(namespace: &str, name: &str) -> Request {
+    Request::ModelDeployment(Stores::model_deployment_ref(namespace, name))
+}
+
+fn counts(guard: Option<&Guard>) -> BTreeMap<&str, (i32, i32)> {
+    guard
+        .and_then(|g| g.0.as_ref().ok())
+        .map(contribution)
+        .unwrap_or_default()
+}
+
+/// A ModelDeployment changed: reconcile it unless only its status changed (status is
+/// written by Accord, from the decision it just made), and recount every Team whose
+/// counts it changes.
+pub fn model_deployment_changed(old: Option<&Guard>, new: Option<&Guard>) -> Vec<Request> {
+    let mut requests = Vec::new();
+    if let Some(new) = new {
+        let parse_changed = old.is_some_and(|old| old.0.is_ok() != new.0.is_ok());
+        if old.is_none_or(|old| parse_changed || beyond_status(old, new)) {
+            let namespace = new.namespace().unwrap_or_default();
+            requests.push(md_request(&namespace, &new.name_any()));
+        }
+    }
+    let (before, after) = (counts(old), counts(new));
+    let mut teams: Vec<&str> = before
+        .keys()
+        .chain(after.keys())
+        .copied()
+        .filter(|team| before.get(team) != after.get(team))
+        .collect();
+    teams.sort_unstable();
+    teams.dedup();
+    requests.extend(
+        teams
+            .into_iter()
+            .map(|team| Request::Team(ObjectRef::new(team))),
+    );
+    requests
+}
+
+/// A Team changed: when its spec did (members, contacts) or it came or went, every
+/// ModelDeployment naming it is decided again and the Team is recounted. A Team
+/// status write asks for nothing.
+pub fn team_changed<'a>(
+    old: Option<&Team>,
+    new: Option<&Team>,
+    model_deployments: impl IntoIterator<Item = &'a Guard>,
+) -> Vec<Request> {
+    let spec_changed = match (old, new) {
+        (Some(old), Some(new)) => old.spec != new.spec || old.uid() != new.uid(),
+        _ => true,
+    };
+    let Some(team) = new.or(old).filter(|_| spec_changed) else {
+        return vec![];
+    };
+    let name = team.name_any();
+    let mut requests: Vec<Request> = model_deployments
+        .into_iter()
+        .filter(|guard| guard.0.as_ref().is_ok_and(|md| md.spec.owners.names(&name)))
+        .map(|guard| md_request(&guard.namespace().unwrap_or_default(), &guard.name_any()))
+        .collect();
+    if new.is_some() {
+        requests.push(Request::Team(ObjectRef::new(&name)));
+    }
+    requests
+}
+
+/// An Attestation came, went, or had its metadata or spec changed: its
+/// ModelDeployment is decided again. Its `Counted` status (written by Accord) asks
+/// for nothing.
+pub fn attestation_changed(old: Option<&Attestation>, new: Option<&Attestation>) -> Vec<Request> {
+    let relevant = match (old, new) {
+        (Some(old), Some(new)) => old.spec != new.spec || beyond_status(old, new),
+        _ => true,
+    };
+    let Some(attestation) = new.or(old).filter(|_| relevant) else {
+        return vec![];
+    };
+    let namespace = attestation.namespace().unwrap_or_default();
+    vec![md_request(&namespace, &attestation.spec.model_deployment)]
+}
+
+/// A managed Deployment or Service changed (its rollout progressed, or someone edited
+/// it): the ModelDeployment controlling it is decided again.
+pub fn managed_changed<K: Resource>(old: Option<&K>, new: Option<&K>) -> Vec<Request> {
+    let Some(object) = new.or(old) else {
+        return vec![];
+    };
+    let namespace = object.meta().namespace.clone().unwrap_or_default();
+    object
+        .meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .filter(|owner| {
+            owner.controller == Some(true)
+                && owner.kind == ModelDeployment::kind(&())
+                && owner.api_version == ModelDeployment::api_version(&())
+        })
+        .map(|owner| md_request(&namespace, &owner.name))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+    use super::*;
+    use crate::{
+        api::{ChecklistItemStatus, ModelDeploymentStatus, Phase},
+        controller::testing::{attestation, md, team},
+    };
+
+    fn guard(md: ModelDeployment) -> Guard {
+        DeserializeGuard(Ok(md))
+    }
+
+    fn md_requests(requests: &[Request]) -> Vec<String> {
+        requests
+            .iter()
+            .filter_map(|r| match r {
+                Request::ModelDeployment(r) => Some(r.name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn team_requests(requests: &[Request]) -> Vec<String> {
+        requests
+            .iter()
+            .filter_map(|r| match r {
+                Request::Team(r) => Some(r.name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn awaiting(mut m: ModelDeployment, attested: bool) -> ModelDeployment {
+        m.status = Some(ModelDeploymentStatus {
+            phase: Some(Phase::AwaitingAttestations),
+            checklist: vec![ChecklistItemStatus {
+                id: "latency".into(),
+                team: "ml-platform".into(),
+                required: true,
+                attested,
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        m
+    }
+
+    #[test]
+    fn a_status_write_by_accord_asks_for_no_reconcile_of_itself() {
+        let before = guard(awaiting(md("1.0.0"), false));
+        let mut after = before.clone();
+        if let Ok(m) = after.0.as_mut() {
+            m.status.as_mut().unwrap().observed_generation = Some(9);
+        }
+        assert!(model_deployment_changed(Some(&before), Some(&after)).is_empty());
+    }
+
+    #[test]
+    fn spec_label_annotation_and_recreate_changes_reconcile_the_model_deployment() {
+        let before = guard(md("1.0.0"));
+        let mut spec = md("1.0.1");
+        spec.metadata.generation = Some(2);
+        let mut annotated = md("1.0.0");
+        annotated
+            .annotations_mut()
+            .insert(crate::api::labels::ROLLBACK_REQUESTED_AT.into(), "t".into());
+        let mut recreated = md("1.0.0");
+        recreated.metadata.uid = Some("another".into());
+        for after in [spec, annotated, recreated] {
+            let requests = model_deployment_changed(Some(&before), Some(&guard(after)));
+            assert_eq!(md_requests(&requests), ["fraud-scorer"]);
+        }
+        assert_eq!(
+            md_requests(&model_deployment_changed(None, Some(&before))),
+            ["fraud-scorer"]
+        );
+    }
+
+    #[test]
+    fn teams_are_recounted_only_when_their_numbers_move() {
+        let waiting = guard(awaiting(md("1.0.0"), false));
+        let signed = guard(awaiting(md("1.0.0"), true));
+        let requests = model_deployment_changed(Some(&waiting), Some(&signed));
+        assert!(md_requests(&requests).is_empty(), "status only");
+        assert_eq!(team_requests(&requests), ["ml-platform"]);
+        assert!(team_requests(&model_deployment_changed(Some(&signed), Some(&signed))).is_empty());
+        let created = model_deployment_changed(None, Some(&signed));
+        assert_eq!(
+            team_requests(&created),
+            ["data-platform", "ml-platform", "payments-app"]
+        );
+    }
+
+    #[test]
+    fn a_team_status_write_asks_for_nothing_and_a_spec_change_for_its_models() {
+        let mds = [guard(md("1.0.0")), {
+            let mut other = md("1.0.0");
+            other.metadata.name = Some("unrelated".into());
+            other.spec.owners.data = "x".into();
+            other.spec.owners.platform = "x".into();
+            other.spec.owners.application = "x".into();
+            guard(other)
+        }];
+        let old = team("ml-platform", &["bob"], &[]);
+        let mut status_only = old.clone();
+        status_only.status = Some(Default::default());
+        assert!(team_changed(Some(&old), Some(&status_only), &mds).is_empty());
+        let mut members = old.clone();
+        members.spec.members.users.push("erin".into());
+        let requests = team_changed(Some(&old), Some(&members), &mds);
+        assert_eq!(md_requests(&requests), ["fraud-scorer"]);
+        assert_eq!(team_requests(&requests), ["ml-platform"]);
+        let deleted = team_changed(Some(&old), None, &mds);
+        assert_eq!(md_requests(&deleted), ["fraud-scorer"]);
+        assert!(team_requests(&deleted).is_empty());
+    }
+
+    #[test]
+    fn attestations_reconcile_their_model_deployment_except_on_status_writes() {
+        let att = attestation("a1", "drift", "1.0.0", "alice", &[]);
+        assert_eq!(
+            md_requests(&attestation_changed(None, Some(&att))),
+            ["fraud-scorer"]
+        );
+        assert_eq!(
+            md_requests(&attestation_changed(Some(&att), None)),
+            ["fraud-scorer"]
+        );
+        let mut counted = att.clone();
+        counted.status = Some(Default::default());
+        assert!(attestation_changed(Some(&att), Some(&counted)).is_empty());
+        let mut withdrawing = att.clone();
+        withdrawing.metadata.deletion_timestamp = Some(crate::controller::testing::time(1));
+        assert_eq!(
+            md_requests(&attestation_changed(Some(&att), Some(&withdrawing))),
+            ["fraud-scorer"]
+        );
+    }
+
+    #[test]
+    fn managed_objects_reconcile_only_the_controlling_model_deployment() {
+        let owner = |kind: &str, controller| OwnerReference {
+            api_version: "accord.dev/v1alpha1".into(),
+            kind: kind.into(),
+            name: "fraud-scorer".into(),
+            uid: "uid-md".into(),
+            controller: Some(controller),
+            block_owner_deletion: None,
+        };
+        let mut deployment = k8s_openapi::api::apps::v1::Deployment::default();
+        deployment.metadata.namespace = Some("payments".into());
+        deployment.metadata.owner_references = Some(vec![owner("ModelDeployment", true)]);
+        assert_eq!(
+            md_requests(&managed_changed(None, Some(&deployment))),
+            ["fraud-scorer"]
+        );
+        deployment.metadata.owner_references = Some(vec![
+            owner("ModelDeployment", false),
+            owner("ReplicaSet", true),
+        ]);
+        assert!(managed_changed(None, Some(&deployment)).is_empty());
+    }
+}
