@@ -16,9 +16,10 @@ unit: ## Run the unit and integration tests that need no cluster
 	$(CARGO) test --locked
 
 .PHONY: lint
-lint: ## cargo fmt --check and clippy with warnings as errors
+lint: ## cargo fmt --check, clippy with warnings as errors, shellcheck on every script
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	shellcheck .ci/run $$(git ls-files '*.sh' | grep -v '^charts/')
 
 .PHONY: crds
 crds: ## Regenerate crds/, the chart's copy and docs/reference.md from the Rust types

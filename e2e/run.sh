@@ -6,16 +6,13 @@
 # Extra arguments go to `cargo test`, e.g. `e2e/run.sh --test validation`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=cluster/lib.sh
 source "$here/cluster/lib.sh"
 
 started_cluster=false
 cleanup() {
   # Operators the tests start are stopped by the tests; a failed run may leave one.
-  for pidfile in "$state"/pids/operator-*.pid; do
-    [[ -f "$pidfile" ]] || continue
-    kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
-    rm -f "$pidfile"
-  done
+  "$here/cluster/stop-operators.sh"
   if $started_cluster; then "$here/cluster/down.sh"; fi
 }
 trap cleanup EXIT

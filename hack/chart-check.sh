@@ -4,6 +4,7 @@
 # promtool check/test of the alerting rules.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=../e2e/cluster/lib.sh
 source "$root/e2e/cluster/lib.sh"   # PATH gets the pinned helm and kubectl
 chart="$root/charts/accord"
 fail() { echo "chart-check: $*" >&2; exit 1; }

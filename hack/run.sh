@@ -10,11 +10,11 @@ say() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 if [[ -n "${KUBECONFIG:-}" ]]; then
   say "using your cluster (KUBECONFIG=$KUBECONFIG)"
-  users_hint="your own kubeconfig"
   local_cluster=false
 else
   say "no KUBECONFIG set: starting the local control plane (the first time builds it: ~12 minutes)"
   e2e/cluster/up.sh
+  # shellcheck source=../e2e/cluster/lib.sh
   source e2e/cluster/lib.sh
   export KUBECONFIG="$root/.cluster/kubeconfig"
   local_cluster=true

@@ -8,6 +8,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
 source "$here/versions.env"
 cache="${ACCORD_CACHE:-$HOME/.cache/accord}"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
@@ -20,7 +21,7 @@ build() {
   if [[ -x "$out" ]]; then
     return 0
   fi
-  local name start pkgs
+  local name start
   name="$(basename "$out")"
   start=$(date +%s)
   log "building $name from $pkg (first build only; this takes several minutes on 2 cores)"

@@ -2,6 +2,7 @@
 # Stops exactly the processes `up.sh` started (by their PID files) and removes the
 # cluster's state directory.
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ ! -d "$state" ]]; then
@@ -9,14 +10,7 @@ if [[ ! -d "$state" ]]; then
   exit 0
 fi
 # Operators started by the e2e tests or `make run`, if any are left.
-for pidfile in "$state"/pids/operator-*.pid; do
-  [[ -f "$pidfile" ]] || continue
-  pid="$(cat "$pidfile")"
-  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q accord; then
-    kill -KILL "$pid" 2>/dev/null || true
-    log "stopped $(basename "$pidfile" .pid) (pid $pid)"
-  fi
-done
+"$(dirname "${BASH_SOURCE[0]}")/stop-operators.sh"
 # Stop in reverse start order so clients go before the servers they talk to.
 for (( i=${#components[@]}-1; i>=0; i-- )); do
   c="${components[$i]}"

@@ -1,8 +1,11 @@
 # Shared by the cluster scripts: paths, logging and process helpers.
-# shellcheck shell=bash
+# Variables set here are used by the scripts that source this file.
+# shellcheck shell=bash disable=SC2034
 cluster_dir_script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$cluster_dir_script/../.." && pwd)"
+# shellcheck source=versions.env
 source "$cluster_dir_script/versions.env"
+# shellcheck source=cluster.env
 source "$cluster_dir_script/cluster.env"
 state="${ACCORD_CLUSTER_DIR:-$repo_root/.cluster}"
 cache="${ACCORD_CACHE:-$HOME/.cache/accord}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Says which control-plane processes run, whether the API server is ready, and the nodes.
 set -uo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ ! -d "$state" ]]; then

@@ -6,6 +6,7 @@
 # Writes under .cluster/: kubeconfig (admin), users/<user>.kubeconfig, logs/, pids/,
 # audit.log, and the certificates and tokens it generated for this cluster.
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 all_alive() { local c; for c in "${components[@]}"; do alive "$c" || return 1; done; }

@@ -4,16 +4,13 @@
 
 mod support;
 
-use std::{path::PathBuf, process::Command, sync::Mutex, time::Duration};
+use std::{path::PathBuf, process::Command, time::Duration};
 
 use accord_e2e::{
-    Kubectl, Operator, TestNamespace, cluster_dir, install_crds_and_examples, poll, repo_root,
-    stop_stray_operators, token_kubeconfig,
+    Kubectl, Operator, TestNamespace, cluster_dir, poll, repo_root, token_kubeconfig,
 };
 use serde_json::json;
 use support::*;
-
-static SERIAL: Mutex<()> = Mutex::new(());
 
 fn run(
     program: &str,
@@ -62,10 +59,7 @@ fn record(
 
 #[test]
 fn gitops_tools_read_health_from_live_objects() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    install_crds_and_examples();
-    accord_e2e::apply_file("deploy/user-rbac.yaml");
-    stop_stray_operators();
+    let _serial = accord_e2e::exclusive();
     let _operator = Operator::start("gitops", "accord-operator", &[]);
     let ns = TestNamespace::create("gitops");
     let n = ns.name.as_str();
@@ -160,10 +154,7 @@ fn can_i(verb_resource: &[&str], namespace: &str) -> String {
 
 #[test]
 fn helm_chart_installs_and_its_rbac_is_enough_and_no_more() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    install_crds_and_examples();
-    accord_e2e::apply_file("deploy/user-rbac.yaml");
-    stop_stray_operators();
+    let _serial = accord_e2e::exclusive();
     let chart: PathBuf = repo_root().join("charts/accord");
     let chart = chart.to_str().unwrap();
     // A release left by an interrupted run would block the install.
@@ -359,5 +350,5 @@ fn helm_chart_installs_and_its_rbac_is_enough_and_no_more() {
             .is_some(),
         "CRDs stay"
     );
-    stop_stray_operators();
+    accord_e2e::stop_stray_operators();
 }

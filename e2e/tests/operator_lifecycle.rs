@@ -4,27 +4,15 @@
 
 mod support;
 
-use std::{
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use accord_e2e::{
-    AuditLog, Kubectl, Operator, TestNamespace, events_for, install_crds_and_examples, poll,
-    service_account_user, stop_stray_operators,
+    AuditLog, Kubectl, Operator, TestNamespace, events_for, poll, service_account_user,
 };
 use support::*;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
 fn setup() -> std::sync::MutexGuard<'static, ()> {
-    let guard = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    install_crds_and_examples();
-    accord_e2e::apply_file("deploy/user-rbac.yaml");
-    stop_stray_operators();
-    guard
+    accord_e2e::exclusive()
 }
 
 fn writes_except_leases(mark: u64, user: &str) -> Vec<String> {

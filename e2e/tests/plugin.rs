@@ -4,9 +4,7 @@ mod support;
 
 use std::{path::Path, process::Command, time::Duration};
 
-use accord_e2e::{
-    Kubectl, Operator, TestNamespace, cluster_dir, install_crds_and_examples, repo_root,
-};
+use accord_e2e::{Kubectl, Operator, TestNamespace, cluster_dir, repo_root};
 use serde_json::Value;
 use support::*;
 
@@ -62,8 +60,7 @@ fn json_of(run: &Run) -> Value {
 
 #[test]
 fn teams_sign_off_and_review_through_the_plugin() {
-    install_crds_and_examples();
-    accord_e2e::apply_file("deploy/user-rbac.yaml");
+    let _serial = accord_e2e::exclusive();
     let _operator = Operator::start("plugin", "accord-operator", &[]);
     let ns = TestNamespace::create("plugin");
     let n = ns.name.as_str();

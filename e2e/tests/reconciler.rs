@@ -3,27 +3,15 @@
 
 mod support;
 
-use std::{
-    sync::OnceLock,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use accord_e2e::{
-    Kubectl, Operator, TestNamespace, events_for, install_crds_and_examples, poll,
-    stop_stray_operators,
-};
+use accord_e2e::{Kubectl, TestNamespace, events_for, poll};
 use serde_json::json;
 use support::*;
 
 /// One operator for every test in this binary (they share the leader Lease).
 fn operator() {
-    static OPERATOR: OnceLock<std::sync::Mutex<Operator>> = OnceLock::new();
-    OPERATOR.get_or_init(|| {
-        install_crds_and_examples();
-        accord_e2e::apply_file("deploy/user-rbac.yaml");
-        stop_stray_operators();
-        std::sync::Mutex::new(Operator::start("reconciler", "accord-operator", &[]))
-    });
+    accord_e2e::shared_operator("reconciler");
 }
 
 fn count_events(namespace: &str, name: &str, reason: &str) -> usize {

@@ -2,7 +2,7 @@
 //! `kubectl apply` time with a message naming the offending field, and the examples
 //! are accepted.
 
-use accord_e2e::{Kubectl, TestNamespace, install_crds_and_examples, repo_root};
+use accord_e2e::{Kubectl, TestNamespace, repo_root};
 use serde_json::{Value, json};
 
 fn model_deployment(namespace: &str, name: &str) -> Value {
@@ -73,7 +73,7 @@ struct Case {
 
 #[test]
 fn invalid_manifests_are_rejected_naming_the_field() {
-    install_crds_and_examples();
+    accord_e2e::prepare();
     let ns = TestNamespace::create("validation");
     let md = |name: &str| model_deployment(&ns.name, name);
     let att = |name: &str| attestation(&ns.name, name);
@@ -169,7 +169,7 @@ fn invalid_manifests_are_rejected_naming_the_field() {
 
 #[test]
 fn attestation_spec_is_immutable_after_create() {
-    install_crds_and_examples();
+    accord_e2e::prepare();
     let ns = TestNamespace::create("immutable");
     let admin = Kubectl::admin();
     let original = attestation(&ns.name, "drift");
@@ -205,7 +205,7 @@ fn attestation_spec_is_immutable_after_create() {
 
 #[test]
 fn examples_are_accepted() {
-    install_crds_and_examples();
+    accord_e2e::prepare();
     let admin = Kubectl::admin();
     let root = repo_root();
     for file in ["examples/teams.yaml", "examples/fraud-scorer.yaml"] {

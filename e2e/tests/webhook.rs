@@ -4,25 +4,17 @@
 
 mod support;
 
-use std::{
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use accord_e2e::{
-    Kubectl, Operator, Output, TestNamespace, events_for, install_crds_and_examples, poll,
-    remove_webhook_configurations,
+    Kubectl, Operator, Output, TestNamespace, events_for, poll, remove_webhook_configurations,
 };
 use serde_json::{Value, json};
 use support::*;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
+/// Each test runs its own operator, one test at a time.
 fn setup(label: &str, extra: &[&str]) -> (std::sync::MutexGuard<'static, ()>, Operator) {
-    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    install_crds_and_examples();
-    accord_e2e::apply_file("deploy/user-rbac.yaml");
-    accord_e2e::stop_stray_operators();
+    let guard = accord_e2e::exclusive();
     (guard, Operator::start(label, "accord-operator", extra))
 }
 

@@ -1,0 +1,63 @@
+//! The one way an end-to-end test prepares the cluster and gets an operator.
+//!
+//! - [`prepare`]: CRDs Established, the example Teams and ModelDeployment, the
+//!   people's RBAC, and no operator left over from another test binary. Once per
+//!   binary; every test calls it (the two functions below do).
+//! - [`exclusive`]: for tests that start, stop or kill operators themselves: they run
+//!   one at a time within their binary (operators share the leader Lease and the
+//!   webhook configurations), each starting from no running operator.
+//! - [`shared_operator`]: for tests that only need an operator running: one for the
+//!   whole binary, started on first use.
+
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use crate::{Kubectl, Operator, repo_root, stop_stray_operators};
+
+/// Applies a manifest file from the repository as admin.
+pub fn apply_file(path: &str) {
+    Kubectl::admin().ok(&["apply", "-f", repo_root().join(path).to_str().unwrap()]);
+}
+
+/// Prepares the cluster for this test binary (once).
+pub fn prepare() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        stop_stray_operators();
+        let crds = repo_root().join("crds");
+        let crds = crds.to_str().unwrap();
+        let admin = Kubectl::admin();
+        admin.ok(&["apply", "-f", crds]);
+        admin.ok(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "-f",
+            crds,
+        ]);
+        apply_file("examples/teams.yaml");
+        apply_file("examples/fraud-scorer.yaml");
+        apply_file("deploy/user-rbac.yaml");
+    });
+}
+
+/// Serialises the calling test against the other exclusive tests of its binary; the
+/// guard releases the next one. Starts from a prepared cluster with no operator.
+pub fn exclusive() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let guard = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    prepare();
+    stop_stray_operators();
+    guard
+}
+
+/// Makes sure the binary's shared operator (`label`, as ServiceAccount
+/// `accord-operator`) runs; it is stopped when the binary exits.
+pub fn shared_operator(label: &str) {
+    static OPERATOR: OnceLock<Mutex<Operator>> = OnceLock::new();
+    OPERATOR.get_or_init(|| {
+        prepare();
+        Mutex::new(Operator::start(label, "accord-operator", &[]))
+    });
+}
