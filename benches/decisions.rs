@@ -17,14 +17,16 @@ use std::{
 };
 
 use accord::{
-    api::{Attestation, ModelDeployment, Team},
+    api::{Attestation, ModelDeployment, Team, labels},
     controller::{
-        gate::{self, TrustAsWritten},
+        candidate, gate,
         rollout::{self, PlanInput},
+        trust::TrustAsWritten,
     },
+    seal::SealKeys,
     webhook::{
+        decision::Rights,
         review::{self, Hook, StaticWorld, World},
-        seal::SealKeys,
     },
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -117,15 +119,27 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
     println!("accord decision benchmarks ({iterations} iterations each, release build)\n");
+    let keys = SealKeys::generate("k1");
+    let mut md = model_deployment(10);
+    let author_seal =
+        keys.seal_candidate_author("payments", "fraud-scorer", &md.spec.fingerprint(), "ci-bot");
+    md.metadata.uid = Some("uid-md".into());
+    md.metadata.annotations = Some(
+        [
+            (labels::CANDIDATE_AUTHOR.to_string(), "ci-bot".to_string()),
+            (labels::CANDIDATE_AUTHOR_SEAL.to_string(), author_seal),
+        ]
+        .into(),
+    );
     let world = StaticWorld {
-        model_deployments: vec![model_deployment(10)],
+        model_deployments: vec![md.clone()],
         teams: vec![
             team("data-platform", "data-eng"),
             team("ml-platform", "ml-eng"),
             team("payments-app", "app-eng"),
         ],
-        keys: Some(SealKeys::generate("k1")),
-        admin_groups: vec![],
+        keys: Some(std::sync::Arc::new(keys)),
+        rights: Rights::default(),
     };
 
     // Admission.
@@ -160,7 +174,7 @@ fn main() {
     );
 
     // Gate over many attestations.
-    let md = model_deployment(10);
+    let fingerprint = md.spec.fingerprint();
     let users = [
         ("alice", "data-eng"),
         ("bob", "ml-eng"),
@@ -176,15 +190,18 @@ fn main() {
                 "spec": {"modelDeployment": if i % 2 == 0 { "fraud-scorer" } else { "other" },
                          "item": format!("item-{}", i % 10),
                          "version": if i % 5 == 0 { "2.4.0" } else { "2.3.0" },
+                         "candidate": if i % 5 == 0 { fingerprint.clone() } else { format!("sha256:{}", "0".repeat(64)) },
                          "attestedBy": user}
             }))
             .unwrap()
         })
         .collect();
     let lookup = |name: &str| world.team(name);
+    let candidate = candidate::current(&md, &TrustAsWritten);
     let gate_stats = measure(iterations / 10, || {
         black_box(gate::evaluate(
             &md,
+            &candidate,
             attestations.iter(),
             &lookup,
             &TrustAsWritten,
@@ -206,13 +223,21 @@ fn main() {
     );
 
     // The promotion decision.
-    let outcome = gate::evaluate(&md, attestations.iter(), &lookup, &TrustAsWritten);
+    let outcome = gate::evaluate(
+        &md,
+        &candidate,
+        attestations.iter(),
+        &lookup,
+        &TrustAsWritten,
+    );
     let now = Time(jiff::Timestamp::now());
     let plan_stats = measure(iterations, || {
         let input = PlanInput {
             md: &md,
+            candidate: &candidate,
             gate: &outcome,
             missing_teams: vec![],
+            name_conflicts: vec![],
             contacts: Default::default(),
             deployment: None,
             now: now.clone(),

@@ -29,6 +29,8 @@ done
 grep -q '"\*"' "$out/default.yaml" && fail "wildcard in rendered RBAC"
 python3 -c "import json,sys; json.load(open('$chart/files/grafana-dashboard.json'))" || fail "dashboard is not JSON"
 echo "helm template renders every object"
+(cd "$root" && cargo run --locked -q --bin crdgen -- --check-webhooks "$out/default.yaml") \
+  || fail "charts/accord/templates/webhooks.yaml is out of step with src/webhook/configuration.rs"
 
 # The values schema must reject bad values, each with a message naming the value.
 reject() {

@@ -23,8 +23,8 @@ fi
 say "installing the CRDs"
 kubectl apply -f crds/
 kubectl wait --for=condition=Established --timeout=60s -f crds/ >/dev/null
-say "applying the example Teams and the fraud-scorer ModelDeployment"
-kubectl apply -f examples/teams.yaml -f examples/fraud-scorer.yaml
+say "applying the example Teams"
+kubectl apply -f examples/teams.yaml
 kubectl apply -f deploy/operator-rbac.yaml >/dev/null
 if $local_cluster; then
   kubectl apply -f deploy/user-rbac.yaml >/dev/null
@@ -32,6 +32,43 @@ fi
 
 say "building the operator"
 cargo build --locked --bin accord
+
+if $local_cluster; then
+  # The operator runs as its own ServiceAccount (deploy/operator-rbac.yaml), never as
+  # admin. The local API server reaches the webhook on loopback; the operator writes the
+  # webhook configurations pointing there, with the CA it manages itself.
+  write_kubeconfig .cluster/accord-operator.kubeconfig system:serviceaccount:accord-system:accord-operator \
+    "$(kubectl create token accord-operator -n accord-system --duration=24h)"
+  operator_args=(--kubeconfig .cluster/accord-operator.kubeconfig --namespace accord-system
+    --metrics-addr 127.0.0.1:8080 --webhook-addr 127.0.0.1:9443 --webhook-url https://127.0.0.1:9443)
+else
+  say "WARNING: your cluster's API server cannot call a webhook on this machine, so the demo runs"
+  say "without it and trusts attestedBy as written. Install with Helm for real use."
+  operator_args=(--namespace accord-system --metrics-addr 127.0.0.1:8080
+    --webhook=false --trust-unsealed-attestations=true)
+fi
+
+say "starting the operator"
+target/debug/accord "${operator_args[@]}" &
+operator=$!
+mkdir -p .cluster/pids && echo "$operator" > .cluster/pids/operator-run.pid
+trap 'kill "$operator" 2>/dev/null; wait "$operator" 2>/dev/null; rm -f .cluster/pids/operator-run.pid' EXIT
+for _ in $(seq 1 120); do
+  curl -sf --max-time 1 http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break
+  kill -0 "$operator" 2>/dev/null || { say "the operator stopped; see its output above"; exit 1; }
+  sleep 0.5
+done
+if $local_cluster; then
+  # The ModelDeployment goes through the webhook, which records who introduced its
+  # candidate (that person may not attest it): wait until the webhook answers.
+  for _ in $(seq 1 60); do
+    kubectl get mutatingwebhookconfiguration accord -o jsonpath='{.webhooks[0].clientConfig.url}' 2>/dev/null \
+      | grep -q ':9443/' && break
+    sleep 0.5
+  done
+fi
+say "applying the fraud-scorer ModelDeployment"
+kubectl apply -f examples/fraud-scorer.yaml
 
 if $local_cluster; then
   attest() { echo "    kubectl --kubeconfig .cluster/users/$1.kubeconfig apply -f examples/attestations/$1.yaml"; }
@@ -57,16 +94,6 @@ $(attest carol payments-app)
     kubectl get md,deploy,pods -n payments --show-labels
     kubectl get events -n payments
 
+  The operator runs in this terminal; Ctrl-C stops it.
 EOF2
-say "running the operator (Ctrl-C to stop)"
-if $local_cluster; then
-  # The local API server reaches the webhook on loopback; the operator writes the
-  # webhook configurations pointing there, with the CA it manages itself.
-  exec target/debug/accord --namespace accord-system --metrics-addr 127.0.0.1:8080 \
-    --webhook-addr 127.0.0.1:9443 --webhook-url https://127.0.0.1:9443
-else
-  say "WARNING: your cluster's API server cannot call a webhook on this machine, so the demo runs"
-  say "without it and trusts attestedBy as written. Install with Helm for real use."
-  exec target/debug/accord --namespace accord-system --metrics-addr 127.0.0.1:8080 \
-    --webhook=false --trust-unsealed-attestations=true
-fi
+wait "$operator"

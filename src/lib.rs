@@ -11,6 +11,7 @@ pub mod controller;
 pub mod metrics;
 pub mod operator;
 pub mod plugin;
+pub mod seal;
 pub mod server;
 pub mod telemetry;
 pub mod timing;

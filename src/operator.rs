@@ -6,8 +6,9 @@ use std::{
     sync::{Arc, atomic::Ordering},
 };
 
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::{Api, Client, runtime::events::Reporter};
+use kube::{Api, Client, api::PostParams, runtime::events::Reporter};
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
@@ -16,13 +17,14 @@ use crate::{
     api,
     controller::{
         self,
-        gate::{AttestationVerifier, TrustAsWritten},
+        trust::{TrustAsWritten, Verifier},
     },
     metrics::{ControllerMetrics, Metrics},
+    seal,
     server::{self, Health},
     timing,
     watch::Watches,
-    webhook::{self, WebhookConfig, seal},
+    webhook::{self, WebhookConfig},
 };
 
 /// How the operator runs.
@@ -103,6 +105,8 @@ pub enum StartupError {
     SealKeys(#[from] seal::SealKeysError),
     #[error(transparent)]
     Webhook(#[from] webhook::StartError),
+    #[error("cannot learn this operator's own identity (SelfSubjectReview): {0}")]
+    Identity(kube::Error),
     #[error("cannot set up leader election: {0}")]
     LeaderElection(kube_lease_manager::LeaseManagerError),
     #[error("metrics server failed: {0}")]
@@ -185,7 +189,7 @@ async fn start_verification(
     config: &Config,
     watches: &Watches,
     metrics: &Metrics,
-) -> Result<Arc<dyn AttestationVerifier + Send + Sync>, StartupError> {
+) -> Result<Arc<dyn Verifier>, StartupError> {
     if config.trust_unsealed_attestations {
         warn!(
             "--trust-unsealed-attestations: attestedBy and team are trusted as written; anyone who can create Attestations can promote"
@@ -201,7 +205,10 @@ async fn start_verification(
         shared.clone(),
         timing::SEAL_KEY_REFRESH,
     ));
-    if let Some(webhook_config) = config.webhook.clone() {
+    if let Some(mut webhook_config) = config.webhook.clone() {
+        let me = own_identity(client).await?;
+        info!(identity = %me, "this operator's identity: only it writes status and uses field manager accord");
+        webhook_config.rights.operator_identities.push(me);
         webhook::start(
             client.clone(),
             webhook_config,
@@ -214,12 +221,34 @@ async fn start_verification(
     Ok(Arc::new(seal::SealVerifier(shared)))
 }
 
+/// Who this process is to the API server (a SelfSubjectReview, as `kubectl auth
+/// whoami` asks).
+async fn own_identity(client: &Client) -> Result<String, StartupError> {
+    let review = Api::<SelfSubjectReview>::all(client.clone())
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+        .map_err(StartupError::Identity)?;
+    review
+        .status
+        .and_then(|s| s.user_info)
+        .and_then(|u| u.username)
+        .ok_or_else(|| {
+            StartupError::Identity(kube::Error::Api(
+                kube::core::Status::failure(
+                    "the API server did not say who this operator is",
+                    "Unknown",
+                )
+                .boxed(),
+            ))
+        })
+}
+
 /// What the reconcilers need, for each term of leadership.
 struct Reconcilers {
     client: Client,
     metrics: ControllerMetrics,
     reporter: Reporter,
-    verifier: Arc<dyn AttestationVerifier + Send + Sync>,
+    verifier: Arc<dyn Verifier>,
     watches: Watches,
 }
 
@@ -231,6 +260,7 @@ impl Reconcilers {
             self.reporter.clone(),
             self.metrics.clone(),
             self.watches.stores.clone(),
+            self.watches.own_writes.clone(),
             self.verifier.clone(),
         ));
         controller::run(ctx, &self.watches, stop).await;

@@ -8,7 +8,12 @@
 //! the pure functions in [`crate::controller::triggers`], from the cached object
 //! before and after the change, so a status write by Accord itself asks for nothing.
 
-use std::{fmt::Debug, hash::Hash};
+use std::{
+    collections::HashMap,
+    fmt::Debug,
+    hash::Hash,
+    sync::{Arc, Mutex},
+};
 
 use futures::{StreamExt, future::BoxFuture};
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
@@ -25,9 +30,11 @@ use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 
 use crate::{
-    api::{Attestation, ModelDeployment, Team, labels},
+    api::{Attestation, ModelDeployment, Team, labels, namespaced_name},
     controller::triggers,
 };
+
+type Guard = DeserializeGuard<ModelDeployment>;
 
 /// The caches every consumer reads, one per kind.
 #[derive(Clone)]
@@ -72,12 +79,42 @@ pub enum Request {
     Everything,
 }
 
+/// The resourceVersions Accord's own writes to ModelDeployments produced, so the watch
+/// can tell them from everyone else's: a change by someone else — a status forged by a
+/// cluster admin, say — is reconciled at once; Accord's own is not reconciled again.
+#[derive(Default)]
+pub struct OwnWrites(Mutex<HashMap<String, String>>);
+
+impl OwnWrites {
+    /// Records that Accord's write left `object` at `resource_version`.
+    pub fn record(&self, object: &str, resource_version: String) {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .insert(object.to_string(), resource_version);
+    }
+
+    /// Whether `object` at `resource_version` is Accord's own write (forgotten once seen).
+    pub fn take(&self, object: &str, resource_version: Option<&str>) -> bool {
+        let mut writes = self.0.lock().expect("not poisoned");
+        match (writes.get(object), resource_version) {
+            (Some(ours), Some(seen)) if ours == seen => {
+                writes.remove(object);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// How many requests may wait for a slow consumer before it must resync everything.
 const REQUEST_BUFFER: usize = 4096;
 
 /// The shared watches: their caches, and the requests their changes make.
 pub struct Watches {
     pub stores: Stores,
+    /// Accord's own ModelDeployment writes; the reconcilers record them.
+    pub own_writes: Arc<OwnWrites>,
     requests: broadcast::Sender<Request>,
 }
 
@@ -105,12 +142,22 @@ impl Watches {
             labels::MANAGED_BY_VALUE
         ));
         let tx = requests.clone();
+        let own_writes = Arc::new(OwnWrites::default());
+        let ours = own_writes.clone();
         tokio::spawn(reflect(
             Api::all(client.clone()),
             all.clone(),
             md_writer,
             tx.clone(),
-            triggers::model_deployment_changed,
+            move |old: Option<&Guard>, new: Option<&Guard>| {
+                let own = new.is_some_and(|md| {
+                    ours.take(
+                        &namespaced_name(md.meta()),
+                        md.meta().resource_version.as_deref(),
+                    )
+                });
+                triggers::model_deployment_changed(old, new, own)
+            },
         ));
         let md_store = stores.model_deployments.clone();
         tokio::spawn(reflect(
@@ -144,7 +191,11 @@ impl Watches {
             tx,
             triggers::managed_changed::<Service>,
         ));
-        Self { stores, requests }
+        Self {
+            stores,
+            own_writes,
+            requests,
+        }
     }
 
     /// A new subscription to the requests made from now on.

@@ -5,20 +5,21 @@
 //! longer run: `PROPTEST_CASES=200000 cargo test --release --test admission_fuzz`.
 
 use accord::{
-    api::{ModelDeployment, Team},
+    api::{ModelDeployment, Team, labels},
+    seal::SealKeys,
     webhook::{
-        decision::Verdict,
+        decision::{Rights, Verdict},
         review::{self, Hook, StaticWorld},
-        seal::SealKeys,
     },
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 fn world() -> StaticWorld {
-    let md: ModelDeployment = serde_json::from_value(json!({
+    let keys = SealKeys::generate("k1");
+    let mut md: ModelDeployment = serde_json::from_value(json!({
         "apiVersion": "accord.dev/v1alpha1", "kind": "ModelDeployment",
-        "metadata": {"name": "fraud-scorer", "namespace": "payments"},
+        "metadata": {"name": "fraud-scorer", "namespace": "payments", "uid": "uid-md"},
         "spec": {
             "owners": {"data": "data-platform", "platform": "ml-platform", "application": "payments-app"},
             "model": {"name": "fraud-scorer", "version": "2.4.0"},
@@ -28,6 +29,16 @@ fn world() -> StaticWorld {
         }
     }))
     .unwrap();
+    // The candidate was introduced by a CI robot, never one of the generated users.
+    let seal =
+        keys.seal_candidate_author("payments", "fraud-scorer", &md.spec.fingerprint(), "ci-bot");
+    md.metadata.annotations = Some(
+        [
+            (labels::CANDIDATE_AUTHOR.to_string(), "ci-bot".to_string()),
+            (labels::CANDIDATE_AUTHOR_SEAL.to_string(), seal),
+        ]
+        .into(),
+    );
     let team = |name: &str, group: &str| -> Team {
         serde_json::from_value(json!({"apiVersion": "accord.dev/v1alpha1", "kind": "Team",
             "metadata": {"name": name}, "spec": {"members": {"groups": [group]}}}))
@@ -40,8 +51,11 @@ fn world() -> StaticWorld {
             team("ml-platform", "ml-eng"),
             team("payments-app", "app-eng"),
         ],
-        keys: Some(SealKeys::generate("k1")),
-        admin_groups: vec!["accord-admins".into()],
+        keys: Some(std::sync::Arc::new(keys)),
+        rights: Rights {
+            admin_groups: vec!["accord-admins".into()],
+            operator_identities: vec!["accord-operator".into()],
+        },
     }
 }
 

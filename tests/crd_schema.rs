@@ -293,7 +293,14 @@ fn names_scope_categories_subresources_and_columns() {
             "Attestation",
             "Namespaced",
             Some("att"),
-            vec!["ModelDeployment", "Item", "Version", "AttestedBy", "Age"],
+            vec![
+                "ModelDeployment",
+                "Item",
+                "Version",
+                "Candidate",
+                "AttestedBy",
+                "Age",
+            ],
         ),
     ];
     for (kind, scope, short, columns) in expect {

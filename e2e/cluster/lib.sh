@@ -40,3 +40,25 @@ wait_for() {
     sleep 0.5
   done
 }
+
+# write_kubeconfig <file> <user> <token>: a kubeconfig for the local API server.
+write_kubeconfig() {
+  cat > "$1" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: accord-local
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority-data: $(base64 -w0 < "$state/pki/ca.crt")
+users:
+- name: $2
+  user:
+    token: $3
+contexts:
+- name: $2@accord-local
+  context: {cluster: accord-local, user: $2}
+current-context: $2@accord-local
+KC
+  chmod 600 "$1"
+}

@@ -60,27 +60,6 @@ add_user system:kube-scheduler ""
 for entry in "${CLUSTER_USERS[@]}"; do add_user "${entry%%:*}" "${entry#*:}"; done
 chmod 600 "$state"/tokens/*
 
-# write_kubeconfig <file> <user> <token>
-write_kubeconfig() {
-  cat > "$1" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: accord-local
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority-data: $(base64 -w0 < "$pki/ca.crt")
-users:
-- name: $2
-  user:
-    token: $3
-contexts:
-- name: $2@accord-local
-  context: {cluster: accord-local, user: $2}
-current-context: $2@accord-local
-KC
-  chmod 600 "$1"
-}
 write_kubeconfig "$state/kubeconfig" admin "$(cat "$state/tokens/admin")"
 write_kubeconfig "$state/kcm.kubeconfig" system:kube-controller-manager "$(cat "$state/tokens/system:kube-controller-manager")"
 write_kubeconfig "$state/scheduler.kubeconfig" system:kube-scheduler "$(cat "$state/tokens/system:kube-scheduler")"

@@ -21,6 +21,12 @@ pub fn accord_binary() -> PathBuf {
     path
 }
 
+/// The ServiceAccounts the e2e operators run as.
+pub const E2E_OPERATOR_IDENTITIES: [&str; 2] = [
+    "system:serviceaccount:accord-system:accord-operator",
+    "system:serviceaccount:accord-system:accord-operator-b",
+];
+
 /// A running operator process, killed when dropped.
 pub struct Operator {
     pub label: String,
@@ -91,6 +97,9 @@ impl Operator {
                 "--webhook-url",
                 &format!("https://127.0.0.1:{webhook_port}"),
             ])
+            // The e2e runs replicas under two ServiceAccounts; each replica's webhook
+            // must let either write status.
+            .args(["--operator-identity", &E2E_OPERATOR_IDENTITIES.join(",")])
             .args(extra_args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

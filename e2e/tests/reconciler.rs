@@ -243,10 +243,11 @@ fn operational_changes_apply_at_once_without_attestations() {
     let ns = TestNamespace::create("ops");
     let n = ns.name.as_str();
     serving(n, "tagger", "1.0.0", |_| {});
+    // Replicas and resources are operational: they do not change what runs.
     patch_md(
         n,
         "tagger",
-        json!({"spec": {"serving": {"replicas": 4, "args": ["--batch=64"]}}}),
+        json!({"spec": {"serving": {"replicas": 4, "resources": {"limits": {"memory": "1Gi"}}}}}),
     );
     poll(
         "the Deployment to scale to 4",
@@ -254,7 +255,8 @@ fn operational_changes_apply_at_once_without_attestations() {
         || {
             let d = deployment(n, "tagger").unwrap();
             (d["spec"]["replicas"] == 4
-                && d["spec"]["template"]["spec"]["containers"][0]["args"][0] == "--batch=64")
+                && d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
+                    == "1Gi")
                 .then_some(())
                 .ok_or_else(|| d["spec"].to_string())
         },
@@ -270,6 +272,21 @@ fn operational_changes_apply_at_once_without_attestations() {
         "the snapshot follows what runs"
     );
     assert_eq!(count_events(n, "tagger", "ServingUpdated"), 1);
+
+    // Arguments decide what runs: a new candidate, which waits for sign-off.
+    patch_md(
+        n,
+        "tagger",
+        json!({"spec": {"serving": {"args": ["--batch=64"]}}}),
+    );
+    let md = wait_phase(n, "tagger", "AwaitingAttestations", Duration::from_secs(30));
+    assert_eq!(md["status"]["activeVersion"], "1.0.0");
+    let d = deployment(n, "tagger").unwrap();
+    assert!(
+        d["spec"]["template"]["spec"]["containers"][0]["args"].is_null(),
+        "the running Deployment keeps its arguments until sign-off: {}",
+        d["spec"]
+    );
 }
 
 /// Makes version 2.0.0 unschedulable: it requests more CPU than any node has.

@@ -192,7 +192,8 @@ fn identity_comes_from_the_request_and_only_owning_teams_attest() {
         att["metadata"]["annotations"]["accord.dev/seal"]
             .as_str()
             .unwrap()
-            .starts_with("v1:")
+            .starts_with("v2:"),
+        "seals of this version cover the candidate fingerprint and the object (v2)"
     );
 
     // Dry run: the answer shows the mutation, nothing is stored.
@@ -640,4 +641,55 @@ fn certificate_rotates_while_attestations_keep_being_admitted() {
         )
         .success
     );
+}
+
+/// With the webhook removed, a cluster admin writes a forged entry into status: the
+/// operator discards it (its seal does not verify) and never deploys it.
+#[test]
+fn a_forged_history_entry_is_discarded_and_never_deployed() {
+    let (_serial, _operator) = setup("webhook-history", &[]);
+    let ns = TestNamespace::create("history");
+    let n = ns.name.as_str();
+    serving(n, "hist", "1.0.0", |_| {});
+    let entry = get_md(n, "hist")["status"]["history"][0].clone();
+    remove_webhook_configurations();
+    let mut forged = entry.clone();
+    forged["image"] = json!("registry.example.com/evil:6.6.6");
+    forged["serving"]["image"] = json!("registry.example.com/evil:6.6.6");
+    let body = json!({"status": {"history": [entry, forged]}}).to_string();
+    Kubectl::admin().ok(&[
+        "patch",
+        "md",
+        "hist",
+        "-n",
+        n,
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        &body,
+    ]);
+    poll(
+        "the forged entry to be discarded",
+        Duration::from_secs(60),
+        || {
+            let history = get_md(n, "hist")["status"]["history"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            (history.len() == 1)
+                .then_some(())
+                .ok_or_else(|| format!("{} entries", history.len()))
+        },
+    );
+    assert_eq!(
+        deployment_image(n, "hist").as_deref(),
+        Some("registry.example.com/hist:1.0.0"),
+        "the forged image was never deployed"
+    );
+    let discarded = events_for(n, "ModelDeployment", "hist")
+        .into_iter()
+        .filter(|e| e.reason == "HistoryDiscarded")
+        .count();
+    assert_eq!(discarded, 1);
 }

@@ -27,6 +27,12 @@ use super::validation::{DNS1123_LABEL, DNS1123_SUBDOMAIN, LABEL_VALUE, SHA256_DI
     ),
     printcolumn(name = "Item", type_ = "string", json_path = ".spec.item"),
     printcolumn(name = "Version", type_ = "string", json_path = ".spec.version"),
+    printcolumn(
+        name = "Candidate",
+        type_ = "string",
+        json_path = ".spec.candidate",
+        priority = 1
+    ),
     printcolumn(name = "AttestedBy", type_ = "string", json_path = ".spec.attestedBy"),
     printcolumn(
         name = "Age",
@@ -51,6 +57,12 @@ pub struct AttestationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = SHA256_DIGEST))]
     pub digest: Option<String>,
+    /// The candidate fingerprint attested (`sha256:…`, shown by `kubectl accord status`):
+    /// exactly what will run. The webhook fills it in when absent and refuses any other
+    /// value than the ModelDeployment's current candidate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = SHA256_DIGEST))]
+    pub candidate: Option<String>,
     /// Link to the evidence, e.g. a CI run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]

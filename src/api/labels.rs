@@ -1,6 +1,9 @@
 //! Label and annotation keys Accord writes or reads. They are the public contract that
 //! `kubectl get -l` queries and GitOps tooling rely on, so they live in one place.
 
+/// The prefix of every label and annotation key Accord owns.
+pub const ACCORD_PREFIX: &str = "accord.dev/";
+
 /// Team accountable for data quality, lineage, access and privacy.
 pub const DATA_OWNER: &str = "accord.dev/data-owner";
 /// Team accountable for infrastructure, serving, observability and rollback mechanics.
@@ -44,3 +47,13 @@ pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration
 pub const SERVING_CERT_ISSUED_AT: &str = "accord.dev/serving-issued-at";
 pub const SERVING_CERT_NOT_AFTER: &str = "accord.dev/serving-not-after";
 pub const SERVING_CERT_HOSTS: &str = "accord.dev/serving-hosts";
+/// Annotation on an Attestation: the UID of the ModelDeployment it was admitted for
+/// (covered by its seal), so a ModelDeployment deleted and re-created under the same
+/// name never counts the old object's attestations.
+pub const MODEL_DEPLOYMENT_UID: &str = "accord.dev/model-deployment-uid";
+/// Annotation on a ModelDeployment: the user whose change introduced its current
+/// candidate. Written only by the webhook; they may not attest that candidate.
+pub const CANDIDATE_AUTHOR: &str = "accord.dev/candidate-author";
+/// Annotation on a ModelDeployment: the webhook's seal over (namespace, name, candidate
+/// fingerprint, candidate author).
+pub const CANDIDATE_AUTHOR_SEAL: &str = "accord.dev/candidate-author-seal";

@@ -7,6 +7,7 @@
 
 pub mod attestation;
 pub mod conditions;
+pub mod fingerprint;
 pub mod labels;
 pub mod model_deployment;
 pub mod reasons;
@@ -16,9 +17,9 @@ pub mod validation;
 
 pub use attestation::{Attestation, AttestationSpec, AttestationStatus};
 pub use model_deployment::{
-    Approval, CandidateTracking, ChecklistItem, ChecklistItemStatus, Handoff, HistoryEntry,
-    HistoryOutcome, ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus, ModelIdentity,
-    ModelRef, Owners, Phase, Role, RollbackMode, RollbackPlan, Serving,
+    Approval, CandidateTracking, ChecklistItem, ChecklistItemStatus, FailedCandidate, Handoff,
+    HistoryEntry, HistoryOutcome, ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus,
+    ModelIdentity, ModelRef, Owners, Phase, Role, RollbackMode, RollbackPlan, Serving,
 };
 pub use team::{Team, TeamMembers, TeamSpec, TeamStatus};
 

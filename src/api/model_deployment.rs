@@ -25,6 +25,9 @@ use serde::{Deserialize, Serialize};
     validation = kube::core::Rule::new("size(self.metadata.name) <= 63").message(
         "metadata.name of a ModelDeployment must be at most 63 characters: it names the managed Deployment and becomes a label value"
     ),
+    validation = kube::core::Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message(
+        "metadata.name of a ModelDeployment must be a DNS-1035 label (lower-case letters, digits and '-', starting with a letter): it names the managed Service"
+    ),
     doc = "A model served in production, its three owning Teams, its handoff checklist and its rollback plan.",
     printcolumn(name = "Candidate", type_ = "string", json_path = ".spec.model.version", description = "Version awaiting or holding promotion"),
     printcolumn(name = "Active", type_ = "string", json_path = ".status.activeVersion", description = "Version the managed Deployment runs"),
@@ -273,8 +276,12 @@ pub struct ModelDeploymentStatus {
     /// one-time Events it has had. Kept in status so a restart repeats none of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidate: Option<CandidateTracking>,
-    /// A candidate that failed and was rolled back; it is not promoted again until the
-    /// spec names a different candidate.
+    /// Candidates that failed and were rolled back, newest last (bounded). An
+    /// attestation admitted before its candidate failed never promotes it again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_candidates: Vec<FailedCandidate>,
+    /// Deprecated: how Accord before fingerprints remembered a failed candidate. Read
+    /// once to migrate into `failedCandidates`, then dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_candidate: Option<ModelIdentity>,
     /// The last `accord.dev/rollback-requested-at` value acted on; each value acts once.
@@ -299,13 +306,38 @@ pub struct ModelIdentity {
     pub image: String,
 }
 
+/// A candidate that failed and was rolled back.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedCandidate {
+    /// Its candidate fingerprint.
+    pub fingerprint: String,
+    /// Its model version, for humans.
+    pub version: String,
+    /// When it was rolled back; only attestations admitted later can promote it again.
+    pub failed_at: Time,
+}
+
 /// Bookkeeping for the current candidate.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CandidateTracking {
-    /// The candidate's identity.
+    /// The candidate fingerprint (`sha256:…`): what a sign-off is about. Absent only in
+    /// status written by Accord before fingerprints existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// The candidate's version, digest, artifact and image, for humans.
     #[serde(flatten)]
     pub identity: ModelIdentity,
+    /// The user whose change introduced this candidate, as the webhook recorded (and
+    /// sealed) it; they may not attest it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Set when this candidate was already tracked before fingerprints existed:
+    /// attestations admitted then (without `spec.candidate`) count for it, and only
+    /// for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legacy_attestations: bool,
     /// When Accord first saw this candidate; sign-off wait and escalation count from here.
     pub first_seen: Time,
     /// Whether the `PromotionBlocked` Event was recorded for this candidate.
@@ -340,6 +372,11 @@ impl ModelDeploymentSpec {
             .digest
             .as_deref()
             .is_none_or(|want| digest == Some(want))
+    }
+
+    /// The candidate fingerprint of this spec.
+    pub fn fingerprint(&self) -> String {
+        super::fingerprint::candidate_fingerprint(self)
     }
 
     /// The candidate's identity as named by this spec.
@@ -405,6 +442,10 @@ pub struct ChecklistItemStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
+    /// The candidate fingerprint of the version put in place (absent in entries
+    /// written before fingerprints existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     /// The version that was promoted or restored.
     pub version: String,
     /// Its serving image.
@@ -431,9 +472,32 @@ pub struct HistoryEntry {
     /// this set is a known-good rollback target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_at: Option<Time>,
+    /// Accord's seal over this entry (HMAC, key in the operator's namespace). The
+    /// operator never deploys from an entry whose seal does not verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 impl HistoryEntry {
+    /// The candidate fingerprint of the version this entry put in place. Entries from
+    /// before fingerprints are fingerprinted from what they recorded (model `name` is
+    /// the spec's: it never appears in an entry).
+    pub fn fingerprint_in(&self, spec: &ModelDeploymentSpec) -> String {
+        if let Some(fingerprint) = &self.fingerprint {
+            return fingerprint.clone();
+        }
+        let mut recorded = spec.clone();
+        recorded.model.version = self.version.clone();
+        recorded.model.digest = self.digest.clone();
+        recorded.model.artifact = self.artifact.clone();
+        recorded.serving = self.serving.clone().unwrap_or_else(|| Serving {
+            image: self.image.clone(),
+            ..spec.serving.clone()
+        });
+        recorded.serving.image = self.image.clone();
+        recorded.fingerprint()
+    }
+
     /// The identity of the version this entry put in place.
     pub fn identity(&self) -> ModelIdentity {
         ModelIdentity {

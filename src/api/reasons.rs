@@ -22,6 +22,8 @@ pub mod condition {
     pub const PROGRESS_DEADLINE_EXCEEDED: &str = "ProgressDeadlineExceeded";
     /// `Ready=False`: an owner Team does not exist.
     pub const UNKNOWN_TEAM: &str = "UnknownTeam";
+    /// `Ready=False`: the name of a managed object is taken by one Accord does not control.
+    pub const NAME_CONFLICT: &str = "NameConflict";
     /// `RolledBack` and `Escalated` while the spec cannot be acted on.
     pub const INVALID: &str = "Invalid";
     /// `RolledBack=False`.
@@ -70,6 +72,14 @@ pub mod event {
     pub const ESCALATED: &str = "Escalated";
     /// An owner Team does not exist.
     pub const UNKNOWN_TEAM: &str = super::condition::UNKNOWN_TEAM;
+    /// A managed object's name is taken by an object Accord does not control.
+    pub const NAME_CONFLICT: &str = super::condition::NAME_CONFLICT;
+    /// Someone changed a managed object; Accord restored it.
+    pub const DRIFT_REVERTED: &str = "DriftReverted";
+    /// Status history entries that Accord did not write were discarded.
+    pub const HISTORY_DISCARDED: &str = "HistoryDiscarded";
+    /// An Attestation that counted for the candidate was deleted.
+    pub const ATTESTATION_WITHDRAWN: &str = "AttestationWithdrawn";
     /// A ModelDeployment this operator cannot read.
     pub const INVALID_OBJECT: &str = "InvalidObject";
     /// An Attestation for the candidate does not count.
@@ -96,4 +106,14 @@ pub mod counted {
     pub const UNKNOWN_TEAM: &str = super::condition::UNKNOWN_TEAM;
     /// The attester is not (or no longer) a member of the owning Team.
     pub const NOT_A_MEMBER: &str = "NotAMember";
+    /// It was admitted for an earlier ModelDeployment of the same name.
+    pub const OTHER_OBJECT: &str = "OtherObject";
+    /// It predates candidate fingerprints and the candidate changed since.
+    pub const NO_CANDIDATE: &str = "NoCandidate";
+    /// It was admitted before this candidate failed and was rolled back.
+    pub const ADMITTED_BEFORE_FAILURE: &str = "AdmittedBeforeFailure";
+    /// Its attester introduced the candidate (separation of duties).
+    pub const SELF_ATTESTED: &str = "SelfAttested";
+    /// Who introduced the candidate is not recorded, or the record does not verify.
+    pub const CANDIDATE_AUTHOR_UNKNOWN: &str = "CandidateAuthorUnknown";
 }

@@ -6,7 +6,7 @@ use accord::{
     controller::rollout::parse_duration,
     operator::{self, Config},
     telemetry::{self, LogFormat},
-    webhook::{WebhookConfig, certs::CertSource, configuration::Endpoint},
+    webhook::{WebhookConfig, certs::CertSource, configuration::Endpoint, decision::Rights},
 };
 use clap::Parser;
 
@@ -69,6 +69,15 @@ struct Args {
         default_value = "accord-admins"
     )]
     admin_groups: Vec<String>,
+    /// Other identities of this operator (user names as the API server authenticates
+    /// them), e.g. the ServiceAccount of another replica. The operator's own identity is
+    /// always included; only these write status and use the field manager `accord`.
+    #[arg(
+        long = "operator-identity",
+        env = "ACCORD_OPERATOR_IDENTITIES",
+        value_delimiter = ','
+    )]
+    operator_identities: Vec<String>,
     /// DANGEROUS: count attestations without a valid seal, trusting attestedBy as written.
     /// Only for a cluster where the webhook cannot run.
     #[arg(long, env = "ACCORD_TRUST_UNSEALED_ATTESTATIONS", default_value_t = false, action = clap::ArgAction::Set)]
@@ -147,16 +156,17 @@ fn webhook_config(args: &Args, namespace: &str) -> Result<Option<WebhookConfig>,
             validity,
         },
     };
+    let non_empty = |values: &[String]| -> Vec<String> {
+        values.iter().filter(|v| !v.is_empty()).cloned().collect()
+    };
     Ok(Some(WebhookConfig {
         addr: args.webhook_addr,
         certs,
         manage_configurations: endpoint,
-        admin_groups: args
-            .admin_groups
-            .iter()
-            .filter(|g| !g.is_empty())
-            .cloned()
-            .collect(),
+        rights: Rights {
+            admin_groups: non_empty(&args.admin_groups),
+            operator_identities: non_empty(&args.operator_identities),
+        },
     }))
 }
 

@@ -1,89 +1,188 @@
-//! Writes to the API server, all with server-side apply under field manager `accord`.
-//! Callers decide *whether* to write (comparing desired and observed); this module
-//! only knows *how*.
+//! Writes to the API server under field manager `accord`. Callers decide *whether*
+//! to write (comparing desired and observed); this module only knows *how*.
+//!
+//! The ModelDeployment's labels and every status are written by server-side apply.
+//! Managed Deployments and Services are not: server-side apply creates *or adopts*,
+//! and Accord never adopts. They are created with a create (which fails when the
+//! name is taken) and replaced whole, conditional on the resourceVersion and UID of
+//! the object Accord controls, so nothing someone else added survives a revert.
 
-use k8s_openapi::{api::core::v1::Service, apimachinery::pkg::apis::meta::v1::Condition};
+use k8s_openapi::{
+    NamespaceResourceScope,
+    api::{apps::v1::Deployment, core::v1::Service},
+    apimachinery::pkg::apis::meta::v1::Condition,
+};
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{DeleteParams, Patch, PatchParams},
+    api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions},
 };
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::json;
 
 use super::{
     Error,
-    decide::{ServiceWrite, Writes},
+    decide::{ObjectWrite, Writes},
 };
-use crate::api::{
-    Attestation, FIELD_MANAGER, ModelDeployment, ModelDeploymentStatus, Team, TeamStatus,
-    namespaced_name,
+use crate::{
+    api::{
+        Attestation, FIELD_MANAGER, ModelDeployment, ModelDeploymentStatus, Team, TeamStatus,
+        namespaced_name,
+    },
+    watch::OwnWrites,
 };
 
-/// Makes `writes` in order: the ModelDeployment's labels, its Deployment, its
-/// Service, then its status — so a status never reports a rollout that was not
-/// requested.
+/// Someone else's change that a write reverted: for the `DriftReverted` Event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftReport {
+    pub kind: &'static str,
+    /// The first field that differed.
+    pub field: String,
+    /// The field manager that last changed the object before Accord restored it.
+    pub manager: String,
+}
+
+/// Makes `writes` in order: the ModelDeployment's labels and status (so a promotion is
+/// recorded before it happens), then its Deployment and Service. Returns the drift it
+/// reverted.
 pub async fn carry_out(
     client: &Client,
     md: &ModelDeployment,
     writes: &Writes,
-) -> Result<(), Error> {
+    own_writes: &OwnWrites,
+) -> Result<Vec<DriftReport>, Error> {
     let key = namespaced_name(&md.metadata);
     if let Some(labels) = &writes.labels {
-        model_deployment_labels(client, md, labels)
+        let written = model_deployment_labels(client, md, labels)
             .await
             .map_err(|e| Error::kube(&key, e))?;
+        own_writes.record(&key, written.unwrap_or_default());
     }
-    if let Some(deployment) = &writes.deployment {
-        managed(client, deployment)
-            .await
-            .map_err(|e| Error::kube(&format!("Deployment {key}"), e))?;
-    }
-    match &writes.service {
-        Some(ServiceWrite::Apply(service)) => managed(client, service.as_ref()).await,
-        Some(ServiceWrite::Delete) => {
-            let namespace = md.namespace().unwrap_or_default();
-            delete_service(client, &namespace, &md.name_any()).await
-        }
-        None => Ok(()),
-    }
-    .map_err(|e| Error::kube(&format!("Service {key}"), e))?;
     if let Some(status) = &writes.status {
-        model_deployment_status(client, md, status)
+        let written = model_deployment_status(client, md, status)
             .await
             .map_err(|e| Error::kube(&key, e))?;
+        own_writes.record(&key, written.unwrap_or_default());
     }
-    Ok(())
+    let mut drift = Vec::new();
+    if let Some(write) = &writes.deployment {
+        let object = format!("Deployment {key}");
+        drift.extend(
+            object_write::<Deployment>(client, md, write)
+                .await
+                .map_err(|e| Error::kube(&object, e))?,
+        );
+    }
+    if let Some(write) = &writes.service {
+        let object = format!("Service {key}");
+        drift.extend(
+            object_write::<Service>(client, md, write)
+                .await
+                .map_err(|e| Error::kube(&object, e))?,
+        );
+    }
+    Ok(drift)
+}
+
+fn params() -> PostParams {
+    PostParams {
+        dry_run: false,
+        field_manager: Some(FIELD_MANAGER.into()),
+    }
+}
+
+/// Carries out one managed-object write; returns the drift it reverted, if that is
+/// what it did.
+async fn object_write<K>(
+    client: &Client,
+    md: &ModelDeployment,
+    write: &ObjectWrite<K>,
+) -> kube::Result<Option<DriftReport>>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), &md.namespace().unwrap_or_default());
+    match write {
+        ObjectWrite::Create(object) => api.create(&params(), object).await.map(|_| None),
+        ObjectWrite::Replace { object, drift } => {
+            // Who changed it is only in the live object's managed fields, which the
+            // caches drop: read it before restoring.
+            let manager = match drift {
+                Some(_) => api
+                    .get(&object.name_any())
+                    .await
+                    .ok()
+                    .map(|live| last_manager(&live)),
+                None => None,
+            };
+            api.replace(&object.name_any(), &params(), object).await?;
+            Ok(drift.clone().map(|field| DriftReport {
+                kind: kind_name::<K>(),
+                field,
+                manager: manager.unwrap_or_else(|| "an unknown field manager".into()),
+            }))
+        }
+        ObjectWrite::Delete => {
+            let uid = api.get_opt(&md.name_any()).await?.and_then(|o| o.uid());
+            let params = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid,
+                    resource_version: None,
+                }),
+                ..DeleteParams::default()
+            };
+            match api.delete(&md.name_any(), &params).await {
+                Ok(_) => Ok(None),
+                Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+                Err(err) => Err(err),
+            }
+        }
+    }
+}
+
+fn kind_name<K: Resource<DynamicType = ()>>() -> &'static str {
+    if K::kind(&()) == Deployment::kind(&()) {
+        "Deployment"
+    } else {
+        "Service"
+    }
+}
+
+/// The field manager that most recently changed `object` other than Accord (status
+/// writes by controllers aside).
+pub fn last_manager<K: Resource>(object: &K) -> String {
+    object
+        .meta()
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|entry| {
+            entry.manager.as_deref() != Some(FIELD_MANAGER)
+                && entry.subresource.as_deref().unwrap_or_default() != "status"
+        })
+        .max_by_key(|entry| entry.time.as_ref().map(|t| t.0))
+        .and_then(|entry| entry.manager.clone())
+        .unwrap_or_else(|| "an unknown field manager".into())
+}
+
+/// The object named like `md` of kind `K`, read live (for a name check before creating).
+pub async fn get<K>(client: &Client, md: &ModelDeployment) -> kube::Result<Option<K>>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), &md.namespace().unwrap_or_default())
+        .get_opt(&md.name_any())
+        .await
 }
 
 fn apply_params() -> PatchParams {
     PatchParams::apply(FIELD_MANAGER).force()
-}
-
-/// Applies a managed, namespaced object (the Deployment or the Service).
-pub async fn managed<K>(client: &Client, desired: &K) -> kube::Result<()>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + serde::Serialize
-        + serde::de::DeserializeOwned
-        + Clone
-        + std::fmt::Debug,
-{
-    let api = namespaced_api(client, desired);
-    let mut body = serde_json::to_value(desired).expect("managed objects serialize");
-    body["apiVersion"] = json!(K::api_version(&()));
-    body["kind"] = json!(K::kind(&()));
-    api.patch(&desired.name_any(), &apply_params(), &Patch::Apply(body))
-        .await
-        .map(drop)
-}
-
-/// Deletes a managed Service that is no longer wanted (its port was removed).
-pub async fn delete_service(client: &Client, namespace: &str, name: &str) -> kube::Result<()> {
-    let api: Api<Service> = Api::namespaced(client.clone(), namespace);
-    match api.delete(name, &DeleteParams::default()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        Err(err) => Err(err),
-    }
 }
 
 /// The API of a namespaced object's kind, in its namespace.
@@ -104,7 +203,7 @@ async fn apply_status<K>(
     object: &K,
     status: serde_json::Value,
     resource_version: Option<String>,
-) -> kube::Result<()>
+) -> kube::Result<K>
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
@@ -120,7 +219,6 @@ where
     });
     api.patch_status(&object.name_any(), &apply_params(), &Patch::Apply(body))
         .await
-        .map(drop)
 }
 
 /// Applies Accord's labels to a ModelDeployment's metadata. Only `metadata.labels` is
@@ -129,7 +227,7 @@ pub async fn model_deployment_labels(
     client: &Client,
     md: &ModelDeployment,
     labels: &std::collections::BTreeMap<String, String>,
-) -> kube::Result<()> {
+) -> kube::Result<Option<String>> {
     let body = json!({
         "apiVersion": ModelDeployment::api_version(&()),
         "kind": ModelDeployment::kind(&()),
@@ -138,7 +236,7 @@ pub async fn model_deployment_labels(
     namespaced_api(client, md)
         .patch(&md.name_any(), &apply_params(), &Patch::Apply(body))
         .await
-        .map(drop)
+        .map(|written| written.resource_version())
 }
 
 /// Writes a ModelDeployment's status. The resourceVersion read is a precondition, so a
@@ -147,7 +245,7 @@ pub async fn model_deployment_status(
     client: &Client,
     md: &ModelDeployment,
     status: &ModelDeploymentStatus,
-) -> kube::Result<()> {
+) -> kube::Result<Option<String>> {
     let status = serde_json::to_value(status).expect("status serializes");
     apply_status(
         namespaced_api(client, md),
@@ -156,12 +254,15 @@ pub async fn model_deployment_status(
         md.resource_version(),
     )
     .await
+    .map(|written| written.resource_version())
 }
 
 /// Writes a Team's status.
 pub async fn team_status(client: &Client, team: &Team, status: &TeamStatus) -> kube::Result<()> {
     let status = serde_json::to_value(status).expect("status serializes");
-    apply_status(Api::all(client.clone()), team, status, None).await
+    apply_status(Api::all(client.clone()), team, status, None)
+        .await
+        .map(drop)
 }
 
 /// Writes an Attestation's status conditions (its spec is immutable and never touched).
@@ -178,4 +279,5 @@ pub async fn attestation_status(
         None,
     )
     .await
+    .map(drop)
 }

@@ -7,36 +7,54 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::{apps::v1::Deployment, core::v1::Service},
-    apimachinery::pkg::apis::meta::v1::Time,
+    apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time},
 };
-use kube::ResourceExt;
+use kube::{Resource, ResourceExt};
+use serde_json::{Value, json};
 
 use super::{
-    desired,
-    gate::{self, AttestationVerifier},
+    candidate, desired, drift,
+    events::PlannedEvent,
+    gate, history,
     observe::Observed,
     rollout::{self, Plan, PlanInput},
+    trust::Verifier,
     verdicts::{VerdictWrite, changed_verdicts},
 };
-use crate::api::{ModelDeployment, ModelDeploymentStatus, Role};
+use crate::api::{ModelDeployment, ModelDeploymentStatus, Role, labels, reasons::event};
 
-/// What to do about the Service of the same name.
+/// How one managed object is written.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ServiceWrite {
-    /// Apply this Service.
-    Apply(Box<Service>),
-    /// Delete ours: the serving shape no longer names a port.
+pub enum ObjectWrite<K> {
+    /// Create it (it does not exist): a name taken meanwhile fails, never adopts.
+    Create(Box<K>),
+    /// Replace the controlled object with exactly this, conditional on its
+    /// resourceVersion. `drift` names the first field someone else changed, when that
+    /// is why (Accord's own changes carry a new serving hash).
+    Replace {
+        object: Box<K>,
+        drift: Option<String>,
+    },
+    /// Delete the controlled object (a Service whose port went away).
     Delete,
 }
 
-/// The writes a decision takes, in the order they are made.
+impl<K> ObjectWrite<K> {
+    /// Whether this write creates an object.
+    pub fn creates(&self) -> bool {
+        matches!(self, ObjectWrite::Create(_))
+    }
+}
+
+/// The writes a decision takes, in the order they are made: the record first, so no
+/// promotion ever happens without its history entry.
 #[derive(Debug, Clone, Default)]
 pub struct Writes {
     /// Owner labels for the ModelDeployment itself.
     pub labels: Option<BTreeMap<String, String>>,
-    pub deployment: Option<Deployment>,
-    pub service: Option<ServiceWrite>,
     pub status: Option<ModelDeploymentStatus>,
+    pub deployment: Option<ObjectWrite<Deployment>>,
+    pub service: Option<ObjectWrite<Service>>,
 }
 
 impl Writes {
@@ -46,6 +64,12 @@ impl Writes {
             && self.deployment.is_none()
             && self.service.is_none()
             && self.status.is_none()
+    }
+
+    /// Whether a managed object would be created (its name must be checked first).
+    pub fn creates(&self) -> bool {
+        self.deployment.as_ref().is_some_and(ObjectWrite::creates)
+            || self.service.as_ref().is_some_and(ObjectWrite::creates)
     }
 }
 
@@ -80,27 +104,45 @@ pub fn contacts(observed: &Observed) -> BTreeMap<String, Vec<String>> {
 pub fn decide(
     md: &ModelDeployment,
     observed: &Observed,
-    verifier: &dyn AttestationVerifier,
+    verifier: &dyn Verifier,
     now: Time,
 ) -> Decision {
+    // Only the history Accord wrote is decided on.
+    let read = md;
+    let trusted = history::trusted(read, verifier);
+    let mut md = read.clone();
+    md.status.get_or_insert_default().history = trusted.history;
+    let md = &md;
+    let candidate = candidate::current(md, verifier);
     let lookup = |name: &str| observed.team(name);
     let gate = gate::evaluate(
         md,
+        &candidate,
         observed.attestations.iter().map(AsRef::as_ref),
         &lookup,
         verifier,
     );
     let input = PlanInput {
         md,
+        candidate: &candidate,
         gate: &gate,
         missing_teams: missing_teams(md, observed),
+        // A name taken matters once something is (or is about to be) served.
+        name_conflicts: if served_or_signed(md, &gate) {
+            observed.name_conflicts(md)
+        } else {
+            vec![]
+        },
         contacts: contacts(observed),
-        deployment: observed.deployment.clone(),
+        deployment: observed.deployment_observation(md),
         now: now.clone(),
     };
-    let plan = rollout::plan(&input);
-    let writes = writes(md, observed, &plan);
-    let verdicts = changed_verdicts(md, &gate, &observed.attestations, &now);
+    let mut plan = rollout::plan(&input);
+    history::seal(md, &mut plan.status.history, verifier);
+    plan.events.splice(0..0, trusted.discarded);
+    plan.events.extend(withdrawals(read, &candidate, observed));
+    let writes = writes(read, md, observed, &plan);
+    let verdicts = changed_verdicts(md, &candidate, &gate, &observed.attestations, &now);
     Decision {
         plan,
         writes,
@@ -108,8 +150,62 @@ pub fn decide(
     }
 }
 
-/// What differs between the plan and what is there.
-fn writes(md: &ModelDeployment, observed: &Observed, plan: &Plan) -> Writes {
+fn served_or_signed(md: &ModelDeployment, gate: &gate::GateOutcome) -> bool {
+    gate.complete() || md.status.as_ref().is_some_and(|s| !s.history.is_empty())
+}
+
+/// An `AttestationWithdrawn` Event for each Attestation that counted for this same
+/// candidate at the last reconcile and is gone (or being deleted) now.
+fn withdrawals(
+    read: &ModelDeployment,
+    candidate: &candidate::Candidate,
+    observed: &Observed,
+) -> Vec<PlannedEvent> {
+    let Some(status) = &read.status else {
+        return vec![];
+    };
+    let same_candidate = status
+        .candidate
+        .as_ref()
+        .is_some_and(|c| c.fingerprint.as_deref() == Some(candidate.fingerprint.as_str()));
+    if !same_candidate {
+        return vec![];
+    }
+    let present = |name: &str| {
+        observed
+            .attestations
+            .iter()
+            .any(|a| a.metadata.name.as_deref() == Some(name) && !a.is_withdrawn())
+    };
+    status
+        .checklist
+        .iter()
+        .filter(|item| item.attested)
+        .filter_map(|item| {
+            let name = item.attestation.as_deref()?;
+            (!present(name)).then(|| {
+                PlannedEvent::normal(
+                    event::ATTESTATION_WITHDRAWN,
+                    format!(
+                        "attestation {name} by {} for item {} (team {}) was withdrawn; the item is owed again unless another attestation counts",
+                        item.attested_by.as_deref().unwrap_or("an unknown user"),
+                        item.id,
+                        item.team
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// What differs between the plan and what is there. `read` is the object as read,
+/// `md` the same with only the history Accord wrote.
+fn writes(
+    read: &ModelDeployment,
+    md: &ModelDeployment,
+    observed: &Observed,
+    plan: &Plan,
+) -> Writes {
     let owner_labels = desired::owner_labels(md);
     let current = md.labels();
     let labels = owner_labels
@@ -120,132 +216,119 @@ fn writes(md: &ModelDeployment, observed: &Observed, plan: &Plan) -> Writes {
         labels,
         ..Default::default()
     };
-    if let Some(active) = &plan.serve {
-        let want = desired::desired_deployment(md, active, &plan.status.history);
-        let live = observed.deployment.as_ref().and_then(|d| d.hash.as_deref());
-        if live != desired::recorded_hash(&want.metadata) {
-            writes.deployment = Some(want);
-        }
-        let live_service = observed.service.as_ref();
-        writes.service = match desired::desired_service(md, active) {
-            Some(want) => {
-                let live = live_service.and_then(|s| s.hash.as_deref());
-                (live != desired::recorded_hash(&want.metadata))
-                    .then(|| ServiceWrite::Apply(Box::new(want)))
-            }
-            None => live_service
-                .is_some_and(|s| s.ours)
-                .then_some(ServiceWrite::Delete),
-        };
-    }
-    if md.status.as_ref() != Some(&plan.status) {
+    // The status is compared with what was read, forged entries included: dropping
+    // them is a change to write.
+    if read.status.as_ref() != Some(&plan.status) {
         writes.status = Some(plan.status.clone());
     }
+    let Some(active) = &plan.serve else {
+        return writes;
+    };
+    let want = desired::desired_deployment(md, active, &plan.status.history);
+    writes.deployment = object_write(want, observed.controlled_deployment(md), |d| &d.metadata);
+    let live_service = observed.controlled_service(md);
+    writes.service = match desired::desired_service(md, active) {
+        Some(want) => object_write(want, live_service, |s| &s.metadata)
+            .map(|write| keep_allocations(write, live_service)),
+        None => live_service.map(|_| ObjectWrite::Delete),
+    };
     writes
+}
+
+/// The parts of a managed object Accord owns and compares: its labels, annotations and
+/// spec.
+fn owned_parts<K: serde::Serialize>(object: &K) -> Value {
+    let value = serde_json::to_value(object).expect("managed objects serialize");
+    json!({
+        "metadata": {
+            "labels": value["metadata"]["labels"],
+            "annotations": value["metadata"]["annotations"],
+        },
+        "spec": value["spec"],
+    })
+}
+
+/// How to get from `live` (controlled by this ModelDeployment, if it exists) to `want`.
+fn object_write<K>(
+    mut want: K,
+    live: Option<&K>,
+    meta: impl Fn(&K) -> &ObjectMeta,
+) -> Option<ObjectWrite<K>>
+where
+    K: Resource + Clone + serde::Serialize,
+{
+    let Some(live) = live else {
+        return Some(ObjectWrite::Create(Box::new(want)));
+    };
+    let difference = drift::first_difference(&owned_parts(&want), &owned_parts(live))?;
+    let ours = desired::recorded_hash(meta(live)) == desired::recorded_hash(want.meta());
+    carry_over(want.meta_mut(), meta(live));
+    Some(ObjectWrite::Replace {
+        object: Box::new(want),
+        drift: ours.then_some(difference),
+    })
+}
+
+/// A Service replaced whole keeps the addresses the API server allocated to it
+/// (they are immutable).
+fn keep_allocations(write: ObjectWrite<Service>, live: Option<&Service>) -> ObjectWrite<Service> {
+    match (write, live.and_then(|l| l.spec.as_ref())) {
+        (ObjectWrite::Replace { mut object, drift }, Some(allocated)) => {
+            let spec = object.spec.get_or_insert_default();
+            spec.cluster_ip = allocated.cluster_ip.clone();
+            spec.cluster_ips = allocated.cluster_ips.clone();
+            spec.ip_families = allocated.ip_families.clone();
+            spec.ip_family_policy = allocated.ip_family_policy.clone();
+            ObjectWrite::Replace { object, drift }
+        }
+        (write, _) => write,
+    }
+}
+
+/// What a replacement keeps of the live object: its identity and version (the
+/// precondition), finalizers, and labels and annotations others set (Accord's own
+/// keys are the desired ones).
+fn carry_over(want: &mut ObjectMeta, live: &ObjectMeta) {
+    want.uid = live.uid.clone();
+    want.resource_version = live.resource_version.clone();
+    want.finalizers = live.finalizers.clone();
+    for (mine, theirs) in [
+        (&mut want.labels, &live.labels),
+        (&mut want.annotations, &live.annotations),
+    ] {
+        let mut merged = theirs.clone().unwrap_or_default();
+        merged.retain(|key, _| !key.starts_with(labels::ACCORD_PREFIX));
+        merged.extend(mine.take().unwrap_or_default());
+        *mine = Some(merged);
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::{
         api::Phase,
-        controller::{
-            gate::TrustAsWritten,
-            observe::{DeploymentObservation, ServiceObservation},
-            testing::{attestation, md, team, time},
-        },
+        controller::testing::{Verify, World},
     };
-
-    fn teams() -> BTreeMap<String, Option<Arc<Team>>> {
-        [
-            team("data-platform", &[], &["data-platform-eng"]),
-            team("ml-platform", &["bob"], &[]),
-            team("payments-app", &["carol"], &[]),
-        ]
-        .into_iter()
-        .map(|t| (t.name_any(), Some(Arc::new(t))))
-        .collect()
-    }
-
-    use crate::api::Team;
-
-    /// Takes `md` through promotion to Serving, storing each decision's status and
-    /// feeding back what the Deployment and Service would report.
-    fn converge(md: &mut ModelDeployment, observed: &mut Observed) -> Decision {
-        let mut last = None;
-        for t in 0..4 {
-            let decision = decide(md, observed, &TrustAsWritten, time(t));
-            if let Some(labels) = &decision.writes.labels {
-                md.metadata.labels = Some(labels.clone());
-            }
-            if let Some(deployment) = &decision.writes.deployment {
-                observed.deployment = Some(DeploymentObservation {
-                    hash: desired::recorded_hash(&deployment.metadata).map(String::from),
-                    rollout_complete: true,
-                });
-            }
-            if let Some(ServiceWrite::Apply(service)) = &decision.writes.service {
-                observed.service = Some(ServiceObservation {
-                    hash: desired::recorded_hash(&service.metadata).map(String::from),
-                    ours: true,
-                });
-            }
-            if let Some(status) = &decision.writes.status {
-                md.status = Some(status.clone());
-            }
-            let mut attestations = Vec::new();
-            for att in &observed.attestations {
-                let mut att = (**att).clone();
-                if let Some(v) = decision
-                    .verdicts
-                    .iter()
-                    .find(|v| v.attestation.metadata.name == att.metadata.name)
-                {
-                    att.status = Some(crate::api::AttestationStatus {
-                        conditions: v.conditions.clone(),
-                    });
-                }
-                attestations.push(Arc::new(att));
-            }
-            observed.attestations = attestations;
-            last = Some(decision);
-        }
-        last.expect("decided")
-    }
-
-    fn signed_off() -> Observed {
-        Observed {
-            teams: teams(),
-            attestations: vec![
-                Arc::new(attestation(
-                    "a1",
-                    "drift",
-                    "2.4.0",
-                    "alice",
-                    &["data-platform-eng"],
-                )),
-                Arc::new(attestation("a2", "latency", "2.4.0", "bob", &[])),
-                Arc::new(attestation("a3", "kpis", "2.4.0", "carol", &[])),
-            ],
-            ..Default::default()
-        }
-    }
 
     #[test]
     fn a_signed_off_candidate_writes_everything_once_then_nothing() {
-        let mut m = md("2.4.0");
-        let mut observed = signed_off();
-        let first = decide(&m, &observed, &TrustAsWritten, time(0));
+        let mut world = World::signed_off();
+        let first = world.decide(&Verify::default(), 0);
         assert!(first.writes.labels.is_some());
-        assert!(first.writes.deployment.is_some());
-        assert!(matches!(first.writes.service, Some(ServiceWrite::Apply(_))));
+        assert!(matches!(
+            first.writes.deployment,
+            Some(ObjectWrite::Create(_))
+        ));
+        assert!(matches!(first.writes.service, Some(ObjectWrite::Create(_))));
         assert!(first.writes.status.is_some());
         assert_eq!(first.verdicts.len(), 3);
 
-        let last = converge(&mut m, &mut observed);
-        assert_eq!(m.status.as_ref().unwrap().phase, Some(Phase::Serving));
+        let last = world.converge(&Verify::default());
+        assert_eq!(
+            world.md().status.as_ref().unwrap().phase,
+            Some(Phase::Serving)
+        );
         assert!(
             last.writes.is_empty(),
             "a converged ModelDeployment writes nothing: {:?}",
@@ -256,24 +339,141 @@ mod tests {
     }
 
     #[test]
-    fn a_changed_deployment_is_applied_again_and_nothing_else() {
-        let mut m = md("2.4.0");
-        let mut observed = signed_off();
-        converge(&mut m, &mut observed);
-        observed.deployment.as_mut().unwrap().hash = Some("edited".into());
-        let decision = decide(&m, &observed, &TrustAsWritten, time(10));
-        assert!(decision.writes.deployment.is_some());
+    fn history_entries_are_sealed_and_a_forged_one_is_discarded_not_deployed() {
+        let mut world = World::converged();
+        let history = &world.md().status.as_ref().unwrap().history;
+        assert!(history.iter().all(|e| e.seal.is_some()), "{history:?}");
+        // Someone writes a Promoted entry for an image of their own into status.
+        let mut forged = history[0].clone();
+        forged.image = "registry.example.com/evil:1".into();
+        forged.version = "6.6.6".into();
+        let md = world.model_deployment.as_mut().unwrap();
+        md.status.as_mut().unwrap().history.push(forged);
+        let decision = world.decide(&Verify::default(), 10);
+        assert!(
+            decision.writes.deployment.is_none(),
+            "the forged entry is never deployed"
+        );
+        let status = decision
+            .writes
+            .status
+            .expect("the forgery is removed from status");
+        assert_eq!(status.history.len(), 1);
+        assert_eq!(status.active_version.as_deref(), Some("2.4.0"));
+        assert_eq!(
+            decision.plan.events[0].reason,
+            crate::api::reasons::event::HISTORY_DISCARDED
+        );
+    }
+
+    #[test]
+    fn a_changed_deployment_is_replaced_and_drift_named_only_when_someone_else_did_it() {
+        let mut world = World::converged();
+        let deployment = world.deployment.as_mut().unwrap();
+        deployment
+            .spec
+            .as_mut()
+            .unwrap()
+            .template
+            .spec
+            .as_mut()
+            .unwrap()
+            .containers[0]
+            .image = Some("evil:1".into());
+        let decision = world.decide(&Verify::default(), 10);
+        match decision.writes.deployment {
+            Some(ObjectWrite::Replace { object, drift }) => {
+                assert_eq!(
+                    drift.as_deref(),
+                    Some("spec.template.spec.containers[0].image")
+                );
+                assert_eq!(
+                    object.metadata.uid.as_deref(),
+                    Some("uid-deployment"),
+                    "conditional on the object"
+                );
+            }
+            other => panic!("expected a replace, got {other:?}"),
+        }
         assert!(decision.writes.service.is_none());
         assert!(decision.writes.labels.is_none());
+        // An operational change of Accord's own is no drift.
+        let mut world = World::converged();
+        world
+            .model_deployment
+            .as_mut()
+            .unwrap()
+            .spec
+            .serving
+            .replicas = 5;
+        match world.decide(&Verify::default(), 10).writes.deployment {
+            Some(ObjectWrite::Replace { drift, .. }) => assert_eq!(drift, None),
+            other => panic!("expected a replace, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_same_named_object_accord_does_not_control_is_a_conflict_and_nothing_is_promoted() {
+        let mut world = World::signed_off();
+        let mut theirs = Deployment::default();
+        theirs.metadata.name = Some("fraud-scorer".into());
+        theirs.metadata.namespace = Some("payments".into());
+        world.deployment = Some(theirs);
+        let decision = world.decide(&Verify::default(), 0);
+        assert!(decision.writes.deployment.is_none() && decision.writes.service.is_none());
+        let status = decision.writes.status.unwrap();
+        assert_eq!(status.phase, Some(Phase::Invalid));
+        assert!(status.history.is_empty(), "no promotion is recorded");
+        assert_eq!(
+            decision.plan.events[0].reason,
+            crate::api::reasons::event::NAME_CONFLICT
+        );
+    }
+
+    #[test]
+    fn a_withdrawn_attestation_is_an_event_once() {
+        let mut world = World::signed_off();
+        world
+            .model_deployment
+            .as_mut()
+            .unwrap()
+            .spec
+            .handoff
+            .checklist
+            .push(crate::api::ChecklistItem {
+                id: "bias".into(),
+                owner: Role::Application,
+                description: None,
+                required: true,
+            });
+        world.converge(&Verify::default());
+        world
+            .attestations
+            .retain(|a| a.metadata.name.as_deref() != Some("a1"));
+        let decision = world.decide(&Verify::default(), 10);
+        let withdrawn: Vec<&PlannedEvent> = decision
+            .plan
+            .events
+            .iter()
+            .filter(|e| e.reason == event::ATTESTATION_WITHDRAWN)
+            .collect();
+        assert_eq!(withdrawn.len(), 1, "{:?}", decision.plan.events);
+        assert!(
+            withdrawn[0].note.contains("a1 by alice for item drift"),
+            "{}",
+            withdrawn[0].note
+        );
+        world.carry_out(&decision);
+        assert!(world.decide(&Verify::default(), 20).plan.events.is_empty());
     }
 
     #[test]
     fn missing_teams_are_named_with_their_role() {
-        let m = md("2.4.0");
-        let mut observed = signed_off();
+        let world = World::signed_off();
+        let mut observed = world.observed();
         observed.teams.insert("ml-platform".into(), None);
         assert_eq!(
-            missing_teams(&m, &observed),
+            missing_teams(world.md(), &observed),
             [(Role::Platform, "ml-platform".to_string())]
         );
         assert!(!contacts(&observed).contains_key("ml-platform"));
@@ -281,15 +481,14 @@ mod tests {
     }
 
     #[test]
-    fn only_an_owned_service_is_deleted_when_the_port_goes() {
-        let mut m = md("2.4.0");
-        let mut observed = signed_off();
-        converge(&mut m, &mut observed);
-        m.spec.serving.port = None;
-        let decision = decide(&m, &observed, &TrustAsWritten, time(20));
-        assert_eq!(decision.writes.service, Some(ServiceWrite::Delete));
-        observed.service.as_mut().unwrap().ours = false;
-        let decision = decide(&m, &observed, &TrustAsWritten, time(20));
-        assert_eq!(decision.writes.service, None);
+    fn only_a_controlled_service_is_deleted_when_the_port_goes() {
+        let mut world = World::converged();
+        world.model_deployment.as_mut().unwrap().spec.serving.port = None;
+        assert_eq!(
+            world.decide(&Verify::default(), 20).writes.service,
+            Some(ObjectWrite::Delete)
+        );
+        world.service.as_mut().unwrap().metadata.owner_references = None;
+        assert_eq!(world.decide(&Verify::default(), 20).writes.service, None);
     }
 }

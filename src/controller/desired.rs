@@ -20,8 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::api::{HistoryEntry, HistoryOutcome, ModelDeployment, Serving, labels};
 
-/// Name of the serving container in the managed pods.
-pub const CONTAINER_NAME: &str = "model";
+pub use crate::api::fingerprint::SERVING_CONTAINER as CONTAINER_NAME;
 
 /// Labels on the ModelDeployment itself: its owners and model.
 pub fn owner_labels(md: &ModelDeployment) -> BTreeMap<String, String> {
@@ -80,13 +79,14 @@ pub fn approvers(active: &HistoryEntry, history: &[HistoryEntry]) -> Vec<String>
     users
 }
 
-/// Whether `meta` names `md` (this very object, by UID) as an owner.
-pub fn owned_by(meta: &ObjectMeta, md: &ModelDeployment) -> bool {
+/// Whether `md` (this very object, by UID) is `meta`'s controller. Accord writes only
+/// objects it controls; a same-named object it does not control is never adopted.
+pub fn controlled_by(meta: &ObjectMeta, md: &ModelDeployment) -> bool {
     let uid = md.metadata.uid.as_deref();
     meta.owner_references
         .iter()
         .flatten()
-        .any(|owner| Some(owner.uid.as_str()) == uid)
+        .any(|owner| owner.controller == Some(true) && Some(owner.uid.as_str()) == uid)
 }
 
 fn owner_reference(md: &ModelDeployment) -> Vec<OwnerReference> {
@@ -219,6 +219,8 @@ mod tests {
 
     fn entry(md: &ModelDeployment, outcome: HistoryOutcome, users: &[&str]) -> HistoryEntry {
         HistoryEntry {
+            fingerprint: None,
+            seal: None,
             version: md.spec.model.version.clone(),
             image: md.spec.serving.image.clone(),
             digest: None,

@@ -3,9 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use super::{
+    candidate::Candidate,
+    trust::{Author, Verifier},
+};
 use crate::api::{
     Approval, Attestation, ChecklistItemStatus, ModelDeployment, Role, Team,
-    labels::ATTESTER_GROUPS, reasons::counted,
+    fingerprint::short,
+    labels::{ATTESTER_GROUPS, MODEL_DEPLOYMENT_UID},
+    reasons::counted,
 };
 
 /// Why an attestation does not count: a CamelCase reason and a sentence for humans.
@@ -20,33 +26,6 @@ fn rejected(reason: &'static str, message: impl Into<String>) -> Option<Rejectio
         reason,
         message: message.into(),
     })
-}
-
-/// Checks that do not depend on the checklist: the webhook's seal (later) and similar.
-/// Returns why an attestation must be ignored, or `None` when it may count.
-pub trait AttestationVerifier {
-    /// `None` when the attestation is authentic, else why it is not.
-    fn reject(&self, attestation: &Attestation) -> Option<String>;
-
-    /// Whether `spec.team` may stand in for group membership when the attestation
-    /// records no groups. Only a verifier that trusts clients says yes.
-    fn trusts_recorded_team(&self) -> bool {
-        false
-    }
-}
-
-/// Accepts every attestation as authentic: `spec.attestedBy` and `spec.team` are
-/// trusted as written. For clusters without Accord's admission webhook only.
-pub struct TrustAsWritten;
-
-impl AttestationVerifier for TrustAsWritten {
-    fn reject(&self, _: &Attestation) -> Option<String> {
-        None
-    }
-
-    fn trusts_recorded_team(&self) -> bool {
-        true
-    }
 }
 
 /// The gate's verdict for one candidate.
@@ -104,13 +83,13 @@ fn recorded_groups(attestation: &Attestation) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Why `attestation` does not count for `item_owner`'s team, or `None` when it does.
-fn rejection(
+/// Why an attestation for the candidate is not authentic or not about exactly this
+/// candidate of this object, or `None` when it is.
+fn provenance(
     md: &ModelDeployment,
+    candidate: &Candidate,
     attestation: &Attestation,
-    team_name: &str,
-    team: Option<&Team>,
-    verifier: &dyn AttestationVerifier,
+    verifier: &dyn Verifier,
 ) -> Option<Rejection> {
     if attestation.is_withdrawn() {
         return rejected(
@@ -120,6 +99,30 @@ fn rejection(
     }
     if let Some(message) = verifier.reject(attestation) {
         return rejected(counted::INVALID_SEAL, message);
+    }
+    let admitted_for = attestation
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(MODEL_DEPLOYMENT_UID));
+    if let Some(uid) = admitted_for
+        && Some(uid) != md.metadata.uid.as_ref()
+    {
+        return rejected(
+            counted::OTHER_OBJECT,
+            format!(
+                "it was admitted for an earlier ModelDeployment of this name (uid {uid}), deleted since"
+            ),
+        );
+    }
+    if attestation.spec.candidate.is_none() && !candidate.legacy_attestations {
+        return rejected(
+            counted::NO_CANDIDATE,
+            format!(
+                "it names no candidate fingerprint and the candidate changed since it was admitted: attest the candidate {} instead",
+                short(&candidate.fingerprint)
+            ),
+        );
     }
     if !md.spec.digest_matches(attestation.spec.digest.as_deref()) {
         return rejected(
@@ -131,6 +134,36 @@ fn rejection(
             ),
         );
     }
+    if let Some(failed_at) = &candidate.failed_at
+        && attestation
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .is_none_or(|t| t.0 <= failed_at.0)
+    {
+        return rejected(
+            counted::ADMITTED_BEFORE_FAILURE,
+            format!(
+                "this candidate failed and was rolled back at {}; sign-off given before that never promotes it again",
+                failed_at.0
+            ),
+        );
+    }
+    None
+}
+
+/// Why `attestation` does not count for `team_name`'s item, or `None` when it does.
+fn rejection(
+    md: &ModelDeployment,
+    candidate: &Candidate,
+    attestation: &Attestation,
+    team_name: &str,
+    team: Option<&Team>,
+    verifier: &dyn Verifier,
+) -> Option<Rejection> {
+    if let Some(rejection) = provenance(md, candidate, attestation, verifier) {
+        return Some(rejection);
+    }
     let Some(user) = attestation
         .spec
         .attested_by
@@ -139,6 +172,25 @@ fn rejection(
     else {
         return rejected(counted::NO_ATTESTER, "it records no attestedBy user");
     };
+    match &candidate.author {
+        Author::Known(author) if author == user => {
+            return rejected(
+                counted::SELF_ATTESTED,
+                format!(
+                    "{user} introduced this candidate and may not attest it (separation of duties)"
+                ),
+            );
+        }
+        Author::Unknown(why) => {
+            return rejected(
+                counted::CANDIDATE_AUTHOR_UNKNOWN,
+                format!(
+                    "Accord cannot tell who introduced this candidate: {why}; re-apply the spec through the API server"
+                ),
+            );
+        }
+        _ => {}
+    }
     if let Some(recorded) = attestation.spec.team.as_deref()
         && recorded != team_name
     {
@@ -166,31 +218,44 @@ fn rejection(
     None
 }
 
-/// Whether `attestation` is about the candidate `md` names (its namespace, name and
-/// version); only those are judged, the rest are ignored silently.
-pub fn is_for_candidate(attestation: &Attestation, md: &ModelDeployment) -> bool {
-    attestation.is_for(
-        md.metadata.namespace.as_deref(),
-        md.metadata.name.as_deref().unwrap_or_default(),
-        &md.spec.model.version,
-    )
+/// Whether `attestation` is about the candidate `md` names: its namespace and name,
+/// and the candidate fingerprint (or, for an attestation from before fingerprints,
+/// the version). Only those are judged; the rest are about other candidates and are
+/// ignored silently.
+pub fn is_for_candidate(
+    attestation: &Attestation,
+    md: &ModelDeployment,
+    candidate: &Candidate,
+) -> bool {
+    let namespace = md.metadata.namespace.as_deref();
+    let name = md.metadata.name.as_deref().unwrap_or_default();
+    if attestation.metadata.namespace.as_deref() != namespace
+        || attestation.spec.model_deployment != name
+    {
+        return false;
+    }
+    match &attestation.spec.candidate {
+        Some(fingerprint) => *fingerprint == candidate.fingerprint,
+        None => attestation.spec.version == md.spec.model.version,
+    }
 }
 
 /// Decides, for the candidate in `md.spec`, which checklist items are attested.
 ///
 /// `attestations` may hold any Attestations; only those in the ModelDeployment's
-/// namespace naming it and the candidate version are considered. `team` looks a Team
+/// namespace naming it and its candidate are considered. `team` looks a Team
 /// up by name as it is now. When several attestations count for an item, the earliest
 /// created one is recorded.
 pub fn evaluate<'a>(
     md: &ModelDeployment,
+    candidate: &Candidate,
     attestations: impl IntoIterator<Item = &'a Attestation>,
     team: &dyn Fn(&str) -> Option<Team>,
-    verifier: &dyn AttestationVerifier,
+    verifier: &dyn Verifier,
 ) -> GateOutcome {
     let mut relevant: Vec<&Attestation> = attestations
         .into_iter()
-        .filter(|a| is_for_candidate(a, md))
+        .filter(|a| is_for_candidate(a, md, candidate))
         .collect();
     relevant.sort_by(|a, b| {
         let key = |x: &Attestation| {
@@ -220,7 +285,14 @@ pub fn evaluate<'a>(
         };
         for attestation in relevant.iter().filter(|a| a.spec.item == item.id) {
             let att_name = attestation.metadata.name.clone().unwrap_or_default();
-            match rejection(md, attestation, team_name, team.as_ref(), verifier) {
+            match rejection(
+                md,
+                candidate,
+                attestation,
+                team_name,
+                team.as_ref(),
+                verifier,
+            ) {
                 None if !status.attested => {
                     status.attested = true;
                     status.attested_by = attestation.spec.attested_by.clone();
@@ -259,7 +331,21 @@ pub fn evaluate<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::testing::{attestation, md, team};
+    use crate::controller::{
+        candidate::current,
+        testing::{Verify, attestation, md, team, time},
+        trust::TrustAsWritten,
+    };
+
+    /// The gate for the candidate `md` names now.
+    fn evaluate<'a>(
+        md: &ModelDeployment,
+        attestations: impl IntoIterator<Item = &'a Attestation>,
+        team: &dyn Fn(&str) -> Option<Team>,
+        verifier: &dyn Verifier,
+    ) -> GateOutcome {
+        super::evaluate(md, &current(md, verifier), attestations, team, verifier)
+    }
 
     fn teams(name: &str) -> Option<Team> {
         match name {
@@ -300,19 +386,14 @@ mod tests {
 
     #[test]
     fn recorded_team_stands_in_for_groups_only_when_trusted() {
-        struct Sealed;
-        impl AttestationVerifier for Sealed {
-            fn reject(&self, _: &Attestation) -> Option<String> {
-                None
-            }
-        }
+        let sealed = Verify::default();
         let md = md("2.4.0");
         let mut att = attestation("a1", "drift", "2.4.0", "alice", &[]);
         att.spec.team = Some("data-platform".into());
         assert!(
             evaluate(&md, std::slice::from_ref(&att), &teams, &TrustAsWritten).items[0].attested
         );
-        assert!(!evaluate(&md, &[att], &teams, &Sealed).items[0].attested);
+        assert!(!evaluate(&md, &[att], &teams, &sealed).items[0].attested);
     }
 
     #[test]
@@ -366,8 +447,10 @@ mod tests {
         md.spec.model.digest = Some(format!("sha256:{}", "a".repeat(64)));
         let mut wrong_digest = attestation("a1", "drift", "2.4.0", "alice", &["data-platform-eng"]);
         wrong_digest.spec.digest = Some(format!("sha256:{}", "b".repeat(64)));
+        wrong_digest.spec.candidate = Some(md.spec.fingerprint());
         let mut wrong_team = attestation("a2", "drift", "2.4.0", "alice", &["data-platform-eng"]);
         wrong_team.spec.digest = md.spec.model.digest.clone();
+        wrong_team.spec.candidate = Some(md.spec.fingerprint());
         wrong_team.spec.team = Some("payments-app".into());
         let out = evaluate(&md, &[wrong_digest, wrong_team], &teams, &TrustAsWritten);
         assert!(!out.items[0].attested);
@@ -396,12 +479,10 @@ mod tests {
 
     #[test]
     fn deleted_and_unverified_attestations_do_not_count() {
-        struct RejectAll;
-        impl AttestationVerifier for RejectAll {
-            fn reject(&self, _: &Attestation) -> Option<String> {
-                Some("no valid seal".into())
-            }
-        }
+        let reject_all = Verify {
+            reject: Some("no valid seal".into()),
+            ..Default::default()
+        };
         let md = md("2.4.0");
         let atts = [attestation(
             "a1",
@@ -410,9 +491,9 @@ mod tests {
             "alice",
             &["data-platform-eng"],
         )];
-        assert!(!evaluate(&md, &atts, &teams, &RejectAll).items[0].attested);
+        assert!(!evaluate(&md, &atts, &teams, &reject_all).items[0].attested);
         let mut deleting = atts[0].clone();
-        deleting.metadata.deletion_timestamp = Some(crate::controller::testing::time(0));
+        deleting.metadata.deletion_timestamp = Some(time(0));
         assert!(!evaluate(&md, &[deleting], &teams, &TrustAsWritten).items[0].attested);
     }
 
@@ -426,5 +507,117 @@ mod tests {
         let out = evaluate(&md, &[other_md, other_ns], &teams, &TrustAsWritten);
         assert!(!out.items[0].attested);
         assert!(out.rejected.is_empty());
+    }
+
+    fn all_three(version: &str) -> Vec<Attestation> {
+        vec![
+            attestation("a1", "drift", version, "alice", &["data-platform-eng"]),
+            attestation("a2", "latency", version, "bob", &[]),
+            attestation("a3", "kpis", version, "carol", &["payments-app-eng"]),
+        ]
+    }
+
+    #[test]
+    fn only_attestations_of_this_exact_candidate_count() {
+        let mut md = md("2.4.0");
+        let atts = all_three("2.4.0");
+        assert!(evaluate(&md, &atts, &teams, &TrustAsWritten).complete());
+        // Same version and digest, another image: another candidate, nothing counts.
+        md.spec.serving.image = "registry.example.com/evil:2.4.0".into();
+        let out = evaluate(&md, &atts, &teams, &TrustAsWritten);
+        assert_eq!(out.pending(), 3);
+        assert!(
+            out.rejected.is_empty(),
+            "other candidates are ignored silently"
+        );
+        // An operational change is the same candidate.
+        md.spec.serving.image = "registry.example.com/fraud-scorer:2.4.0".into();
+        md.spec.serving.replicas = 9;
+        assert!(evaluate(&md, &atts, &teams, &TrustAsWritten).complete());
+    }
+
+    #[test]
+    fn attestations_from_before_fingerprints_count_only_for_an_adopted_candidate() {
+        let mut md = md("2.4.0");
+        let mut legacy = all_three("2.4.0");
+        for att in &mut legacy {
+            att.spec.candidate = None;
+        }
+        let out = evaluate(&md, &legacy, &teams, &TrustAsWritten);
+        assert_eq!(out.rejected[0].1.reason, counted::NO_CANDIDATE);
+        assert!(!out.complete());
+        let tracking = crate::api::CandidateTracking {
+            fingerprint: None,
+            identity: md.spec.identity(),
+            author: None,
+            legacy_attestations: false,
+            first_seen: time(0),
+            blocked_reported: false,
+            escalated: false,
+        };
+        md.status = Some(crate::api::ModelDeploymentStatus {
+            candidate: Some(tracking),
+            ..Default::default()
+        });
+        assert!(evaluate(&md, &legacy, &teams, &TrustAsWritten).complete());
+    }
+
+    #[test]
+    fn sign_off_from_before_a_failure_never_counts_again() {
+        let mut md = md("2.4.0");
+        md.status = Some(crate::api::ModelDeploymentStatus {
+            failed_candidates: vec![crate::api::FailedCandidate {
+                fingerprint: md.spec.fingerprint(),
+                version: "2.4.0".into(),
+                failed_at: time(100),
+            }],
+            ..Default::default()
+        });
+        let old = all_three("2.4.0");
+        let out = evaluate(&md, &old, &teams, &TrustAsWritten);
+        assert_eq!(out.pending(), 3);
+        assert_eq!(out.rejected[0].1.reason, counted::ADMITTED_BEFORE_FAILURE);
+        let mut fresh = all_three("2.4.0");
+        for att in &mut fresh {
+            att.metadata.creation_timestamp = Some(time(101));
+        }
+        assert!(evaluate(&md, &fresh, &teams, &TrustAsWritten).complete());
+    }
+
+    #[test]
+    fn whoever_introduced_the_candidate_cannot_count_and_an_unknown_author_blocks_all() {
+        let md = md("2.4.0");
+        let bob_wrote_it = Verify {
+            author: Author::Known("bob".into()),
+            ..Default::default()
+        };
+        let out = evaluate(&md, &all_three("2.4.0"), &teams, &bob_wrote_it);
+        assert_eq!(out.owed_message(), "ml-platform owes latency");
+        assert_eq!(out.rejected[0].1.reason, counted::SELF_ATTESTED);
+        let unknown = Verify {
+            author: Author::Unknown("no record".into()),
+            ..Default::default()
+        };
+        let out = evaluate(&md, &all_three("2.4.0"), &teams, &unknown);
+        assert_eq!(out.pending(), 3);
+        assert!(
+            out.rejected
+                .iter()
+                .all(|(_, r)| r.reason == counted::CANDIDATE_AUTHOR_UNKNOWN)
+        );
+    }
+
+    #[test]
+    fn attestations_of_a_deleted_same_named_object_do_not_count() {
+        let md = md("2.4.0");
+        let mut atts = all_three("2.4.0");
+        atts[0]
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(MODEL_DEPLOYMENT_UID.into(), "uid-of-the-old-object".into());
+        let out = evaluate(&md, &atts, &teams, &TrustAsWritten);
+        assert_eq!(out.owed_message(), "data-platform owes drift");
+        assert_eq!(out.rejected[0].1.reason, counted::OTHER_OBJECT);
     }
 }

@@ -7,10 +7,13 @@
 //! [`desired`] and [`verdicts`]) → [`apply`] (only what differs) → [`events`].
 
 pub mod apply;
+pub mod candidate;
 pub mod decide;
 pub mod desired;
+pub mod drift;
 pub mod events;
 pub mod gate;
+pub mod history;
 pub mod model_deployment;
 pub mod observe;
 pub mod rollout;
@@ -18,6 +21,7 @@ pub mod runner;
 pub mod status;
 pub mod team;
 pub mod triggers;
+pub mod trust;
 pub mod verdicts;
 
 #[cfg(test)]
@@ -40,10 +44,10 @@ use tracing::info;
 use crate::{
     metrics::ControllerMetrics,
     timing,
-    watch::{Request, Stores, Watches},
+    watch::{OwnWrites, Request, Stores, Watches},
 };
-use gate::AttestationVerifier;
 use runner::Backoff;
+use trust::Verifier;
 
 /// Errors of a reconcile. Each has a stable, low-cardinality label for metrics.
 #[derive(Debug, thiserror::Error)]
@@ -102,9 +106,11 @@ pub struct Context {
     pub metrics: ControllerMetrics,
     pub stores: Stores,
     /// Decides whether an attestation is authentic (the webhook's seal).
-    pub verifier: Arc<dyn AttestationVerifier + Send + Sync>,
+    pub verifier: Arc<dyn Verifier>,
     /// Consecutive failures per object.
     pub backoff: Backoff,
+    /// Accord's own ModelDeployment writes, so their watch events ask for nothing.
+    pub own_writes: Arc<OwnWrites>,
 }
 
 impl Context {
@@ -113,9 +119,11 @@ impl Context {
         reporter: Reporter,
         metrics: ControllerMetrics,
         stores: Stores,
-        verifier: Arc<dyn AttestationVerifier + Send + Sync>,
+        own_writes: Arc<OwnWrites>,
+        verifier: Arc<dyn Verifier>,
     ) -> Self {
         Self {
+            own_writes,
             recorder: Recorder::new(client.clone(), reporter),
             client,
             metrics,

@@ -10,11 +10,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Resource, ResourceExt, core::DeserializeGuard, runtime::controller::Action};
 use tracing::instrument;
 
+use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
+
 use super::{
-    Context, Error, apply,
+    Context, Error,
+    apply::{self, DriftReport},
     decide::{Decision, decide},
+    desired,
     events::{self, PlannedEvent},
-    observe::observe,
+    observe::{Observed, observe},
     verdicts::VerdictWrite,
 };
 use crate::{
@@ -33,17 +37,51 @@ pub async fn reconcile(
         // Garbage collection removes the managed objects; Attestations stay as records.
         return Ok(Action::await_change());
     }
-    let observed = observe(&ctx.stores, md);
-    let decision = decide(
-        md,
-        &observed,
-        ctx.verifier.as_ref(),
-        Time(jiff::Timestamp::now()),
-    );
-    apply::carry_out(&ctx.client, md, &decision.writes).await?;
+    let now = Time(jiff::Timestamp::now());
+    let mut observed = observe(&ctx.stores, md);
+    let mut decision = decide(md, &observed, ctx.verifier.as_ref(), now.clone());
+    if decision.writes.creates() && look_up_names(&ctx, md, &mut observed).await? {
+        decision = decide(md, &observed, ctx.verifier.as_ref(), now);
+    }
+    let drift = apply::carry_out(&ctx.client, md, &decision.writes, &ctx.own_writes).await?;
     record_verdicts(&ctx, md, &decision.verdicts).await?;
-    publish(&ctx, md, &decision).await;
+    publish(&ctx, md, &decision, &drift).await;
     Ok(Action::requeue(decision.plan.requeue_after))
+}
+
+/// Before creating a Deployment or Service, reads the name live: the caches hold only
+/// objects labelled as Accord's, and a same-named object Accord does not control must
+/// never be adopted. Returns whether an object was found (the decision must be remade).
+async fn look_up_names(
+    ctx: &Context,
+    md: &ModelDeployment,
+    observed: &mut Observed,
+) -> Result<bool, Error> {
+    let key = namespaced_name(&md.metadata);
+    let mut found = false;
+    if observed.deployment.is_none()
+        && let Some(live) = apply::get::<Deployment>(&ctx.client, md)
+            .await
+            .map_err(|e| Error::kube(&format!("Deployment {key}"), e))?
+    {
+        found = true;
+        if !desired::controlled_by(&live.metadata, md) {
+            observed.foreign.push(format!("Deployment {key}"));
+        }
+        observed.deployment = Some(Arc::new(live));
+    }
+    if observed.service.is_none()
+        && let Some(live) = apply::get::<Service>(&ctx.client, md)
+            .await
+            .map_err(|e| Error::kube(&format!("Service {key}"), e))?
+    {
+        found = true;
+        if !desired::controlled_by(&live.metadata, md) {
+            observed.foreign.push(format!("Service {key}"));
+        }
+        observed.service = Some(Arc::new(live));
+    }
+    Ok(found)
 }
 
 /// The object, or an `InvalidObject` Event and error when this operator cannot read it.
@@ -87,11 +125,23 @@ async fn record_verdicts(
     Ok(())
 }
 
-/// After the state is recorded: the plan's Events and metrics, so a retry repeats none.
-async fn publish(ctx: &Context, md: &ModelDeployment, decision: &Decision) {
+/// After the state is recorded: the plan's Events, the drift reverted, and metrics, so
+/// a retry repeats none.
+async fn publish(ctx: &Context, md: &ModelDeployment, decision: &Decision, drift: &[DriftReport]) {
     let regarding = md.object_ref(&());
     for planned in &decision.plan.events {
         events::publish(&ctx.recorder, &regarding, planned).await;
+    }
+    for reverted in drift {
+        let note = format!(
+            "{} {} was changed by field manager {:?} ({} differed from what Accord runs); Accord restored it",
+            reverted.kind,
+            namespaced_name(&md.metadata),
+            reverted.manager,
+            reverted.field
+        );
+        let planned = PlannedEvent::warning(event::DRIFT_REVERTED, note);
+        events::publish(&ctx.recorder, &regarding, &planned).await;
     }
     let model = ModelLabels {
         namespace: md.namespace().unwrap_or_default(),

@@ -1,12 +1,13 @@
 //! What one reconcile reads: the ModelDeployment's owner Teams, its Attestations and
-//! its managed objects, taken from the shared watch caches into plain values. No API
-//! calls; the decision that follows ([`super::decide`]) is pure.
+//! the objects named like it, taken from the shared watch caches into plain values.
+//! No API calls; the decision that follows ([`super::decide`]) is pure.
 
 use std::{collections::BTreeMap, sync::Arc};
 
+use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
 use kube::{ResourceExt, runtime::reflector::ObjectRef};
 
-use super::desired::{self, owned_by};
+use super::desired;
 use crate::{
     api::{Attestation, ModelDeployment, Team},
     watch::Stores,
@@ -22,26 +23,20 @@ pub struct DeploymentObservation {
     pub rollout_complete: bool,
 }
 
-/// What the managed Service reports.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServiceObservation {
-    /// The [`crate::api::labels::SERVING_HASH`] annotation of the live Service.
-    pub hash: Option<String>,
-    /// Whether this ModelDeployment owns it.
-    pub ours: bool,
-}
-
 /// Everything one decision reads about the world.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     /// Each owner Team name, with the Team as it is now (`None`: it does not exist).
     pub teams: BTreeMap<String, Option<Arc<Team>>>,
-    /// Attestations naming this ModelDeployment in its namespace, any version.
+    /// Attestations naming this ModelDeployment in its namespace, any candidate.
     pub attestations: Vec<Arc<Attestation>>,
-    /// The managed Deployment, when this ModelDeployment owns it.
-    pub deployment: Option<DeploymentObservation>,
-    /// The Service of the same name, if any.
-    pub service: Option<ServiceObservation>,
+    /// The Deployment of the ModelDeployment's name, if one is known.
+    pub deployment: Option<Arc<Deployment>>,
+    /// The Service of the ModelDeployment's name, if one is known.
+    pub service: Option<Arc<Service>>,
+    /// Objects of the managed names that exist but are not controlled by this
+    /// ModelDeployment, found by a live read before creating (e.g. "Deployment ns/name").
+    pub foreign: Vec<String>,
 }
 
 impl Observed {
@@ -52,6 +47,53 @@ impl Observed {
             .cloned()
             .flatten()
             .map(Arc::unwrap_or_clone)
+    }
+
+    /// The Deployment, when this ModelDeployment controls it.
+    pub fn controlled_deployment(&self, md: &ModelDeployment) -> Option<&Deployment> {
+        self.deployment
+            .as_deref()
+            .filter(|d| desired::controlled_by(&d.metadata, md))
+    }
+
+    /// The Service, when this ModelDeployment controls it.
+    pub fn controlled_service(&self, md: &ModelDeployment) -> Option<&Service> {
+        self.service
+            .as_deref()
+            .filter(|s| desired::controlled_by(&s.metadata, md))
+    }
+
+    /// Objects of the managed names that this ModelDeployment does not control.
+    pub fn name_conflicts(&self, md: &ModelDeployment) -> Vec<String> {
+        let key = crate::api::namespaced_name(&md.metadata);
+        let mut conflicts = self.foreign.clone();
+        if self.deployment.is_some() && self.controlled_deployment(md).is_none() {
+            conflicts.push(format!("Deployment {key}"));
+        }
+        if self.service.is_some() && self.controlled_service(md).is_none() {
+            conflicts.push(format!("Service {key}"));
+        }
+        conflicts.sort();
+        conflicts.dedup();
+        conflicts
+    }
+
+    /// What the controlled Deployment reports.
+    pub fn deployment_observation(&self, md: &ModelDeployment) -> Option<DeploymentObservation> {
+        let deployment = self.controlled_deployment(md)?;
+        let spec = deployment.spec.as_ref()?;
+        let status = deployment.status.clone().unwrap_or_default();
+        let want = spec.replicas.unwrap_or(1);
+        let generation_seen =
+            status.observed_generation.unwrap_or(0) >= deployment.metadata.generation.unwrap_or(0);
+        let rollout_complete = generation_seen
+            && status.updated_replicas.unwrap_or(0) >= want
+            && status.replicas.unwrap_or(0) <= want
+            && status.available_replicas.unwrap_or(0) >= want;
+        Some(DeploymentObservation {
+            hash: desired::recorded_hash(&deployment.metadata).map(String::from),
+            rollout_complete,
+        })
     }
 }
 
@@ -69,41 +111,15 @@ pub fn observe(stores: &Stores, md: &ModelDeployment) -> Observed {
     let attestations = stores.attestations.state_filter(|a| {
         a.spec.model_deployment == name && a.metadata.namespace.as_deref() == Some(&namespace)
     });
-    let deployment = stores
-        .deployments
-        .get(&ObjectRef::new(&name).within(&namespace))
-        .filter(|d| owned_by(&d.metadata, md))
-        .and_then(|d| deployment_observation(&d));
-    let service = stores
-        .services
-        .get(&ObjectRef::new(&name).within(&namespace))
-        .map(|s| ServiceObservation {
-            hash: desired::recorded_hash(&s.metadata).map(String::from),
-            ours: owned_by(&s.metadata, md),
-        });
     Observed {
         teams,
         attestations,
-        deployment,
-        service,
+        deployment: stores
+            .deployments
+            .get(&ObjectRef::new(&name).within(&namespace)),
+        service: stores
+            .services
+            .get(&ObjectRef::new(&name).within(&namespace)),
+        foreign: vec![],
     }
-}
-
-/// Whether the live Deployment finished rolling out, and what it was applied from.
-fn deployment_observation(
-    deployment: &k8s_openapi::api::apps::v1::Deployment,
-) -> Option<DeploymentObservation> {
-    let spec = deployment.spec.as_ref()?;
-    let status = deployment.status.clone().unwrap_or_default();
-    let want = spec.replicas.unwrap_or(1);
-    let generation_seen =
-        status.observed_generation.unwrap_or(0) >= deployment.metadata.generation.unwrap_or(0);
-    let rollout_complete = generation_seen
-        && status.updated_replicas.unwrap_or(0) >= want
-        && status.replicas.unwrap_or(0) <= want
-        && status.available_replicas.unwrap_or(0) >= want;
-    Some(DeploymentObservation {
-        hash: desired::recorded_hash(&deployment.metadata).map(String::from),
-        rollout_complete,
-    })
 }

@@ -6,148 +6,22 @@
 use std::{sync::Arc, time::Duration};
 
 use http::{Request, Response};
-use k8s_openapi::{
-    api::{
-        apps::v1::{Deployment, DeploymentStatus},
-        core::v1::Service,
-    },
-    apimachinery::pkg::apis::meta::v1::Time,
-};
 use kube::{
     Client, ResourceExt,
     client::Body,
     core::DeserializeGuard,
-    runtime::{
-        controller::Action,
-        events::Reporter,
-        reflector::{self, store::Writer},
-        watcher,
-    },
+    runtime::{controller::Action, events::Reporter},
 };
 use serde_json::{Value, json};
 use tower_test::mock::{self, Handle};
 
 use super::{
     Context, Error,
-    decide::{ServiceWrite, decide},
-    gate::TrustAsWritten,
     model_deployment::reconcile,
-    observe::observe,
     runner::{Backoff, error_action},
-    testing::{attestation, md, team},
+    testing::{Verify, World},
 };
-use crate::{
-    api::{Attestation, AttestationStatus, ModelDeployment, Team},
-    metrics::Metrics,
-    timing,
-    watch::Stores,
-};
-
-/// The world in the caches.
-#[derive(Clone, Default)]
-struct World {
-    model_deployment: Option<ModelDeployment>,
-    teams: Vec<Team>,
-    attestations: Vec<Attestation>,
-    deployment: Option<Deployment>,
-    service: Option<Service>,
-}
-
-fn cache<K>(objects: impl IntoIterator<Item = K>) -> reflector::Store<K>
-where
-    K: kube::Resource + Clone + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
-{
-    let mut writer = Writer::default();
-    for object in objects {
-        writer.apply_watcher_event(&watcher::Event::Apply(object));
-    }
-    writer.as_reader()
-}
-
-impl World {
-    fn stores(&self) -> Stores {
-        Stores {
-            model_deployments: cache(
-                self.model_deployment
-                    .clone()
-                    .map(|md| DeserializeGuard(Ok(md))),
-            ),
-            teams: cache(self.teams.clone()),
-            attestations: cache(self.attestations.clone()),
-            deployments: cache(self.deployment.clone()),
-            services: cache(self.service.clone()),
-        }
-    }
-
-    /// fraud-scorer 2.4.0 with its three Teams and every item attested.
-    fn signed_off() -> Self {
-        Self {
-            model_deployment: Some(md("2.4.0")),
-            teams: vec![
-                team("data-platform", &[], &["data-platform-eng"]),
-                team("ml-platform", &["bob"], &[]),
-                team("payments-app", &["carol"], &[]),
-            ],
-            attestations: vec![
-                attestation("a1", "drift", "2.4.0", "alice", &["data-platform-eng"]),
-                attestation("a2", "latency", "2.4.0", "bob", &[]),
-                attestation("a3", "kpis", "2.4.0", "carol", &[]),
-            ],
-            ..Default::default()
-        }
-    }
-
-    /// The same world once Accord has promoted 2.4.0 and the Deployment is available,
-    /// built by carrying out each decision's writes the way the API server would.
-    fn converged() -> Self {
-        let mut world = Self::signed_off();
-        for t in 0..4 {
-            let md = world.model_deployment.clone().expect("set");
-            let decision = decide(
-                &md,
-                &observe(&world.stores(), &md),
-                &TrustAsWritten,
-                Time(jiff::Timestamp::from_second(1_800_000_000 + t).unwrap()),
-            );
-            world.carry_out(decision);
-        }
-        world
-    }
-
-    fn carry_out(&mut self, decision: super::decide::Decision) {
-        let md = self.model_deployment.as_mut().expect("set");
-        if let Some(labels) = decision.writes.labels {
-            md.metadata.labels = Some(labels);
-        }
-        if let Some(status) = decision.writes.status {
-            md.status = Some(status);
-        }
-        if let Some(mut deployment) = decision.writes.deployment {
-            let replicas = deployment.spec.as_ref().and_then(|s| s.replicas);
-            deployment.metadata.generation = Some(1);
-            deployment.status = Some(DeploymentStatus {
-                observed_generation: Some(1),
-                replicas,
-                updated_replicas: replicas,
-                available_replicas: replicas,
-                ..Default::default()
-            });
-            self.deployment = Some(deployment);
-        }
-        if let Some(ServiceWrite::Apply(service)) = decision.writes.service {
-            self.service = Some(*service);
-        }
-        for verdict in decision.verdicts {
-            let name = verdict.attestation.name_any();
-            if let Some(att) = self.attestations.iter_mut().find(|a| a.name_any() == name) {
-                att.status = Some(AttestationStatus {
-                    conditions: verdict.conditions,
-                });
-            }
-        }
-    }
-}
+use crate::{metrics::Metrics, timing};
 
 /// The mocked API server: it records "METHOD path" of each request and answers it
 /// with an object of the kind asked for (or with `conflict` for a status write).
@@ -157,9 +31,22 @@ struct ApiServer {
 }
 
 impl ApiServer {
-    fn answer_for(&self, path: &str, body: &Value) -> Value {
+    fn answer_for(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
         let md = || serde_json::to_value(self.world.model_deployment.as_ref().unwrap()).unwrap();
-        if path.contains("/modeldeployments/") {
+        if method == "GET" {
+            let found = if path.contains("/deployments/") {
+                serde_json::to_value(&self.world.deployment).unwrap()
+            } else {
+                serde_json::to_value(&self.world.service).unwrap()
+            };
+            if found.is_null() {
+                let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                    "reason": "NotFound", "code": 404, "message": "not found"});
+                return (404, status);
+            }
+            return (200, found);
+        }
+        let answer = if path.contains("/modeldeployments/") {
             md()
         } else if path.contains("/attestations/") {
             let name = path.rsplit('/').nth(1).unwrap_or_default();
@@ -172,7 +59,8 @@ impl ApiServer {
         } else {
             // Deployments, Services and Events: what was sent is what is stored.
             body.clone()
-        }
+        };
+        (200, answer)
     }
 
     /// Answers requests until none arrives for `quiet`; returns what was asked.
@@ -195,7 +83,7 @@ impl ApiServer {
                     "reason": "Conflict", "code": 409, "message": "the object has been modified"});
                 (409, status)
             } else {
-                (200, self.answer_for(&path, &body))
+                self.answer_for(&method, &path, &body)
             };
             seen.push(format!("{method} {path}"));
             let response = Response::builder()
@@ -223,7 +111,8 @@ async fn reconcile_once(
         },
         Metrics::default().controller,
         world.stores(),
-        Arc::new(TrustAsWritten),
+        Default::default(),
+        Arc::new(Verify::default()),
     ));
     let guard = Arc::new(DeserializeGuard(Ok(world
         .model_deployment
@@ -254,16 +143,22 @@ async fn a_converged_object_makes_no_requests() {
 }
 
 #[tokio::test]
-async fn status_is_written_before_any_event() {
+async fn the_promotion_is_recorded_before_the_deployment_and_any_event() {
     let (result, requests) = reconcile_once(World::signed_off(), false).await;
     result.expect("reconciled");
     let status = index_of(&requests, "/modeldeployments/fraud-scorer/status");
-    let deployment = index_of(&requests, "/deployments/fraud-scorer");
+    let deployment = index_of(
+        &requests,
+        "POST /apis/apps/v1/namespaces/payments/deployments",
+    );
     let promoted_event = index_of(
         &requests,
         "POST /apis/events.k8s.io/v1/namespaces/payments/events",
     );
-    assert!(deployment < status, "{requests:#?}");
+    assert!(
+        status < deployment,
+        "the promotion is recorded first: {requests:#?}"
+    );
     assert!(status < promoted_event, "{requests:#?}");
     let verdicts = requests
         .iter()
@@ -310,6 +205,6 @@ async fn a_deployment_changed_by_someone_else_is_applied_once() {
     result.expect("reconciled");
     assert_eq!(
         requests,
-        ["PATCH /apis/apps/v1/namespaces/payments/deployments/fraud-scorer"]
+        ["PUT /apis/apps/v1/namespaces/payments/deployments/fraud-scorer"]
     );
 }

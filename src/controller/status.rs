@@ -110,6 +110,8 @@ mod tests {
             push_history(
                 &mut history,
                 HistoryEntry {
+                    fingerprint: None,
+                    seal: None,
                     version: format!("1.0.{i}"),
                     image: "img".into(),
                     digest: None,

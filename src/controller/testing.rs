@@ -4,11 +4,63 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
-use crate::api::{
-    Attestation, AttestationSpec, ChecklistItem, Handoff, ModelDeployment, ModelDeploymentSpec,
-    ModelRef, Owners, Role, RollbackMode, RollbackPlan, Serving, Team, TeamMembers, TeamSpec,
-    labels::ATTESTER_GROUPS,
+use k8s_openapi::api::{
+    apps::v1::{Deployment, DeploymentStatus},
+    core::v1::Service,
 };
+use kube::{
+    core::DeserializeGuard,
+    runtime::{
+        reflector::{Store, store::Writer},
+        watcher,
+    },
+};
+
+use super::{
+    decide::{Decision, ObjectWrite, decide},
+    observe::{Observed, observe},
+    trust::{Author, Verifier},
+};
+use crate::api::{
+    Attestation, AttestationSpec, ChecklistItem, Handoff, HistoryEntry, ModelDeployment,
+    ModelDeploymentSpec, ModelRef, Owners, Role, RollbackMode, RollbackPlan, Serving, Team,
+    TeamMembers, TeamSpec, labels::ATTESTER_GROUPS,
+};
+use crate::{api::AttestationStatus, watch::Stores};
+
+/// A verifier whose answers a test sets: by default every seal verifies, authorship is
+/// not checked, and history entries are sealed with a marker naming their version.
+#[derive(Default)]
+pub struct Verify {
+    /// What `reject` answers for every attestation.
+    pub reject: Option<String>,
+    /// Who introduced every candidate (`None`: unchecked).
+    pub author: Author,
+}
+
+impl Verifier for Verify {
+    fn reject(&self, _: &Attestation) -> Option<String> {
+        self.reject.clone()
+    }
+    fn candidate_author(&self, _: &ModelDeployment, _: &str) -> Author {
+        self.author.clone()
+    }
+    fn seal_history(&self, _: &ModelDeployment, entry: &HistoryEntry) -> Option<String> {
+        Some(test_seal(entry))
+    }
+    fn history_verifies(&self, _: &ModelDeployment, entry: &HistoryEntry) -> bool {
+        entry.seal.as_deref() == Some(test_seal(entry).as_str())
+    }
+}
+
+/// A stand-in seal for tests: a hash of the entry without its seal.
+pub fn test_seal(entry: &HistoryEntry) -> String {
+    let unsealed = HistoryEntry {
+        seal: None,
+        ..entry.clone()
+    };
+    format!("test:{}", super::desired::content_hash(&unsealed))
+}
 
 /// A timestamp `secs` seconds after an arbitrary fixed instant.
 pub fn time(secs: i64) -> Time {
@@ -105,9 +157,151 @@ pub fn attestation(
             model_deployment: "fraud-scorer".into(),
             item: item.into(),
             version: version.into(),
+            candidate: Some(md(version).spec.fingerprint()),
             attested_by: Some(user.into()),
             ..Default::default()
         },
         status: None,
+    }
+}
+
+/// A world of objects as the API server stores them, for driving decisions (and the
+/// reconcile glue) in tests without a cluster.
+#[derive(Clone, Default)]
+pub struct World {
+    pub model_deployment: Option<ModelDeployment>,
+    pub teams: Vec<Team>,
+    pub attestations: Vec<Attestation>,
+    pub deployment: Option<Deployment>,
+    pub service: Option<Service>,
+}
+
+fn cache<K>(objects: impl IntoIterator<Item = K>) -> Store<K>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let mut writer = Writer::default();
+    for object in objects {
+        writer.apply_watcher_event(&watcher::Event::Apply(object));
+    }
+    writer.as_reader()
+}
+
+impl World {
+    /// fraud-scorer 2.4.0 with its three Teams and every item attested.
+    pub fn signed_off() -> Self {
+        Self {
+            model_deployment: Some(md("2.4.0")),
+            teams: vec![
+                team("data-platform", &[], &["data-platform-eng"]),
+                team("ml-platform", &["bob"], &[]),
+                team("payments-app", &["carol"], &[]),
+            ],
+            attestations: vec![
+                attestation("a1", "drift", "2.4.0", "alice", &["data-platform-eng"]),
+                attestation("a2", "latency", "2.4.0", "bob", &[]),
+                attestation("a3", "kpis", "2.4.0", "carol", &[]),
+            ],
+            ..Default::default()
+        }
+    }
+
+    /// The same world once Accord has promoted 2.4.0 and the Deployment is available.
+    pub fn converged() -> Self {
+        let mut world = Self::signed_off();
+        world.converge(&Verify::default());
+        world
+    }
+
+    pub fn md(&self) -> &ModelDeployment {
+        self.model_deployment.as_ref().expect("a ModelDeployment")
+    }
+
+    pub fn stores(&self) -> Stores {
+        Stores {
+            model_deployments: cache(
+                self.model_deployment
+                    .clone()
+                    .map(|md| DeserializeGuard(Ok(md))),
+            ),
+            teams: cache(self.teams.clone()),
+            attestations: cache(self.attestations.clone()),
+            deployments: cache(self.deployment.clone()),
+            services: cache(self.service.clone()),
+        }
+    }
+
+    pub fn observed(&self) -> Observed {
+        observe(&self.stores(), self.md())
+    }
+
+    /// One decision at `t`.
+    pub fn decide(&self, verifier: &dyn Verifier, t: i64) -> Decision {
+        decide(self.md(), &self.observed(), verifier, time(t))
+    }
+
+    /// Decides and carries out the writes a few times, as successive reconciles would;
+    /// returns the last decision.
+    pub fn converge(&mut self, verifier: &dyn Verifier) -> Decision {
+        let mut last = None;
+        for t in 0..4 {
+            let decision = self.decide(verifier, t);
+            self.carry_out(&decision);
+            last = Some(decision);
+        }
+        last.expect("decided")
+    }
+
+    /// Stores a decision's writes the way the API server would (a written Deployment
+    /// rolls out at once).
+    pub fn carry_out(&mut self, decision: &Decision) {
+        let md = self.model_deployment.as_mut().expect("set");
+        if let Some(labels) = &decision.writes.labels {
+            md.metadata.labels = Some(labels.clone());
+        }
+        if let Some(status) = &decision.writes.status {
+            md.status = Some(status.clone());
+        }
+        match &decision.writes.deployment {
+            Some(ObjectWrite::Create(d)) | Some(ObjectWrite::Replace { object: d, .. }) => {
+                let mut deployment = (**d).clone();
+                let replicas = deployment.spec.as_ref().and_then(|s| s.replicas);
+                deployment.metadata.generation = Some(1);
+                deployment
+                    .metadata
+                    .uid
+                    .get_or_insert_with(|| "uid-deployment".into());
+                deployment.status = Some(DeploymentStatus {
+                    observed_generation: Some(1),
+                    replicas,
+                    updated_replicas: replicas,
+                    available_replicas: replicas,
+                    ..Default::default()
+                });
+                self.deployment = Some(deployment);
+            }
+            Some(ObjectWrite::Delete) => self.deployment = None,
+            None => {}
+        }
+        match &decision.writes.service {
+            Some(ObjectWrite::Create(s)) | Some(ObjectWrite::Replace { object: s, .. }) => {
+                self.service = Some((**s).clone())
+            }
+            Some(ObjectWrite::Delete) => self.service = None,
+            None => {}
+        }
+        for verdict in &decision.verdicts {
+            let name = verdict.attestation.metadata.name.clone();
+            if let Some(att) = self
+                .attestations
+                .iter_mut()
+                .find(|a| a.metadata.name == name)
+            {
+                att.status = Some(AttestationStatus {
+                    conditions: verdict.conditions.clone(),
+                });
+            }
+        }
     }
 }

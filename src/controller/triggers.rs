@@ -31,6 +31,10 @@ fn md_request(namespace: &str, name: &str) -> Request {
     Request::ModelDeployment(Stores::model_deployment_ref(namespace, name))
 }
 
+fn status_of(guard: &Guard) -> Option<&crate::api::ModelDeploymentStatus> {
+    guard.0.as_ref().ok().and_then(|md| md.status.as_ref())
+}
+
 fn counts(guard: Option<&Guard>) -> BTreeMap<&str, (i32, i32)> {
     guard
         .and_then(|g| g.0.as_ref().ok())
@@ -38,14 +42,19 @@ fn counts(guard: Option<&Guard>) -> BTreeMap<&str, (i32, i32)> {
         .unwrap_or_default()
 }
 
-/// A ModelDeployment changed: reconcile it unless only its status changed (status is
-/// written by Accord, from the decision it just made), and recount every Team whose
-/// counts it changes.
-pub fn model_deployment_changed(old: Option<&Guard>, new: Option<&Guard>) -> Vec<Request> {
+/// A ModelDeployment changed: reconcile it unless the change is Accord's own write
+/// (`own`: it reflects the decision just made), and recount every Team whose counts it
+/// changes. A status written by anyone else is reconciled at once.
+pub fn model_deployment_changed(
+    old: Option<&Guard>,
+    new: Option<&Guard>,
+    own: bool,
+) -> Vec<Request> {
     let mut requests = Vec::new();
-    if let Some(new) = new {
+    if let Some(new) = new.filter(|_| !own) {
         let parse_changed = old.is_some_and(|old| old.0.is_ok() != new.0.is_ok());
-        if old.is_none_or(|old| parse_changed || beyond_status(old, new)) {
+        let status_changed = old.is_some_and(|old| status_of(old) != status_of(new));
+        if old.is_none_or(|old| parse_changed || status_changed || beyond_status(old, new)) {
             let namespace = new.namespace().unwrap_or_default();
             requests.push(md_request(&namespace, &new.name_any()));
         }
@@ -180,13 +189,22 @@ mod tests {
     }
 
     #[test]
-    fn a_status_write_by_accord_asks_for_no_reconcile_of_itself() {
+    fn a_status_write_by_accord_asks_for_no_reconcile_of_itself_anyone_elses_does() {
         let before = guard(awaiting(md("1.0.0"), false));
         let mut after = before.clone();
         if let Ok(m) = after.0.as_mut() {
             m.status.as_mut().unwrap().observed_generation = Some(9);
         }
-        assert!(model_deployment_changed(Some(&before), Some(&after)).is_empty());
+        assert!(model_deployment_changed(Some(&before), Some(&after), true).is_empty());
+        assert_eq!(
+            md_requests(&model_deployment_changed(
+                Some(&before),
+                Some(&after),
+                false
+            )),
+            ["fraud-scorer"],
+            "a status forged by someone else is corrected at once"
+        );
     }
 
     #[test]
@@ -201,11 +219,11 @@ mod tests {
         let mut recreated = md("1.0.0");
         recreated.metadata.uid = Some("another".into());
         for after in [spec, annotated, recreated] {
-            let requests = model_deployment_changed(Some(&before), Some(&guard(after)));
+            let requests = model_deployment_changed(Some(&before), Some(&guard(after)), false);
             assert_eq!(md_requests(&requests), ["fraud-scorer"]);
         }
         assert_eq!(
-            md_requests(&model_deployment_changed(None, Some(&before))),
+            md_requests(&model_deployment_changed(None, Some(&before), false)),
             ["fraud-scorer"]
         );
     }
@@ -214,11 +232,18 @@ mod tests {
     fn teams_are_recounted_only_when_their_numbers_move() {
         let waiting = guard(awaiting(md("1.0.0"), false));
         let signed = guard(awaiting(md("1.0.0"), true));
-        let requests = model_deployment_changed(Some(&waiting), Some(&signed));
+        let requests = model_deployment_changed(Some(&waiting), Some(&signed), true);
         assert!(md_requests(&requests).is_empty(), "status only");
         assert_eq!(team_requests(&requests), ["ml-platform"]);
-        assert!(team_requests(&model_deployment_changed(Some(&signed), Some(&signed))).is_empty());
-        let created = model_deployment_changed(None, Some(&signed));
+        assert!(
+            team_requests(&model_deployment_changed(
+                Some(&signed),
+                Some(&signed),
+                false
+            ))
+            .is_empty()
+        );
+        let created = model_deployment_changed(None, Some(&signed), false);
         assert_eq!(
             team_requests(&created),
             ["data-platform", "ml-platform", "payments-app"]

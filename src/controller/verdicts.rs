@@ -9,6 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::Resource;
 
 use super::{
+    candidate::Candidate,
     events::PlannedEvent,
     gate::{GateOutcome, is_for_candidate},
     status::{condition, set_condition},
@@ -61,13 +62,14 @@ fn verdict(
 /// withdrawn ones excepted: they are about to disappear).
 pub fn changed_verdicts(
     md: &ModelDeployment,
+    candidate: &Candidate,
     gate: &GateOutcome,
     attestations: &[Arc<Attestation>],
     now: &Time,
 ) -> Vec<VerdictWrite> {
     attestations
         .iter()
-        .filter(|a| is_for_candidate(a, md) && !a.is_withdrawn())
+        .filter(|a| is_for_candidate(a, md, candidate) && !a.is_withdrawn())
         .filter_map(|attestation| {
             let (counts, reason, message) = verdict(attestation, md, gate);
             let old = attestation
@@ -90,7 +92,10 @@ pub fn changed_verdicts(
             }
             let was_rejected =
                 condition(&old, COUNTED).is_some_and(|c| c.status == "False" && c.reason == reason);
-            let announce = !counts && reason != counted::SUPERSEDED && !was_rejected;
+            // Superseded and pre-failure sign-off are expected, not alarms: the
+            // RolledBack Event already says the candidate failed.
+            let quiet = [counted::SUPERSEDED, counted::ADMITTED_BEFORE_FAILURE];
+            let announce = !counts && !quiet.contains(&reason) && !was_rejected;
             let rejection = announce.then(|| {
                 let who = attestation
                     .spec
@@ -121,10 +126,21 @@ mod tests {
     use crate::{
         api::{AttestationStatus, ChecklistItemStatus},
         controller::{
+            candidate::current,
             gate::Rejection,
             testing::{attestation, md, time},
+            trust::TrustAsWritten,
         },
     };
+
+    fn changed_verdicts(
+        md: &ModelDeployment,
+        gate: &GateOutcome,
+        attestations: &[Arc<Attestation>],
+        now: &Time,
+    ) -> Vec<VerdictWrite> {
+        super::changed_verdicts(md, &current(md, &TrustAsWritten), gate, attestations, now)
+    }
 
     fn gate() -> GateOutcome {
         GateOutcome {

@@ -137,6 +137,7 @@ pub async fn attest(
             item: item.to_string(),
             version: version.clone(),
             digest: md.spec.model.digest.clone(),
+            candidate: Some(md.spec.fingerprint()),
             evidence,
             comment,
             attested_by: None,

@@ -38,6 +38,10 @@ pub struct Status {
     pub namespace: String,
     pub name: String,
     pub candidate: String,
+    /// The candidate fingerprint (what a sign-off is about), computed from the spec.
+    pub fingerprint: String,
+    /// Who introduced the candidate, as the webhook recorded it.
+    pub candidate_author: Option<String>,
     pub active: Option<String>,
     pub phase: Option<String>,
     pub conditions: Vec<ConditionRow>,
@@ -101,6 +105,13 @@ pub fn status(md: &ModelDeployment, attestations: &[Attestation]) -> Status {
         namespace: md.metadata.namespace.clone().unwrap_or_default(),
         name: md.metadata.name.clone().unwrap_or_default(),
         candidate: md.spec.model.version.clone(),
+        fingerprint: md.spec.fingerprint(),
+        candidate_author: md
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::api::labels::CANDIDATE_AUTHOR))
+            .cloned(),
         active: st.active_version.clone(),
         phase: st.phase.map(|p| format!("{p:?}")),
         conditions: st
@@ -279,12 +290,14 @@ fn dash(value: &Option<String>) -> String {
 /// `status` as text.
 pub fn status_text(view: &Status) -> String {
     let mut out = format!(
-        "ModelDeployment {}/{}\nCandidate: {}   Active: {}   Phase: {}\n\nConditions:\n",
+        "ModelDeployment {}/{}\nCandidate: {}   Active: {}   Phase: {}\nFingerprint: {}   Introduced by: {} (may not attest it)\n\nConditions:\n",
         view.namespace,
         view.name,
         view.candidate,
         dash(&view.active),
-        dash(&view.phase)
+        dash(&view.phase),
+        view.fingerprint,
+        dash(&view.candidate_author)
     );
     let rows: Vec<Vec<String>> = view
         .conditions
@@ -498,6 +511,8 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("  ml-platform: latency"), "{text}");
+        let fingerprint = waiting().spec.fingerprint();
+        assert!(text.contains(&format!("Fingerprint: {fingerprint}")), "{text}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use kube::{
     Api, Client,
     api::{Patch, PatchParams},
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::review::Hook;
 use crate::api::FIELD_MANAGER;
@@ -62,22 +62,65 @@ fn client_config(endpoint: &Endpoint, hook: Hook, ca: Option<&str>) -> WebhookCl
     }
 }
 
-fn rule(resource: &str) -> Vec<RuleWithOperations> {
+/// What each hook is called for: the operations on the resources (and subresources)
+/// of its kind.
+fn rule(hook: Hook) -> Vec<RuleWithOperations> {
+    let (resources, operations, scope): (&[&str], &[&str], &str) = match hook {
+        Hook::MutateAttestation => (&["attestations"], &["CREATE"], "Namespaced"),
+        Hook::MutateModelDeployment => (&["modeldeployments"], &["CREATE", "UPDATE"], "Namespaced"),
+        Hook::ValidateAttestation => (
+            &["attestations", "attestations/status"],
+            &["CREATE", "UPDATE", "DELETE"],
+            "Namespaced",
+        ),
+        Hook::ValidateModelDeployment => (
+            &["modeldeployments", "modeldeployments/status"],
+            &["CREATE", "UPDATE"],
+            "Namespaced",
+        ),
+        Hook::ValidateTeam => (
+            &["teams", "teams/status"],
+            &["CREATE", "UPDATE", "DELETE"],
+            "Cluster",
+        ),
+    };
+    let strings = |items: &[&str]| Some(items.iter().map(|i| i.to_string()).collect());
     vec![RuleWithOperations {
-        api_groups: Some(vec!["accord.dev".into()]),
-        api_versions: Some(vec!["v1alpha1".into()]),
-        operations: Some(vec!["CREATE".into(), "UPDATE".into()]),
-        resources: Some(vec![resource.into()]),
-        scope: Some("Namespaced".into()),
+        api_groups: strings(&["accord.dev"]),
+        api_versions: strings(&["v1alpha1"]),
+        operations: strings(operations),
+        resources: strings(resources),
+        scope: Some(scope.into()),
     }]
 }
 
+/// The mutating hooks, by webhook name.
+pub const MUTATING: [(&str, Hook); 2] = [
+    ("mutate.attestations.accord.dev", Hook::MutateAttestation),
+    (
+        "mutate.modeldeployments.accord.dev",
+        Hook::MutateModelDeployment,
+    ),
+];
+/// The validating hooks, by webhook name.
+pub const VALIDATING: [(&str, Hook); 3] = [
+    (
+        "validate.attestations.accord.dev",
+        Hook::ValidateAttestation,
+    ),
+    (
+        "validate.modeldeployments.accord.dev",
+        Hook::ValidateModelDeployment,
+    ),
+    ("validate.teams.accord.dev", Hook::ValidateTeam),
+];
+
 /// The mutating configuration.
 pub fn mutating(endpoint: &Endpoint, ca: Option<&str>) -> MutatingWebhookConfiguration {
-    let hook = |name: &str, hook: Hook, resource: &str| MutatingWebhook {
+    let hook = |(name, hook): (&str, Hook)| MutatingWebhook {
         name: name.into(),
         client_config: client_config(endpoint, hook, ca),
-        rules: Some(rule(resource)),
+        rules: Some(rule(hook)),
         failure_policy: Some("Fail".into()),
         match_policy: Some("Equivalent".into()),
         side_effects: "None".into(),
@@ -91,27 +134,16 @@ pub fn mutating(endpoint: &Endpoint, ca: Option<&str>) -> MutatingWebhookConfigu
             name: Some(NAME.into()),
             ..Default::default()
         },
-        webhooks: Some(vec![
-            hook(
-                "mutate.attestations.accord.dev",
-                Hook::MutateAttestation,
-                "attestations",
-            ),
-            hook(
-                "mutate.modeldeployments.accord.dev",
-                Hook::MutateModelDeployment,
-                "modeldeployments",
-            ),
-        ]),
+        webhooks: Some(MUTATING.into_iter().map(hook).collect()),
     }
 }
 
 /// The validating configuration.
 pub fn validating(endpoint: &Endpoint, ca: Option<&str>) -> ValidatingWebhookConfiguration {
-    let hook = |name: &str, hook: Hook, resource: &str| ValidatingWebhook {
+    let hook = |(name, hook): (&str, Hook)| ValidatingWebhook {
         name: name.into(),
         client_config: client_config(endpoint, hook, ca),
-        rules: Some(rule(resource)),
+        rules: Some(rule(hook)),
         failure_policy: Some("Fail".into()),
         match_policy: Some("Equivalent".into()),
         side_effects: "None".into(),
@@ -124,18 +156,7 @@ pub fn validating(endpoint: &Endpoint, ca: Option<&str>) -> ValidatingWebhookCon
             name: Some(NAME.into()),
             ..Default::default()
         },
-        webhooks: Some(vec![
-            hook(
-                "validate.attestations.accord.dev",
-                Hook::ValidateAttestation,
-                "attestations",
-            ),
-            hook(
-                "validate.modeldeployments.accord.dev",
-                Hook::ValidateModelDeployment,
-                "modeldeployments",
-            ),
-        ]),
+        webhooks: Some(VALIDATING.into_iter().map(hook).collect()),
     }
 }
 
@@ -162,27 +183,19 @@ async fn apply(client: &Client, endpoint: &Endpoint, ca: Option<&str>) -> kube::
 async fn patch_ca_bundle(client: &Client, ca: Option<&str>) -> kube::Result<()> {
     let Some(ca) = ca else { return Ok(()) };
     let bundle = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ca.as_bytes());
-    let patch = |names: [&str; 2]| json!({"webhooks": names.map(|name| json!({"name": name, "clientConfig": {"caBundle": bundle}}))});
+    let patch = |hooks: &[(&str, Hook)]| {
+        let webhooks: Vec<Value> = hooks
+            .iter()
+            .map(|(name, _)| json!({"name": name, "clientConfig": {"caBundle": bundle}}))
+            .collect();
+        json!({ "webhooks": webhooks })
+    };
     let params = PatchParams::default();
     Api::<MutatingWebhookConfiguration>::all(client.clone())
-        .patch(
-            NAME,
-            &params,
-            &Patch::Strategic(patch([
-                "mutate.attestations.accord.dev",
-                "mutate.modeldeployments.accord.dev",
-            ])),
-        )
+        .patch(NAME, &params, &Patch::Strategic(patch(&MUTATING)))
         .await?;
     Api::<ValidatingWebhookConfiguration>::all(client.clone())
-        .patch(
-            NAME,
-            &params,
-            &Patch::Strategic(patch([
-                "validate.attestations.accord.dev",
-                "validate.modeldeployments.accord.dev",
-            ])),
-        )
+        .patch(NAME, &params, &Patch::Strategic(patch(&VALIDATING)))
         .await?;
     Ok(())
 }
@@ -260,7 +273,7 @@ mod tests {
                 side_effects: h.side_effects,
             });
         let hooks: Vec<Hook> = mutating_hooks.chain(validating_hooks).collect();
-        assert_eq!(hooks.len(), 4);
+        assert_eq!(hooks.len(), 5);
         for hook in hooks {
             assert_eq!(hook.failure_policy.as_deref(), Some("Fail"));
             assert!(hook.timeout.unwrap() <= 2);

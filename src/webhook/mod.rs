@@ -11,17 +11,16 @@ pub mod certs;
 pub mod configuration;
 pub mod decision;
 pub mod review;
-pub mod seal;
 pub mod server;
 
 use std::{net::SocketAddr, sync::Arc};
 
 use kube::Client;
 
+use crate::seal::SharedKeys;
 use crate::{timing, watch::Stores};
 use certs::{CertError, CertSource};
 use configuration::Endpoint;
-use seal::SharedKeys;
 use server::{WebhookMetrics, WebhookState};
 
 /// How the webhook runs.
@@ -33,8 +32,9 @@ pub struct WebhookConfig {
     pub certs: CertSource,
     /// How the API server reaches the webhook; `None` leaves the configurations alone.
     pub manage_configurations: Option<Endpoint>,
-    /// Groups allowed to change owners and request rollbacks on any ModelDeployment.
-    pub admin_groups: Vec<String>,
+    /// Who may make any decision (admin groups), and who the operator is: only it
+    /// writes status and uses its field manager name.
+    pub rights: decision::Rights,
 }
 
 /// Why the webhook could not start.
@@ -74,7 +74,7 @@ pub async fn start(
         model_deployments: stores.model_deployments.clone(),
         teams: stores.teams.clone(),
         keys,
-        admin_groups: config.admin_groups.clone(),
+        rights: config.rights.clone(),
         metrics,
     });
     // Bind before returning, so a port in use fails start-up with a clear message.

@@ -1,34 +1,38 @@
 //! AdmissionReview plumbing (pure): decoding a request, routing it to a decision, and
 //! encoding the answer. Kept free of I/O so it can be fuzzed and benchmarked.
 
+use std::sync::Arc;
+
 use kube::core::{
     DynamicObject,
     admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation},
 };
 use serde_json::Value;
 
-use super::{
-    decision::{self, Requester, Verdict},
+use super::decision::{self, Requester, Rights, Verdict};
+use crate::{
+    api::{Attestation, ModelDeployment, Team},
     seal::SealKeys,
 };
-use crate::api::{Attestation, ModelDeployment, Team};
 
-/// The four webhook endpoints.
+/// The webhook endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Hook {
     MutateAttestation,
     ValidateAttestation,
     MutateModelDeployment,
     ValidateModelDeployment,
+    ValidateTeam,
 }
 
 impl Hook {
     /// Every hook, with its URL path.
-    pub const ALL: [(Hook, &'static str); 4] = [
+    pub const ALL: [(Hook, &'static str); 5] = [
         (Hook::MutateAttestation, "/mutate/attestations"),
         (Hook::ValidateAttestation, "/validate/attestations"),
         (Hook::MutateModelDeployment, "/mutate/modeldeployments"),
         (Hook::ValidateModelDeployment, "/validate/modeldeployments"),
+        (Hook::ValidateTeam, "/validate/teams"),
     ];
 
     /// The kind it admits, for metrics.
@@ -36,7 +40,13 @@ impl Hook {
         match self {
             Hook::MutateAttestation | Hook::ValidateAttestation => "Attestation",
             Hook::MutateModelDeployment | Hook::ValidateModelDeployment => "ModelDeployment",
+            Hook::ValidateTeam => "Team",
         }
+    }
+
+    /// Whether it may change what it admits.
+    pub fn mutates(self) -> bool {
+        matches!(self, Hook::MutateAttestation | Hook::MutateModelDeployment)
     }
 
     /// Its URL path.
@@ -53,8 +63,8 @@ impl Hook {
 pub trait World {
     fn model_deployment(&self, namespace: &str, name: &str) -> Option<ModelDeployment>;
     fn team(&self, name: &str) -> Option<Team>;
-    fn keys(&self) -> Option<SealKeys>;
-    fn admin_groups(&self) -> &[String];
+    fn keys(&self) -> Option<Arc<SealKeys>>;
+    fn rights(&self) -> &Rights;
 }
 
 /// Why a request could not be decided; the webhook denies it with this message.
@@ -126,6 +136,22 @@ pub fn decide(hook: Hook, request: &AdmissionRequest<DynamicObject>, world: &dyn
     if requester.username.is_empty() {
         return Verdict::Deny("the request has no authenticated user".into());
     }
+    let rights = world.rights();
+    if request.sub_resource.as_deref() == Some("status") {
+        if hook.mutates() {
+            return Verdict::allow();
+        }
+        let name = match &request.namespace {
+            Some(namespace) => format!("{namespace}/{}", request.name),
+            None => request.name.clone(),
+        };
+        return decision::status_write(&requester, hook.kind(), &name, rights);
+    }
+    if !hook.mutates()
+        && let Some(denied) = decision::field_manager(&requester, options(request).as_ref(), rights)
+    {
+        return denied;
+    }
     let decided = match hook {
         Hook::MutateAttestation | Hook::ValidateAttestation => {
             attestation(hook, request, &requester, world)
@@ -133,12 +159,18 @@ pub fn decide(hook: Hook, request: &AdmissionRequest<DynamicObject>, world: &dyn
         Hook::MutateModelDeployment | Hook::ValidateModelDeployment => {
             model_deployment(hook, request, &requester, world)
         }
+        Hook::ValidateTeam => team(request, &requester, world),
     };
     decided.unwrap_or_else(|err| Verdict::Deny(err.to_string()))
 }
 
-/// Attestations: identity and seal on create, immutability on update. Deletes
-/// withdraw attestations.
+/// The request's options (`CreateOptions`, `UpdateOptions`, `PatchOptions`) as JSON.
+fn options(request: &AdmissionRequest<DynamicObject>) -> Option<Value> {
+    serde_json::to_value(request.options.as_ref()?).ok()
+}
+
+/// Attestations: identity and seal on create, immutability on update, and who may
+/// withdraw on delete.
 fn attestation(
     hook: Hook,
     request: &AdmissionRequest<DynamicObject>,
@@ -146,13 +178,14 @@ fn attestation(
     world: &dyn World,
 ) -> Result<Verdict, ReviewError> {
     let namespace = request.namespace.clone().unwrap_or_default();
+    let team = |name: &str| world.team(name);
     match (hook, &request.operation) {
         (Hook::MutateAttestation, Operation::Create) => {
             // A malformed object is left to schema validation, which names the bad field;
             // the validating webhook still refuses anything that was not sealed here.
             let Ok(Some(mut attestation)) = typed::<Attestation>(&request.object, "Attestation")
             else {
-                return Ok(Verdict::Allow(vec![]));
+                return Ok(Verdict::allow());
             };
             // generateName: the name is not known yet, and the seal covers it.
             if attestation
@@ -167,8 +200,7 @@ fn attestation(
             attestation.metadata.namespace = Some(namespace.clone());
             let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
             let md = world.model_deployment(&namespace, &attestation.spec.model_deployment);
-            let team = |name: &str| world.team(name);
-            Ok(decision::attestation_create(
+            Ok(decision::attestation::create(
                 &attestation,
                 requester,
                 md.as_ref(),
@@ -176,57 +208,117 @@ fn attestation(
                 &keys,
             ))
         }
-        (_, Operation::Update) => {
-            let old: Attestation = required(&request.old_object, "old Attestation")?;
-            let new: Attestation = required(&request.object, "Attestation")?;
-            Ok(decision::attestation_update(&old, &new))
-        }
-        (Hook::ValidateAttestation, Operation::Create) => {
+        (Hook::MutateAttestation, _) => Ok(Verdict::allow()),
+        (_, Operation::Create) => {
             let mut attestation: Attestation = required(&request.object, "Attestation")?;
             attestation.metadata.namespace = Some(namespace);
             let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
-            Ok(decision::attestation_validate_create(
+            Ok(decision::attestation::validate_create(
                 &attestation,
                 requester,
                 &keys,
             ))
         }
-        _ => Ok(Verdict::Allow(vec![])),
+        (_, Operation::Update) => {
+            let old: Attestation = required(&request.old_object, "old Attestation")?;
+            let new: Attestation = required(&request.object, "Attestation")?;
+            Ok(decision::attestation::update(&old, &new))
+        }
+        (_, Operation::Delete) => {
+            let mut old: Attestation = required(&request.old_object, "Attestation to delete")?;
+            old.metadata.namespace = Some(namespace);
+            Ok(decision::attestation::delete(
+                &old,
+                requester,
+                &team,
+                world.rights(),
+            ))
+        }
+        _ => Ok(Verdict::allow()),
     }
 }
 
-/// ModelDeployments: the spec author on every write, decision rights on updates.
-/// Creates are validated by the schema.
+/// ModelDeployments: the spec and candidate authors on every write, decision rights
+/// on updates.
 fn model_deployment(
     hook: Hook,
     request: &AdmissionRequest<DynamicObject>,
     requester: &Requester,
     world: &dyn World,
 ) -> Result<Verdict, ReviewError> {
+    let namespace = request.namespace.clone().unwrap_or_default();
     match (hook, &request.operation) {
         (Hook::MutateModelDeployment, Operation::Create | Operation::Update) => {
             let raw =
                 |o: &Option<DynamicObject>| o.as_ref().and_then(|o| serde_json::to_value(o).ok());
             let new = raw(&request.object).ok_or(ReviewError::Missing("ModelDeployment"))?;
-            Ok(decision::model_deployment_mutate(
+            let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
+            Ok(decision::model_deployment::mutate(
                 raw(&request.old_object).as_ref(),
                 &new,
+                &namespace,
                 requester,
+                world.rights(),
+                &keys,
             ))
         }
-        (Hook::ValidateModelDeployment, Operation::Update) => {
-            let old: ModelDeployment = required(&request.old_object, "old ModelDeployment")?;
-            let new: ModelDeployment = required(&request.object, "ModelDeployment")?;
+        (Hook::ValidateModelDeployment, Operation::Create | Operation::Update) => {
+            // An object this operator cannot read (a newer or older CRD) is the schema's
+            // to judge; the operator will not act on it either.
+            let Ok(Some(mut new)) = typed::<ModelDeployment>(&request.object, "ModelDeployment")
+            else {
+                return Ok(Verdict::allow());
+            };
+            new.metadata.namespace = Some(namespace.clone());
+            let old = typed::<ModelDeployment>(&request.old_object, "old ModelDeployment")
+                .ok()
+                .flatten();
+            let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
+            let record = decision::model_deployment::validate_record(
+                old.as_ref(),
+                &new,
+                requester,
+                world.rights(),
+                &keys,
+            );
+            let Some(old) = old.filter(|_| record == Verdict::allow()) else {
+                return Ok(record);
+            };
             let team = |name: &str| world.team(name);
-            Ok(decision::model_deployment_validate_update(
+            Ok(decision::model_deployment::validate_update(
                 &old,
                 &new,
                 requester,
                 &team,
-                world.admin_groups(),
+                world.rights(),
             ))
         }
-        _ => Ok(Verdict::Allow(vec![])),
+        _ => Ok(Verdict::allow()),
+    }
+}
+
+/// Teams: no all-users groups; only members (or admins) change or delete one.
+fn team(
+    request: &AdmissionRequest<DynamicObject>,
+    requester: &Requester,
+    world: &dyn World,
+) -> Result<Verdict, ReviewError> {
+    match &request.operation {
+        Operation::Create => {
+            let new: Team = required(&request.object, "Team")?;
+            Ok(decision::team::validate_members(&new))
+        }
+        Operation::Update | Operation::Delete => {
+            let old: Team = required(&request.old_object, "old Team")?;
+            let new: Option<Team> = typed(&request.object, "Team")?;
+            Ok(decision::team::validate_change(
+                &old,
+                new.as_ref(),
+                requester,
+                world.rights(),
+            ))
+        }
+        _ => Ok(Verdict::allow()),
     }
 }
 
@@ -271,8 +363,8 @@ pub fn invalid(message: &str) -> AdmissionReview<DynamicObject> {
 pub struct StaticWorld {
     pub model_deployments: Vec<ModelDeployment>,
     pub teams: Vec<Team>,
-    pub keys: Option<SealKeys>,
-    pub admin_groups: Vec<String>,
+    pub keys: Option<Arc<SealKeys>>,
+    pub rights: Rights,
 }
 
 impl World for StaticWorld {
@@ -291,10 +383,10 @@ impl World for StaticWorld {
             .find(|t| t.metadata.name.as_deref() == Some(name))
             .cloned()
     }
-    fn keys(&self) -> Option<SealKeys> {
+    fn keys(&self) -> Option<Arc<SealKeys>> {
         self.keys.clone()
     }
-    fn admin_groups(&self) -> &[String] {
-        &self.admin_groups
+    fn rights(&self) -> &Rights {
+        &self.rights
     }
 }

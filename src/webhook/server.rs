@@ -22,11 +22,13 @@ use tokio::net::TcpListener;
 
 use super::{
     certs::CertStore,
-    decision::Verdict,
+    decision::{Rights, Verdict},
     review::{self, Hook, World},
+};
+use crate::{
+    api::{ModelDeployment, Team},
     seal::{SealKeys, SharedKeys},
 };
-use crate::api::{ModelDeployment, Team};
 
 /// Labels of one admission request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -79,7 +81,7 @@ pub struct WebhookState {
     pub model_deployments: Store<DeserializeGuard<ModelDeployment>>,
     pub teams: Store<Team>,
     pub keys: Arc<SharedKeys>,
-    pub admin_groups: Vec<String>,
+    pub rights: Rights,
     pub metrics: WebhookMetrics,
 }
 
@@ -100,11 +102,11 @@ impl World for Cached<'_> {
             .get(&ObjectRef::new(name))
             .map(|t| (*t).clone())
     }
-    fn keys(&self) -> Option<SealKeys> {
+    fn keys(&self) -> Option<Arc<SealKeys>> {
         self.0.keys.get()
     }
-    fn admin_groups(&self) -> &[String] {
-        &self.0.admin_groups
+    fn rights(&self) -> &Rights {
+        &self.0.rights
     }
 }
 
@@ -112,8 +114,8 @@ impl World for Cached<'_> {
 struct Live {
     model_deployment: Option<ModelDeployment>,
     teams: Vec<Team>,
-    keys: Option<SealKeys>,
-    admin_groups: Vec<String>,
+    keys: Option<Arc<SealKeys>>,
+    rights: Rights,
 }
 
 impl World for Live {
@@ -123,11 +125,11 @@ impl World for Live {
     fn team(&self, name: &str) -> Option<Team> {
         self.teams.iter().find(|t| t.name_any() == name).cloned()
     }
-    fn keys(&self) -> Option<SealKeys> {
+    fn keys(&self) -> Option<Arc<SealKeys>> {
         self.keys.clone()
     }
-    fn admin_groups(&self) -> &[String] {
-        &self.admin_groups
+    fn rights(&self) -> &Rights {
+        &self.rights
     }
 }
 
@@ -148,7 +150,7 @@ async fn live_world(state: &WebhookState, namespace: &str, md_name: Option<&str>
         model_deployment,
         teams,
         keys: state.keys.get(),
-        admin_groups: state.admin_groups.clone(),
+        rights: state.rights.clone(),
     })
 }
 

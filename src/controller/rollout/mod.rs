@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::events::EventType;
 
 use super::{
+    candidate::Candidate,
     desired,
     events::PlannedEvent,
     gate::GateOutcome,
@@ -16,8 +17,8 @@ use super::{
 };
 use crate::{
     api::{
-        CandidateTracking, HistoryEntry, HistoryOutcome, ModelDeployment, ModelDeploymentSpec,
-        ModelDeploymentStatus, Phase, Role, RollbackMode,
+        CandidateTracking, FailedCandidate, HistoryEntry, HistoryOutcome, ModelDeployment,
+        ModelDeploymentSpec, ModelDeploymentStatus, Phase, Role, RollbackMode,
         conditions::{ESCALATED, HANDOFF_COMPLETE, READY, RECONCILING, ROLLED_BACK, STALLED},
         labels,
         reasons::{condition as reason, event, history},
@@ -25,12 +26,22 @@ use crate::{
     timing,
 };
 
+use super::trust::Author;
+
+/// How many failed candidates are remembered; the oldest are forgotten first.
+pub const MAX_FAILED: usize = 10;
+
 /// Everything the decision needs, read from the world beforehand.
 pub struct PlanInput<'a> {
     pub md: &'a ModelDeployment,
+    /// What the spec names as the candidate.
+    pub candidate: &'a Candidate,
     pub gate: &'a GateOutcome,
     /// Owner roles whose Team does not exist, with the Team name.
     pub missing_teams: Vec<(Role, String)>,
+    /// Objects Accord must manage whose names are taken by objects it does not control,
+    /// e.g. "Deployment payments/fraud-scorer".
+    pub name_conflicts: Vec<String>,
     /// Team name → its contacts, for escalation messages.
     pub contacts: BTreeMap<String, Vec<String>>,
     /// The live Deployment, if any.
@@ -106,7 +117,7 @@ fn describe(entry: &HistoryEntry) -> String {
 pub fn plan(input: &PlanInput) -> Plan {
     let mut decision = Decision::new(input);
     decision.track_candidate();
-    if !input.missing_teams.is_empty() {
+    if !input.missing_teams.is_empty() || !input.name_conflicts.is_empty() {
         decision.report_invalid();
         return decision.finish(None);
     }
@@ -192,35 +203,68 @@ impl<'a> Decision<'a> {
         );
     }
 
-    /// Whether the candidate named by the spec failed before and was rolled back.
+    fn fingerprint(&self) -> &'a str {
+        &self.input.candidate.fingerprint
+    }
+
+    /// The candidate fingerprint of a history entry.
+    fn fingerprint_of(&self, entry: &HistoryEntry) -> String {
+        entry.fingerprint_in(self.spec())
+    }
+
+    /// Whether the candidate named by the spec failed and was rolled back.
     fn candidate_failed(&self) -> bool {
-        self.status.failed_candidate.as_ref() == Some(&self.spec().identity())
+        self.status
+            .failed_candidates
+            .iter()
+            .any(|f| f.fingerprint == self.fingerprint())
+    }
+
+    /// Whether sign-off is complete by the gate, which judged attestations against
+    /// the failures known before this decision: a candidate rolled back in this very
+    /// decision is not promoted again on the same sign-off.
+    fn signed_off(&self) -> bool {
+        let failed_now = self
+            .status
+            .failed_candidates
+            .iter()
+            .any(|f| f.fingerprint == self.fingerprint() && f.failed_at == self.input.now);
+        self.input.gate.complete() && !failed_now
     }
 
     /// Step 1: the candidate's bookkeeping, the checklist and `HandoffComplete`.
     /// A new candidate identity starts a new sign-off wait; a failure is forgotten
     /// once the spec names a different candidate.
     fn track_candidate(&mut self) {
-        let candidate = self.spec().identity();
+        let candidate = self.input.candidate;
         let gate = self.input.gate;
         self.status.observed_generation = self.input.md.metadata.generation;
         self.status.candidate_version = Some(self.version().to_string());
-        if self.status.candidate.as_ref().map(|c| &c.identity) != Some(&candidate) {
-            self.status.candidate = Some(CandidateTracking {
-                identity: candidate.clone(),
+        let tracked = self.status.candidate.as_ref();
+        let same = tracked.is_some_and(|t| t.fingerprint.as_deref() == Some(self.fingerprint()));
+        let tracking = match self.status.candidate.take() {
+            // Tracked before fingerprints existed, and still the same: adopted as is.
+            Some(old) if same || candidate.legacy_attestations => CandidateTracking {
+                fingerprint: Some(candidate.fingerprint.clone()),
+                legacy_attestations: candidate.legacy_attestations,
+                ..old
+            },
+            _ => CandidateTracking {
+                fingerprint: Some(candidate.fingerprint.clone()),
+                identity: self.spec().identity(),
+                author: None,
+                legacy_attestations: false,
                 first_seen: self.now(),
                 blocked_reported: false,
                 escalated: false,
-            });
-        }
-        if self
-            .status
-            .failed_candidate
-            .as_ref()
-            .is_some_and(|f| *f != candidate)
-        {
-            self.status.failed_candidate = None;
-        }
+            },
+        };
+        let author = match &candidate.author {
+            Author::Known(user) => Some(user.clone()),
+            _ => None,
+        };
+        self.status.candidate = Some(CandidateTracking { author, ..tracking });
+        self.migrate_failed_candidate();
         self.status.checklist = gate.items.clone();
         self.status.pending_items = gate.pending() as i32;
         let version = self.version();
@@ -238,27 +282,57 @@ impl<'a> Decision<'a> {
         }
     }
 
-    /// Bad input (an owner Team is missing): say so and leave whatever runs untouched.
+    /// A failure recorded by an Accord from before fingerprints becomes a failure of
+    /// the candidate fingerprint (when it is the same candidate), then is dropped.
+    fn migrate_failed_candidate(&mut self) {
+        let Some(legacy) = self.status.failed_candidate.take() else {
+            return;
+        };
+        if legacy == self.spec().identity()
+            && let Some(failed_at) = self.input.candidate.failed_at.clone()
+            && !self.candidate_failed()
+        {
+            self.status.failed_candidates.push(FailedCandidate {
+                fingerprint: self.fingerprint().to_string(),
+                version: legacy.version,
+                failed_at,
+            });
+        }
+    }
+
+    /// Bad input (an owner Team is missing, a name is taken): say so and leave
+    /// whatever runs untouched.
     fn report_invalid(&mut self) {
-        let missing: Vec<String> = self
-            .input
-            .missing_teams
-            .iter()
-            .map(|(role, team)| format!("{team} (the {role} owner)"))
-            .collect();
-        let message = format!(
-            "owner Team {} does not exist: create it or correct spec.owners; the active version keeps serving",
-            missing.join(" and ")
-        );
+        let (reason, event_reason, message) = if self.input.missing_teams.is_empty() {
+            let message = format!(
+                "{} exists and is not controlled by this ModelDeployment: Accord never adopts or changes it; \
+                 delete or rename it; the active version keeps serving",
+                self.input.name_conflicts.join(" and ")
+            );
+            (reason::NAME_CONFLICT, event::NAME_CONFLICT, message)
+        } else {
+            let missing: Vec<String> = self
+                .input
+                .missing_teams
+                .iter()
+                .map(|(role, team)| format!("{team} (the {role} owner)"))
+                .collect();
+            let message = format!(
+                "owner Team {} does not exist: create it or correct spec.owners; the active version keeps serving",
+                missing.join(" and ")
+            );
+            (reason::UNKNOWN_TEAM, event::UNKNOWN_TEAM, message)
+        };
+        let was = status::condition(&self.old.conditions, READY).map(|c| c.reason.clone());
         self.status.phase = Some(Phase::Invalid);
-        self.condition(READY, false, reason::UNKNOWN_TEAM, message.clone());
+        self.condition(READY, false, reason, message.clone());
         for type_ in [ROLLED_BACK, ESCALATED] {
             if status::condition(&self.status.conditions, type_).is_none() {
                 self.condition(type_, false, reason::INVALID, "the spec cannot be acted on");
             }
         }
-        if self.old.phase != Some(Phase::Invalid) {
-            self.event(EventType::Warning, event::UNKNOWN_TEAM, message);
+        if self.old.phase != Some(Phase::Invalid) || was.as_deref() != Some(reason) {
+            self.event(EventType::Warning, event_reason, message);
         }
     }
 
@@ -339,7 +413,8 @@ impl<'a> Decision<'a> {
     /// recorded in the active history entry, whose snapshot the Deployment runs.
     fn apply_operational_change(&mut self, active: &mut HistoryEntry) {
         let spec = self.spec();
-        let names_active = active.identity() == spec.identity() && !self.candidate_failed();
+        let names_active =
+            self.fingerprint_of(active) == self.fingerprint() && !self.candidate_failed();
         if !names_active || active.serving.as_ref() == Some(&spec.serving) {
             return;
         }
@@ -385,16 +460,17 @@ impl<'a> Decision<'a> {
     fn decide_candidate(&mut self, health: &ActiveHealth) -> bool {
         let failed = self.candidate_failed();
         match self.status.history.last().cloned() {
-            Some(active) if !failed && active.identity() == self.spec().identity() => {
+            Some(active) if !failed && self.fingerprint_of(&active) == self.fingerprint() => {
                 self.report_active(&active, health);
+                false
+            }
+            // Fresh sign-off (given after a failure) may promote a failed candidate again.
+            _ if self.signed_off() => {
+                self.promote();
                 false
             }
             Some(active) if failed => {
                 self.report_failed(&active);
-                false
-            }
-            _ if self.input.gate.complete() => {
-                self.promote();
                 false
             }
             _ => {
@@ -446,7 +522,7 @@ impl<'a> Decision<'a> {
             Phase::RollingBack
         });
         let message = format!(
-            "version {} failed and {} runs instead; name a new version in spec.model to try again",
+            "version {} failed and {} runs instead; name a new candidate in the spec, or sign this one off again, to try again",
             self.version(),
             active.version
         );
@@ -457,7 +533,13 @@ impl<'a> Decision<'a> {
     fn promote(&mut self) {
         let candidate = self.spec().identity();
         let version = self.version();
+        let fingerprint = self.fingerprint().to_string();
+        self.status
+            .failed_candidates
+            .retain(|f| f.fingerprint != fingerprint);
         let entry = HistoryEntry {
+            fingerprint: Some(fingerprint),
+            seal: None,
             version: candidate.version.clone(),
             image: candidate.image.clone(),
             digest: candidate.digest.clone(),
@@ -660,10 +742,11 @@ impl<'a> Decision<'a> {
     fn roll_back(&mut self, reason: &str) -> Option<(HistoryEntry, HistoryEntry)> {
         let history = &self.status.history;
         let (failed, earlier) = history.split_last()?;
+        let failed_fingerprint = self.fingerprint_of(failed);
         let target = earlier
             .iter()
             .rev()
-            .find(|e| e.available_at.is_some() && e.identity() != failed.identity())?;
+            .find(|e| e.available_at.is_some() && self.fingerprint_of(e) != failed_fingerprint)?;
         let restored = HistoryEntry {
             outcome: HistoryOutcome::RolledBack,
             at: self.now(),
@@ -673,13 +756,27 @@ impl<'a> Decision<'a> {
             ..target.clone()
         };
         let failed = failed.clone();
+        let restored = HistoryEntry {
+            seal: None,
+            ..restored
+        };
         push_history(&mut self.status.history, restored.clone());
         self.signals.rolled_back = true;
-        // A rolled-back candidate is not promoted again until the spec names another.
-        let candidate = self.spec().identity();
-        if failed.identity() == candidate {
-            self.status.failed_candidate = Some(candidate);
-        }
+        // Sign-off given until now never promotes the rolled-back candidate again.
+        self.status
+            .failed_candidates
+            .retain(|f| f.fingerprint != failed_fingerprint);
+        self.status.failed_candidates.push(FailedCandidate {
+            fingerprint: failed_fingerprint,
+            version: failed.version.clone(),
+            failed_at: self.now(),
+        });
+        let excess = self
+            .status
+            .failed_candidates
+            .len()
+            .saturating_sub(MAX_FAILED);
+        self.status.failed_candidates.drain(..excess);
         Some((failed, restored))
     }
 }

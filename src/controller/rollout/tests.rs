@@ -8,11 +8,15 @@ use crate::{
         Approval, ChecklistItemStatus, conditions,
         reasons::{condition as reason, event, history},
     },
-    controller::testing::{md, time},
+    controller::{
+        candidate::current,
+        testing::{md, time},
+        trust::TrustAsWritten,
+    },
     timing::IDLE_REQUEUE,
 };
 
-fn gate(complete: bool) -> GateOutcome {
+pub(super) fn gate(complete: bool) -> GateOutcome {
     let mut gate = GateOutcome {
         items: vec![ChecklistItemStatus {
             id: "drift".into(),
@@ -33,17 +37,39 @@ fn gate(complete: bool) -> GateOutcome {
     gate
 }
 
-/// Runs one decision and stores its status on `md`, as the controller would.
+/// Runs one decision and stores its status on `md`, as the controller would. The
+/// sign-off in `gate` was given before any failure of the candidate (as the real gate
+/// would judge it: it does not count for a candidate that failed since).
 fn step(
     md: &mut ModelDeployment,
     gate: &GateOutcome,
     deployment: Option<DeploymentObservation>,
     now: i64,
 ) -> Plan {
+    let candidate = current(md, &TrustAsWritten);
+    let stale = self::gate(false);
+    let gate = if candidate.failed_at.is_some() {
+        &stale
+    } else {
+        gate
+    };
+    fresh_step(md, gate, &candidate, deployment, now)
+}
+
+/// Like [`step`], with sign-off the gate counts whatever happened before.
+fn fresh_step(
+    md: &mut ModelDeployment,
+    gate: &GateOutcome,
+    candidate: &Candidate,
+    deployment: Option<DeploymentObservation>,
+    now: i64,
+) -> Plan {
     let input = PlanInput {
         md,
+        candidate,
         gate,
         missing_teams: vec![],
+        name_conflicts: vec![],
         contacts: BTreeMap::from([("data-platform".to_string(), vec!["slack:#data".to_string()])]),
         deployment,
         now: time(now),
@@ -224,10 +250,11 @@ fn automatic_rollback_after_the_deadline_and_no_repromotion() {
     assert_eq!(
         failed
             .status
-            .failed_candidate
-            .as_ref()
-            .map(|f| f.version.as_str()),
-        Some("2.5.0")
+            .failed_candidates
+            .iter()
+            .map(|f| f.version.as_str())
+            .collect::<Vec<_>>(),
+        ["2.5.0"]
     );
     assert_eq!(condition(&m, conditions::ROLLED_BACK).status, "True");
     assert_eq!(
@@ -259,11 +286,11 @@ fn automatic_rollback_after_the_deadline_and_no_repromotion() {
     }
     assert_eq!(m.status.as_ref().unwrap().history.len(), 3);
 
-    // A new candidate clears the failure.
+    // A new candidate is promoted; the failure of 2.5.0 stays remembered (A-B-A).
     m.spec = md("2.6.0").spec;
     let fixed = step(&mut m, &gate(true), None, 1100);
     assert_eq!(reasons(&fixed), [event::PROMOTED]);
-    assert!(fixed.status.failed_candidate.is_none());
+    assert_eq!(fixed.status.failed_candidates[0].version, "2.5.0");
     assert_eq!(condition(&m, conditions::ROLLED_BACK).status, "False");
 }
 
@@ -346,10 +373,13 @@ fn operational_changes_apply_without_attestations() {
 #[test]
 fn unknown_team_is_invalid_and_touches_nothing() {
     let mut m = serving("2.4.0");
+    let candidate = current(&m, &TrustAsWritten);
     let input = PlanInput {
         md: &m,
+        candidate: &candidate,
         gate: &gate(true),
         missing_teams: vec![(Role::Platform, "ghosts".into())],
+        name_conflicts: vec![],
         contacts: BTreeMap::new(),
         deployment: None,
         now: time(60),
@@ -404,4 +434,61 @@ fn durations_parse() {
     assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86400)));
     assert_eq!(parse_duration("1d"), None);
     assert_eq!(parse_duration(""), None);
+}
+
+#[test]
+fn fresh_sign_off_after_a_failure_promotes_it_again_and_a_b_a_does_not() {
+    let mut m = serving("2.4.0");
+    m.spec = md("2.5.0").spec;
+    let promoted = step(&mut m, &gate(true), None, 100);
+    let obs = stuck(&m, &promoted);
+    let failed = step(&mut m, &gate(true), obs, 161);
+    assert_eq!(reasons(&failed), [event::ROLLED_BACK]);
+    let failure = &failed.status.failed_candidates[0];
+    assert_eq!(
+        (failure.version.as_str(), &failure.failed_at),
+        ("2.5.0", &time(161))
+    );
+    let restored = rolled_out(&m, &failed);
+    // A, B, A: the spec names 2.5.1, then 2.5.0 again; old sign-off promotes nothing.
+    m.spec = md("2.5.1").spec;
+    step(&mut m, &gate(false), restored.clone(), 200);
+    m.spec = md("2.5.0").spec;
+    let back = step(&mut m, &gate(true), restored.clone(), 210);
+    assert!(
+        !back.signals.promoted,
+        "old sign-off never promotes a failed candidate"
+    );
+    assert_eq!(back.status.phase, Some(Phase::RolledBack));
+    // Sign-off given after the failure may try it again, and forgets the failure.
+    let candidate = current(&m, &TrustAsWritten);
+    let retried = fresh_step(&mut m, &gate(true), &candidate, restored, 220);
+    assert_eq!(reasons(&retried), [event::PROMOTED]);
+    assert!(retried.status.failed_candidates.is_empty());
+    assert_eq!(retried.serve.as_ref().unwrap().version, "2.5.0");
+}
+
+#[test]
+fn a_name_conflict_is_invalid_and_promotes_nothing() {
+    let mut m = md("2.4.0");
+    let candidate = current(&m, &TrustAsWritten);
+    let input = PlanInput {
+        md: &m,
+        candidate: &candidate,
+        gate: &gate(true),
+        missing_teams: vec![],
+        name_conflicts: vec!["Deployment payments/fraud-scorer".into()],
+        contacts: BTreeMap::new(),
+        deployment: None,
+        now: time(0),
+    };
+    let plan = plan(&input);
+    assert_eq!(plan.status.phase, Some(Phase::Invalid));
+    assert!(plan.serve.is_none() && plan.status.history.is_empty());
+    assert_eq!(reasons(&plan), [event::NAME_CONFLICT]);
+    m.status = Some(plan.status);
+    assert_eq!(
+        condition(&m, conditions::READY).reason,
+        reason::NAME_CONFLICT
+    );
 }

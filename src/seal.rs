@@ -1,13 +1,22 @@
-//! Attestation seals: an HMAC-SHA256 over an Attestation's identity fields, written by
-//! the admission webhook and checked by the controller. A cluster whose webhook was
-//! bypassed or removed still cannot be tricked into promoting: an unsealed or altered
-//! Attestation does not count.
+//! Accord's seals: HMAC-SHA256 over what Accord itself admitted or wrote, checked
+//! before anything counts. The webhook seals each admitted Attestation and the record
+//! of who introduced a ModelDeployment's candidate; the controller seals its history
+//! entries. A cluster whose webhook was bypassed or removed, or whose status was
+//! written by someone else, still cannot be tricked into promoting: an unsealed or
+//! altered record does not count.
 //!
 //! Keys live in a Secret in the operator's namespace (`accord-seal-keys`): one data
 //! entry per key id, and `active` naming the id new seals use. Rotation adds a key and
 //! moves `active`; old keys stay so old seals keep verifying (see docs/security.md).
+//!
+//! A seal reads `<version>:<key id>:<hex HMAC>`. Attestation seals `v1` (before
+//! candidate fingerprints) still verify; new ones are `v2`, which also cover the
+//! candidate fingerprint and the UID of the ModelDeployment they were admitted for.
 
-use std::{collections::BTreeMap, sync::RwLock};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, RwLock},
+};
 
 use hmac::{Hmac, Mac};
 use k8s_openapi::{ByteString, api::core::v1::Secret};
@@ -17,24 +26,39 @@ use kube::{
 };
 use sha2::Sha256;
 
-use crate::api::{Attestation, labels};
+use crate::{
+    api::{Attestation, HistoryEntry, ModelDeployment, fingerprint, labels},
+    controller::trust::{Author, Verifier},
+};
 
 /// Name of the Secret holding the seal keys.
 pub const KEYS_SECRET: &str = "accord-seal-keys";
 /// Data entry naming the key new seals use.
 const ACTIVE: &str = "active";
 
-/// What a seal covers, in a fixed order. Any change to one of these breaks the seal.
-pub fn sealed_fields(attestation: &Attestation) -> String {
-    let spec = &attestation.spec;
-    let groups = attestation
+/// Length-prefixed lines: no two different field lists encode alike.
+fn encode(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|field| format!("{}:{field}", field.len()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn annotation<'a>(attestation: &'a Attestation, key: &str) -> &'a str {
+    attestation
         .metadata
         .annotations
         .as_ref()
-        .and_then(|a| a.get(labels::ATTESTER_GROUPS))
-        .cloned()
-        .unwrap_or_default();
-    [
+        .and_then(|a| a.get(key))
+        .map(String::as_str)
+        .unwrap_or_default()
+}
+
+/// What a `v1` attestation seal covers (seals made before candidate fingerprints).
+fn attestation_fields_v1(attestation: &Attestation) -> Vec<&str> {
+    let spec = &attestation.spec;
+    vec![
         attestation
             .metadata
             .namespace
@@ -47,19 +71,26 @@ pub fn sealed_fields(attestation: &Attestation) -> String {
         spec.digest.as_deref().unwrap_or_default(),
         spec.attested_by.as_deref().unwrap_or_default(),
         spec.team.as_deref().unwrap_or_default(),
-        &groups,
+        annotation(attestation, labels::ATTESTER_GROUPS),
     ]
-    .iter()
-    .map(|field| format!("{}:{field}", field.len()))
-    .collect::<Vec<_>>()
-    .join("\n")
 }
 
-fn mac(key: &[u8], attestation: &Attestation) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(sealed_fields(attestation).as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+/// What a `v2` attestation seal covers: `v1`'s fields, the candidate fingerprint and
+/// the UID of the ModelDeployment it was admitted for. Any change breaks the seal.
+fn attestation_fields_v2(attestation: &Attestation) -> Vec<&str> {
+    let mut fields = attestation_fields_v1(attestation);
+    fields.push(attestation.spec.candidate.as_deref().unwrap_or_default());
+    fields.push(annotation(attestation, labels::MODEL_DEPLOYMENT_UID));
+    fields
 }
+
+/// What an attestation's seal covers, as one string (for tests and tools).
+pub fn sealed_fields(attestation: &Attestation) -> String {
+    encode(&attestation_fields_v2(attestation))
+}
+
+const DOMAIN_HISTORY: &str = "accord.dev/history";
+const DOMAIN_CANDIDATE_AUTHOR: &str = "accord.dev/candidate-author";
 
 /// Why a seal does not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,10 +136,42 @@ impl SealKeys {
         }
     }
 
+    fn mac(key: &[u8], message: &str) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+        mac.update(message.as_bytes());
+        mac
+    }
+
+    /// `<version>:<active key>:<hex HMAC of parts>`.
+    fn seal_parts(&self, version: &str, parts: &[&str]) -> String {
+        let key = &self.keys[&self.active];
+        let mac = Self::mac(key, &encode(parts)).finalize().into_bytes();
+        format!("{version}:{}:{}", self.active, hex::encode(mac))
+    }
+
+    /// Checks `seal` over `parts` (in constant time), for a seal of `version`.
+    fn verify_parts(&self, seal: &str, version: &str, parts: &[&str]) -> Result<(), SealError> {
+        let mut pieces = seal.splitn(3, ':');
+        let (Some(found), Some(id), Some(given)) = (pieces.next(), pieces.next(), pieces.next())
+        else {
+            return Err(SealError::Malformed);
+        };
+        if found != version {
+            return Err(SealError::Malformed);
+        }
+        let key = self
+            .keys
+            .get(id)
+            .ok_or_else(|| SealError::UnknownKey(id.to_string()))?;
+        let given = hex::decode(given).map_err(|_| SealError::Malformed)?;
+        Self::mac(key, &encode(parts))
+            .verify_slice(&given)
+            .map_err(|_| SealError::Altered)
+    }
+
     /// The seal for `attestation` under the active key.
     pub fn seal(&self, attestation: &Attestation) -> String {
-        let key = &self.keys[&self.active];
-        format!("v1:{}:{}", self.active, mac(key, attestation))
+        self.seal_parts("v2", &attestation_fields_v2(attestation))
     }
 
     /// `Ok` when `attestation` carries a seal that verifies, else why not.
@@ -119,19 +182,70 @@ impl SealKeys {
             .as_ref()
             .and_then(|a| a.get(labels::SEAL))
             .ok_or(SealError::Missing)?;
-        let mut parts = seal.splitn(3, ':');
-        let (Some("v1"), Some(id), Some(given)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(SealError::Malformed);
+        match seal.split(':').next() {
+            Some("v1") => self.verify_parts(seal, "v1", &attestation_fields_v1(attestation)),
+            _ => self.verify_parts(seal, "v2", &attestation_fields_v2(attestation)),
+        }
+    }
+
+    /// The record that `user` introduced candidate `fingerprint` of the ModelDeployment
+    /// `namespace/name`.
+    pub fn seal_candidate_author(
+        &self,
+        namespace: &str,
+        name: &str,
+        fingerprint: &str,
+        user: &str,
+    ) -> String {
+        let parts = [DOMAIN_CANDIDATE_AUTHOR, namespace, name, fingerprint, user];
+        self.seal_parts("v1", &parts)
+    }
+
+    /// Checks a candidate-author record.
+    pub fn verify_candidate_author(
+        &self,
+        seal: &str,
+        namespace: &str,
+        name: &str,
+        fingerprint: &str,
+        user: &str,
+    ) -> Result<(), SealError> {
+        let parts = [DOMAIN_CANDIDATE_AUTHOR, namespace, name, fingerprint, user];
+        self.verify_parts(seal, "v1", &parts)
+    }
+
+    fn history_parts(md: &ModelDeployment, entry: &HistoryEntry) -> [String; 5] {
+        let unsealed = HistoryEntry {
+            seal: None,
+            ..entry.clone()
         };
-        let key = self
-            .keys
-            .get(id)
-            .ok_or_else(|| SealError::UnknownKey(id.to_string()))?;
-        let given = hex::decode(given).map_err(|_| SealError::Malformed)?;
-        // verify_slice compares in constant time.
-        let mut check = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-        check.update(sealed_fields(attestation).as_bytes());
-        check.verify_slice(&given).map_err(|_| SealError::Altered)
+        let body = serde_json::to_value(&unsealed).expect("history entries serialize");
+        [
+            DOMAIN_HISTORY.to_string(),
+            md.metadata.namespace.clone().unwrap_or_default(),
+            md.metadata.name.clone().unwrap_or_default(),
+            md.metadata.uid.clone().unwrap_or_default(),
+            fingerprint::canonical_json(&body),
+        ]
+    }
+
+    /// The seal of a history entry of `md` (bound to that very object by its UID).
+    pub fn seal_history(&self, md: &ModelDeployment, entry: &HistoryEntry) -> String {
+        let parts = Self::history_parts(md, entry);
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        self.seal_parts("v1", &parts)
+    }
+
+    /// Checks a history entry's seal.
+    pub fn verify_history(
+        &self,
+        md: &ModelDeployment,
+        entry: &HistoryEntry,
+    ) -> Result<(), SealError> {
+        let seal = entry.seal.as_deref().ok_or(SealError::Missing)?;
+        let parts = Self::history_parts(md, entry);
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        self.verify_parts(seal, "v1", &parts)
     }
 
     fn from_secret(secret: &Secret) -> Option<Self> {
@@ -207,14 +321,14 @@ pub async fn load_or_create(client: &Client, namespace: &str) -> Result<SealKeys
 
 /// Seal keys shared by the webhook and the controller, refreshed from the Secret.
 #[derive(Default)]
-pub struct SharedKeys(RwLock<Option<SealKeys>>);
+pub struct SharedKeys(RwLock<Option<Arc<SealKeys>>>);
 
 impl SharedKeys {
     pub fn set(&self, keys: SealKeys) {
-        *self.0.write().expect("not poisoned") = Some(keys);
+        *self.0.write().expect("not poisoned") = Some(Arc::new(keys));
     }
 
-    pub fn get(&self) -> Option<SealKeys> {
+    pub fn get(&self) -> Option<Arc<SealKeys>> {
         self.0.read().expect("not poisoned").clone()
     }
 }
@@ -223,7 +337,7 @@ impl SharedKeys {
 pub async fn refresh(
     client: Client,
     namespace: String,
-    shared: std::sync::Arc<SharedKeys>,
+    shared: Arc<SharedKeys>,
     period: std::time::Duration,
 ) {
     let api: Api<Secret> = Api::namespaced(client, &namespace);
@@ -232,7 +346,7 @@ pub async fn refresh(
         match api.get_opt(KEYS_SECRET).await {
             Ok(Some(secret)) => {
                 if let Some(keys) = SealKeys::from_secret(&secret)
-                    && shared.get().as_ref() != Some(&keys)
+                    && shared.get().as_deref() != Some(&keys)
                 {
                     tracing::info!(active = %keys.active, "seal keys changed; reloaded");
                     shared.set(keys);
@@ -247,16 +361,64 @@ pub async fn refresh(
     }
 }
 
-/// The controller's view: only attestations with a valid seal count.
-pub struct SealVerifier(pub std::sync::Arc<SharedKeys>);
+/// The controller's view: only what carries a valid seal counts.
+pub struct SealVerifier(pub Arc<SharedKeys>);
 
-impl crate::controller::gate::AttestationVerifier for SealVerifier {
+impl SealVerifier {
+    fn keys(&self) -> Result<Arc<SealKeys>, SealError> {
+        self.0.get().ok_or(SealError::KeysNotLoaded)
+    }
+}
+
+/// The sealed record of who introduced a ModelDeployment's candidate: the user, and
+/// the seal over (namespace, name, fingerprint, user).
+pub fn candidate_author_record(md: &ModelDeployment) -> Option<(&str, &str)> {
+    let annotations = md.metadata.annotations.as_ref()?;
+    Some((
+        annotations.get(labels::CANDIDATE_AUTHOR)?,
+        annotations.get(labels::CANDIDATE_AUTHOR_SEAL)?,
+    ))
+}
+
+/// Who introduced `fingerprint`, the candidate `md` names, by its sealed record.
+pub fn candidate_author(md: &ModelDeployment, fingerprint: &str, keys: &SealKeys) -> Author {
+    let Some((user, seal)) = candidate_author_record(md) else {
+        return Author::Unknown(
+            "there is no record of who introduced it: it was changed while Accord's webhook was not running"
+                .into(),
+        );
+    };
+    let namespace = md.metadata.namespace.as_deref().unwrap_or_default();
+    let name = md.metadata.name.as_deref().unwrap_or_default();
+    match keys.verify_candidate_author(seal, namespace, name, fingerprint, user) {
+        Ok(()) => Author::Known(user.to_string()),
+        Err(err) => Author::Unknown(format!(
+            "the record of who introduced it does not verify ({err}): the spec was changed without Accord's webhook"
+        )),
+    }
+}
+
+impl Verifier for SealVerifier {
     fn reject(&self, attestation: &Attestation) -> Option<String> {
-        let verified = match self.0.get() {
-            Some(keys) => keys.verify(attestation),
-            None => Err(SealError::KeysNotLoaded),
-        };
+        let verified = self.keys().and_then(|keys| keys.verify(attestation));
         verified.err().map(|err| err.to_string())
+    }
+
+    fn candidate_author(&self, md: &ModelDeployment, fingerprint: &str) -> Author {
+        match self.keys() {
+            Ok(keys) => candidate_author(md, fingerprint, &keys),
+            Err(err) => Author::Unknown(err.to_string()),
+        }
+    }
+
+    fn seal_history(&self, md: &ModelDeployment, entry: &HistoryEntry) -> Option<String> {
+        self.keys().ok().map(|keys| keys.seal_history(md, entry))
+    }
+
+    fn history_verifies(&self, md: &ModelDeployment, entry: &HistoryEntry) -> bool {
+        self.keys()
+            .and_then(|keys| keys.verify_history(md, entry))
+            .is_ok()
     }
 }
 
@@ -357,7 +519,7 @@ mod tests {
         rotated.active = "k2".into();
         assert_eq!(rotated.verify(&att), Ok(()), "seals under k1 still verify");
         let fresh = sealed(&rotated);
-        assert!(fresh.metadata.annotations.as_ref().unwrap()[labels::SEAL].starts_with("v1:k2:"));
+        assert!(fresh.metadata.annotations.as_ref().unwrap()[labels::SEAL].starts_with("v2:k2:"));
         assert!(
             old.verify(&fresh).is_err(),
             "a replica without k2 cannot verify it"

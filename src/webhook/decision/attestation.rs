@@ -1,0 +1,576 @@
+//! Attestation admission: the identity comes from the request, the candidate from the
+//! ModelDeployment, and the seal covers exactly what is stored. Spec and Accord's
+//! annotations never change afterwards; only the attester, their Team, an admin, the
+//! operator or Kubernetes' own cleanup may withdraw one.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::{Requester, Rights, SYSTEM_DELETERS, Verdict, annotation, describe_members, member_of};
+use crate::{
+    api::{
+        Attestation, ChecklistItem, ModelDeployment, Role, Team,
+        fingerprint::short,
+        labels::{self},
+        namespaced_name,
+    },
+    controller::trust::Author,
+    seal::{self, SealKeys},
+};
+
+/// Accord's annotations on an Attestation: written by the webhook, covered by the seal.
+const SEALED_ANNOTATIONS: [&str; 3] = [
+    labels::SEAL,
+    labels::ATTESTER_GROUPS,
+    labels::MODEL_DEPLOYMENT_UID,
+];
+
+/// Decides an Attestation CREATE. `md` is the ModelDeployment it names (if it exists),
+/// `team` looks a Team up by name. On success the patch overwrites `spec.attestedBy`
+/// and `spec.team` from the requester, fills in the candidate fingerprint, records the
+/// groups that make them a member and the ModelDeployment's UID, and seals the result.
+pub fn create(
+    attestation: &Attestation,
+    requester: &Requester,
+    md: Option<&ModelDeployment>,
+    team: &dyn Fn(&str) -> Option<Team>,
+    keys: &SealKeys,
+) -> Verdict {
+    let admitted = check_candidate(attestation, md).and_then(|(md, item, fingerprint)| {
+        check_separation(md, &fingerprint, requester, keys)?;
+        let membership = check_membership(attestation, requester, md, item, team)?;
+        Ok(identity_patch(
+            attestation,
+            requester,
+            md,
+            &fingerprint,
+            &membership,
+            keys,
+        ))
+    });
+    match admitted {
+        Ok(patch) => Verdict::Allow(patch),
+        Err(message) => Verdict::Deny(message),
+    }
+}
+
+/// The ModelDeployment exists, and the attestation names an item on its checklist, its
+/// candidate version, digest (when set) and fingerprint (when given).
+fn check_candidate<'a>(
+    attestation: &Attestation,
+    md: Option<&'a ModelDeployment>,
+) -> Result<(&'a ModelDeployment, &'a ChecklistItem, String), String> {
+    let spec = &attestation.spec;
+    let Some(md) = md else {
+        let namespace = attestation
+            .metadata
+            .namespace
+            .as_deref()
+            .unwrap_or_default();
+        return Err(format!(
+            "ModelDeployment {namespace}/{} does not exist: an Attestation must name a ModelDeployment in its own namespace",
+            spec.model_deployment
+        ));
+    };
+    let md_name = namespaced_name(&md.metadata);
+    let Some(item) = md.spec.checklist_item(&spec.item) else {
+        return Err(format!(
+            "item {:?} is not on the checklist of ModelDeployment {md_name}; its items are: {}",
+            spec.item,
+            md.spec.checklist_ids()
+        ));
+    };
+    let candidate = &md.spec.model.version;
+    if &spec.version != candidate {
+        return Err(format!(
+            "version {} is not the candidate of ModelDeployment {md_name}, which is {candidate}: attest {candidate} instead",
+            spec.version
+        ));
+    }
+    if !md.spec.digest_matches(spec.digest.as_deref()) {
+        return Err(format!(
+            "digest {} does not match the candidate {candidate} of ModelDeployment {md_name}, which has digest {}: set spec.digest to it",
+            spec.digest.as_deref().unwrap_or("(none)"),
+            md.spec.model.digest.as_deref().unwrap_or_default()
+        ));
+    }
+    let fingerprint = md.spec.fingerprint();
+    if let Some(named) = &spec.candidate
+        && *named != fingerprint
+    {
+        return Err(format!(
+            "spec.candidate {named} is not the current candidate of ModelDeployment {md_name}, which is {fingerprint} \
+             (version {candidate}): what will run changed since; review it and attest the current candidate (or leave spec.candidate empty)"
+        ));
+    }
+    Ok((md, item, fingerprint))
+}
+
+/// Separation of duties: whoever introduced the candidate may not attest it, and when
+/// Accord cannot tell who did, nobody may until the spec goes through the webhook.
+fn check_separation(
+    md: &ModelDeployment,
+    fingerprint: &str,
+    requester: &Requester,
+    keys: &SealKeys,
+) -> Result<(), String> {
+    let md_name = namespaced_name(&md.metadata);
+    let user = &requester.username;
+    match seal::candidate_author(md, fingerprint, keys) {
+        Author::Known(author) if author == *user => Err(format!(
+            "{user} last changed the spec of ModelDeployment {md_name} to its candidate {} ({}) and cannot attest their own change \
+             (separation of duties): ask another member of the owning team to attest it",
+            md.spec.model.version,
+            short(fingerprint)
+        )),
+        Author::Unknown(why) => Err(format!(
+            "Accord cannot tell who introduced the candidate of ModelDeployment {md_name}: {why}; \
+             re-apply the ModelDeployment (any change through the API server records it) and attest again"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// How the requester belongs to the Team that owns an item.
+struct Membership {
+    team: String,
+    /// The requester's groups that are members (empty when a member by name).
+    via_groups: Vec<String>,
+}
+
+/// The requester is a member of the Team owning `item`.
+fn check_membership(
+    attestation: &Attestation,
+    requester: &Requester,
+    md: &ModelDeployment,
+    item: &ChecklistItem,
+    team: &dyn Fn(&str) -> Option<Team>,
+) -> Result<Membership, String> {
+    let md_name = namespaced_name(&md.metadata);
+    let item_id = &attestation.spec.item;
+    let user = &requester.username;
+    let role: Role = item.owner;
+    let team_name = md.spec.owners.team_for(role);
+    let Some(owning_team) = team(team_name) else {
+        return Err(format!(
+            "team {team_name}, the {role} owner of ModelDeployment {md_name}, does not exist: create it before attesting {item_id}"
+        ));
+    };
+    let members = &owning_team.spec.members;
+    let by_name = members.users.iter().any(|u| u == user);
+    let via_groups: Vec<String> = requester
+        .groups
+        .iter()
+        .filter(|g| members.groups.contains(g))
+        .cloned()
+        .collect();
+    if !by_name && via_groups.is_empty() {
+        return Err(format!(
+            "{user} is not a member of team {team_name}, which owns item {item_id} (the {role} role) of ModelDeployment {md_name}; \
+             ask a member of {team_name} ({}) to attest it",
+            describe_members(&owning_team)
+        ));
+    }
+    Ok(Membership {
+        team: team_name.to_string(),
+        via_groups,
+    })
+}
+
+/// The JSON patch writing who attested (from the request), the candidate, and the seal
+/// over exactly what will be stored.
+fn identity_patch(
+    attestation: &Attestation,
+    requester: &Requester,
+    md: &ModelDeployment,
+    fingerprint: &str,
+    membership: &Membership,
+    keys: &SealKeys,
+) -> Vec<Value> {
+    let user = &requester.username;
+    let mut admitted = attestation.clone();
+    admitted.spec.attested_by = Some(user.clone());
+    admitted.spec.team = Some(membership.team.clone());
+    admitted.spec.candidate = Some(fingerprint.to_string());
+    let mut annotations: BTreeMap<String, String> =
+        admitted.metadata.annotations.clone().unwrap_or_default();
+    for key in SEALED_ANNOTATIONS {
+        annotations.remove(key);
+    }
+    if !membership.via_groups.is_empty() {
+        annotations.insert(
+            labels::ATTESTER_GROUPS.into(),
+            membership.via_groups.join(","),
+        );
+    }
+    annotations.insert(
+        labels::MODEL_DEPLOYMENT_UID.into(),
+        md.metadata.uid.clone().unwrap_or_default(),
+    );
+    admitted.metadata.annotations = Some(annotations);
+    let seal = keys.seal(&admitted);
+    let mut annotations = admitted.metadata.annotations.take().unwrap_or_default();
+    annotations.insert(labels::SEAL.into(), seal);
+    vec![
+        json!({"op": "add", "path": "/spec/attestedBy", "value": user}),
+        json!({"op": "add", "path": "/spec/team", "value": membership.team}),
+        json!({"op": "add", "path": "/spec/candidate", "value": fingerprint}),
+        json!({"op": "add", "path": "/metadata/annotations", "value": annotations}),
+    ]
+}
+
+/// Decides an Attestation UPDATE: the spec and Accord's annotations never change.
+pub fn update(old: &Attestation, new: &Attestation) -> Verdict {
+    if old.spec != new.spec {
+        return Verdict::Deny(format!(
+            "the spec of Attestation {} is immutable: delete it and create a new one",
+            namespaced_name(&new.metadata)
+        ));
+    }
+    for key in SEALED_ANNOTATIONS {
+        if annotation(&old.metadata, key) != annotation(&new.metadata, key) {
+            return Verdict::Deny(format!(
+                "the annotation {key} is written by Accord and cannot be changed"
+            ));
+        }
+    }
+    Verdict::allow()
+}
+
+/// Re-checks a created Attestation after every mutation: the identity is the
+/// requester's and the seal verifies (no later webhook changed what Accord sealed).
+pub fn validate_create(
+    attestation: &Attestation,
+    requester: &Requester,
+    keys: &SealKeys,
+) -> Verdict {
+    if attestation.spec.attested_by.as_deref() != Some(requester.username.as_str()) {
+        return Verdict::Deny(format!(
+            "spec.attestedBy must be the requesting user {}; it was changed after Accord admitted it",
+            requester.username
+        ));
+    }
+    match keys.verify(attestation) {
+        Ok(()) => Verdict::allow(),
+        Err(reason) => Verdict::Deny(format!("the Attestation cannot be admitted: {reason}")),
+    }
+}
+
+/// Withdrawal: the attester, a member of their Team, an admin, the operator, or
+/// Kubernetes deleting the namespace may delete an Attestation; nobody else.
+pub fn delete(
+    attestation: &Attestation,
+    requester: &Requester,
+    team: &dyn Fn(&str) -> Option<Team>,
+    rights: &Rights,
+) -> Verdict {
+    let user = &requester.username;
+    let attester = attestation.spec.attested_by.as_deref();
+    let recorded_team = attestation.spec.team.as_deref();
+    let allowed = attester == Some(user.as_str())
+        || recorded_team.is_some_and(|t| member_of(team, t, requester))
+        || rights.is_admin(requester)
+        || rights.is_operator(requester)
+        || SYSTEM_DELETERS.contains(&user.as_str());
+    if allowed {
+        return Verdict::allow();
+    }
+    Verdict::Deny(format!(
+        "{user} may not withdraw Attestation {} by {}: only its attester, members of team {}{} may",
+        namespaced_name(&attestation.metadata),
+        attester.unwrap_or("an unknown user"),
+        recorded_team.unwrap_or("(none)"),
+        rights.admins_clause()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{
+        super::fixtures::{allowed, apply_patch, denied, request, teams, user},
+        *,
+    };
+    use crate::controller::testing::md;
+
+    /// fraud-scorer 2.4.0 whose candidate bob (ml-platform) introduced.
+    fn candidate(version: &str, keys: &SealKeys) -> ModelDeployment {
+        authored_by(md(version), "bob", keys)
+    }
+
+    fn authored_by(mut m: ModelDeployment, author: &str, keys: &SealKeys) -> ModelDeployment {
+        let seal =
+            keys.seal_candidate_author("payments", "fraud-scorer", &m.spec.fingerprint(), author);
+        let annotations = m.metadata.annotations.get_or_insert_default();
+        annotations.insert(labels::CANDIDATE_AUTHOR.into(), author.into());
+        annotations.insert(labels::CANDIDATE_AUTHOR_SEAL.into(), seal);
+        m
+    }
+
+    fn admit(
+        att: &Attestation,
+        requester: &Requester,
+        m: &ModelDeployment,
+        keys: &SealKeys,
+    ) -> Attestation {
+        apply_patch(att, &allowed(create(att, requester, Some(m), &teams, keys)))
+    }
+
+    #[test]
+    fn member_is_admitted_with_identity_candidate_and_object_from_the_request_and_a_valid_seal() {
+        let keys = SealKeys::generate("k1");
+        let alice = user("alice", &["data-platform-eng", "system:authenticated"]);
+        let m = candidate("2.4.0", &keys);
+        let stored = admit(&request("drift", "2.4.0"), &alice, &m, &keys);
+        assert_eq!(
+            stored.spec.attested_by.as_deref(),
+            Some("alice"),
+            "the spoofed attestedBy is overwritten"
+        );
+        assert_eq!(stored.spec.team.as_deref(), Some("data-platform"));
+        assert_eq!(stored.spec.candidate, Some(m.spec.fingerprint()));
+        let annotations = stored.metadata.annotations.as_ref().unwrap();
+        assert_eq!(annotations[labels::ATTESTER_GROUPS], "data-platform-eng");
+        assert_eq!(annotations[labels::MODEL_DEPLOYMENT_UID], "uid-md");
+        assert_eq!(keys.verify(&stored), Ok(()));
+        assert_eq!(validate_create(&stored, &alice, &keys), Verdict::allow());
+    }
+
+    #[test]
+    fn member_by_user_name_records_no_groups() {
+        let keys = SealKeys::generate("k1");
+        let stored = admit(
+            &request("kpis", "2.4.0"),
+            &user("carol", &[]),
+            &candidate("2.4.0", &keys),
+            &keys,
+        );
+        assert!(
+            !stored
+                .metadata
+                .annotations
+                .as_ref()
+                .unwrap()
+                .contains_key(labels::ATTESTER_GROUPS)
+        );
+        assert_eq!(keys.verify(&stored), Ok(()));
+    }
+
+    #[test]
+    fn wrong_team_and_no_team_are_denied_naming_the_team() {
+        let keys = SealKeys::generate("k1");
+        let m = candidate("2.4.0", &keys);
+        let message = denied(create(
+            &request("latency", "2.4.0"),
+            &user("alice", &["data-platform-eng"]),
+            Some(&m),
+            &teams,
+            &keys,
+        ));
+        assert!(
+            message.contains("alice is not a member of team ml-platform"),
+            "{message}"
+        );
+        assert!(message.contains("item latency"), "{message}");
+        assert!(message.contains("payments/fraud-scorer"), "{message}");
+        assert!(message.contains("groups ml-platform-eng"), "{message}");
+        let message = denied(create(
+            &request("drift", "2.4.0"),
+            &user("mallory", &["system:authenticated"]),
+            Some(&m),
+            &teams,
+            &keys,
+        ));
+        assert!(
+            message.contains("mallory is not a member of team data-platform"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn stale_version_wrong_digest_other_candidate_unknown_item_and_missing_md_are_denied() {
+        let keys = SealKeys::generate("k1");
+        let alice = user("alice", &["data-platform-eng"]);
+        let m = candidate("2.4.0", &keys);
+        let message = denied(create(
+            &request("drift", "2.3.0"),
+            &alice,
+            Some(&m),
+            &teams,
+            &keys,
+        ));
+        assert!(
+            message.contains("version 2.3.0 is not the candidate")
+                && message.contains("attest 2.4.0"),
+            "{message}"
+        );
+        let mut with_digest = md("2.4.0");
+        with_digest.spec.model.digest = Some(format!("sha256:{}", "a".repeat(64)));
+        let with_digest = authored_by(with_digest, "bob", &keys);
+        let mut wrong = request("drift", "2.4.0");
+        wrong.spec.digest = Some(format!("sha256:{}", "b".repeat(64)));
+        assert!(
+            denied(create(&wrong, &alice, Some(&with_digest), &teams, &keys))
+                .contains("does not match")
+        );
+        let mut other = request("drift", "2.4.0");
+        other.spec.candidate = Some(format!("sha256:{}", "c".repeat(64)));
+        let message = denied(create(&other, &alice, Some(&m), &teams, &keys));
+        assert!(
+            message.contains("is not the current candidate"),
+            "{message}"
+        );
+        let message = denied(create(
+            &request("vibes", "2.4.0"),
+            &alice,
+            Some(&m),
+            &teams,
+            &keys,
+        ));
+        assert!(
+            message.contains("\"vibes\" is not on the checklist")
+                && message.contains("drift, latency, kpis"),
+            "{message}"
+        );
+        let message = denied(create(
+            &request("drift", "2.4.0"),
+            &alice,
+            None,
+            &teams,
+            &keys,
+        ));
+        assert!(
+            message.contains("payments/fraud-scorer does not exist"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn whoever_introduced_the_candidate_cannot_attest_it() {
+        let keys = SealKeys::generate("k1");
+        let changed = authored_by(md("2.4.0"), "dave", &keys);
+        let dave = user("dave", &["data-platform-eng", "ml-platform-eng"]);
+        let message = denied(create(
+            &request("drift", "2.4.0"),
+            &dave,
+            Some(&changed),
+            &teams,
+            &keys,
+        ));
+        assert!(
+            message.contains("dave last changed the spec")
+                && message.contains("separation of duties"),
+            "{message}"
+        );
+        let alice = user("alice", &["data-platform-eng"]);
+        allowed(create(
+            &request("drift", "2.4.0"),
+            &alice,
+            Some(&changed),
+            &teams,
+            &keys,
+        ));
+        // No record, or a record for another candidate: nobody may attest.
+        let unknown = md("2.4.0");
+        let message = denied(create(
+            &request("drift", "2.4.0"),
+            &alice,
+            Some(&unknown),
+            &teams,
+            &keys,
+        ));
+        assert!(message.contains("cannot tell who introduced"), "{message}");
+        let mut moved = changed.clone();
+        moved.spec.serving.image = "registry.example.com/fraud-scorer:other".into();
+        let message = denied(create(
+            &request("drift", "2.4.0"),
+            &alice,
+            Some(&moved),
+            &teams,
+            &keys,
+        ));
+        assert!(message.contains("does not verify"), "{message}");
+    }
+
+    #[test]
+    fn attestation_updates_keep_spec_and_sealed_annotations() {
+        let old = request("drift", "2.4.0");
+        let mut new = old.clone();
+        new.metadata.labels = Some(BTreeMap::from([(
+            "reviewed".to_string(),
+            "yes".to_string(),
+        )]));
+        assert_eq!(update(&old, &new), Verdict::allow());
+        new.spec.version = "2.5.0".into();
+        assert!(denied(update(&old, &new)).contains("immutable"));
+        for key in SEALED_ANNOTATIONS {
+            let mut changed = old.clone();
+            changed.metadata.annotations =
+                Some(BTreeMap::from([(key.to_string(), "x".to_string())]));
+            assert!(denied(update(&old, &changed)).contains(key));
+        }
+    }
+
+    #[test]
+    fn validation_catches_changes_after_mutation() {
+        let keys = SealKeys::generate("k1");
+        let alice = user("alice", &["data-platform-eng"]);
+        let mut stored = admit(
+            &request("drift", "2.4.0"),
+            &alice,
+            &candidate("2.4.0", &keys),
+            &keys,
+        );
+        stored.spec.comment = Some("fine".into());
+        assert_eq!(validate_create(&stored, &alice, &keys), Verdict::allow());
+        stored.spec.attested_by = Some("bob".into());
+        assert!(denied(validate_create(&stored, &alice, &keys)).contains("requesting user alice"));
+        stored.spec.attested_by = Some("alice".into());
+        stored.spec.item = "latency".into();
+        assert!(denied(validate_create(&stored, &alice, &keys)).contains("altered"));
+    }
+
+    #[test]
+    fn only_the_attester_their_team_admins_the_operator_and_kubernetes_withdraw() {
+        let keys = SealKeys::generate("k1");
+        let alice = user("alice", &["data-platform-eng"]);
+        let stored = admit(
+            &request("drift", "2.4.0"),
+            &alice,
+            &candidate("2.4.0", &keys),
+            &keys,
+        );
+        let rights = Rights {
+            admin_groups: vec!["accord-admins".into()],
+            operator_identities: vec!["accord-op".into()],
+        };
+        for who in [
+            alice.clone(),
+            user("erin", &["data-platform-eng"]),
+            user("root", &["accord-admins"]),
+            user("accord-op", &[]),
+            user(
+                "system:serviceaccount:kube-system:namespace-controller",
+                &[],
+            ),
+        ] {
+            assert_eq!(
+                delete(&stored, &who, &teams, &rights),
+                Verdict::allow(),
+                "{who:?}"
+            );
+        }
+        let message = denied(delete(
+            &stored,
+            &user("bob", &["ml-platform-eng"]),
+            &teams,
+            &rights,
+        ));
+        assert!(
+            message.contains("bob may not withdraw")
+                && message.contains("by alice")
+                && message.contains("data-platform"),
+            "{message}"
+        );
+    }
+}

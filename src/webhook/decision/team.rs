@@ -1,0 +1,156 @@
+//! Team admission: a Team may not name the groups every user or every ServiceAccount
+//! has (that would make everyone an attester), and only its own members (or an admin)
+//! may change or delete it — otherwise anyone allowed to edit Teams could join one.
+
+use super::{Requester, Rights, Verdict};
+use crate::api::{Team, namespaced_name};
+
+/// Groups that every authenticated user, every anonymous request, or every
+/// ServiceAccount has.
+pub const EVERYONE_GROUPS: [&str; 3] = [
+    "system:authenticated",
+    "system:unauthenticated",
+    "system:serviceaccounts",
+];
+/// The user every unauthenticated request is.
+pub const ANONYMOUS_USER: &str = "system:anonymous";
+
+/// A created or changed Team names no all-users group or the anonymous user.
+pub fn validate_members(team: &Team) -> Verdict {
+    let members = &team.spec.members;
+    if let Some(group) = members
+        .groups
+        .iter()
+        .find(|g| EVERYONE_GROUPS.contains(&g.as_str()))
+    {
+        return Verdict::Deny(format!(
+            "spec.members.groups of Team {} names {group}, which every {} has: that would let anyone attest for the team; \
+             name the team's own group instead",
+            namespaced_name(&team.metadata),
+            if group == "system:serviceaccounts" {
+                "ServiceAccount"
+            } else {
+                "user"
+            }
+        ));
+    }
+    if members.users.iter().any(|u| u == ANONYMOUS_USER) {
+        return Verdict::Deny(format!(
+            "spec.members.users of Team {} names {ANONYMOUS_USER}: unauthenticated requests cannot be members",
+            namespaced_name(&team.metadata)
+        ));
+    }
+    Verdict::allow()
+}
+
+/// Changing a Team's spec, or deleting it, needs membership of it (as it is before the
+/// change) or the admin group. Metadata-only changes need nothing.
+pub fn validate_change(
+    old: &Team,
+    new: Option<&Team>,
+    requester: &Requester,
+    rights: &Rights,
+) -> Verdict {
+    if let Some(new) = new {
+        if let Verdict::Deny(message) = validate_members(new) {
+            return Verdict::Deny(message);
+        }
+        if new.spec == old.spec {
+            return Verdict::allow();
+        }
+    }
+    let member = old
+        .spec
+        .members
+        .contains(&requester.username, &requester.groups);
+    if member || rights.is_admin(requester) || rights.is_operator(requester) {
+        return Verdict::allow();
+    }
+    let action = if new.is_some() { "change" } else { "delete" };
+    Verdict::Deny(format!(
+        "{} may not {action} Team {}: only its members{} may",
+        requester.username,
+        namespaced_name(&old.metadata),
+        rights.admins_clause()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{
+        super::fixtures::{denied, user},
+        *,
+    };
+    use crate::controller::testing::team;
+
+    fn rights() -> Rights {
+        Rights {
+            admin_groups: vec!["accord-admins".into()],
+            operator_identities: vec![],
+        }
+    }
+
+    #[test]
+    fn groups_everyone_has_are_refused() {
+        for group in EVERYONE_GROUPS {
+            let message = denied(validate_members(&team("open", &[], &[group])));
+            assert!(
+                message.contains(group) && message.contains("spec.members.groups"),
+                "{message}"
+            );
+        }
+        assert!(
+            denied(validate_members(&team("anon", &[ANONYMOUS_USER], &[])))
+                .contains("spec.members.users")
+        );
+        assert_eq!(
+            validate_members(&team("ok", &["alice"], &["system:serviceaccounts:ml"])),
+            Verdict::allow()
+        );
+    }
+
+    #[test]
+    fn only_members_or_admins_change_or_delete_a_team() {
+        let old = team("ml-platform", &["bob"], &["ml-platform-eng"]);
+        let mut joined = old.clone();
+        joined.spec.members.users.push("mallory".into());
+        let message = denied(validate_change(
+            &old,
+            Some(&joined),
+            &user("mallory", &[]),
+            &rights(),
+        ));
+        assert!(
+            message.contains("mallory may not change Team ml-platform"),
+            "{message}"
+        );
+        assert_eq!(
+            validate_change(&old, Some(&joined), &user("bob", &[]), &rights()),
+            Verdict::allow()
+        );
+        assert_eq!(
+            validate_change(
+                &old,
+                Some(&joined),
+                &user("root", &["accord-admins"]),
+                &rights()
+            ),
+            Verdict::allow()
+        );
+        assert!(
+            denied(validate_change(
+                &old,
+                None,
+                &user("mallory", &[]),
+                &rights()
+            ))
+            .contains("may not delete")
+        );
+        let mut relabelled = old.clone();
+        relabelled.metadata.labels = Some([("tier".to_string(), "prod".to_string())].into());
+        assert_eq!(
+            validate_change(&old, Some(&relabelled), &user("mallory", &[]), &rights()),
+            Verdict::allow()
+        );
+    }
+}
