@@ -6,6 +6,7 @@
 //!   request), against the baseline of only decoding the AdmissionReview JSON;
 //! - gate: which of 1000 attestations count for a 10-item checklist, against the
 //!   baseline of one pass over those attestations;
+//! - fingerprint: the candidate fingerprint of one spec, against serializing the spec;
 //! - plan: the promotion/rollback decision for one ModelDeployment, against the
 //!   baseline of cloning its status (the least any reconcile does).
 
@@ -171,6 +172,22 @@ fn main() {
         "JSON decode only",
         full,
         decode_only,
+    );
+
+    // The candidate fingerprint, computed for every Attestation admitted and every
+    // reconcile, against serializing the same spec to JSON.
+    let spec = md.spec.clone();
+    let fingerprint_stats = measure(iterations, || {
+        black_box(black_box(&spec).fingerprint());
+    });
+    let serialize = measure(iterations, || {
+        black_box(serde_json::to_vec(black_box(&spec)).unwrap());
+    });
+    report(
+        "fingerprint: one candidate",
+        "serialize its spec",
+        fingerprint_stats,
+        serialize,
     );
 
     // Gate over many attestations.
