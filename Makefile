@@ -60,6 +60,10 @@ e2e: ## End-to-end tests on the local control plane (brings it up and down)
 bench: ## Benchmarks: admission and decision latency (p50/p99) and allocation, against in-run baselines
 	$(CARGO) bench --locked --bench decisions
 
+.PHONY: bench-scale
+bench-scale: ## Accord at N ModelDeployments (N=1000 default) on the local control plane, against in-run baselines
+	N=$(or $(N),1000) hack/bench-scale.sh
+
 .PHONY: run
 run: ## Local cluster (unless KUBECONFIG is set), CRDs, examples, and the operator in the foreground
 	hack/run.sh

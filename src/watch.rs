@@ -79,31 +79,37 @@ pub enum Request {
     Everything,
 }
 
-/// The resourceVersions Accord's own writes to ModelDeployments produced, so the watch
-/// can tell them from everyone else's: a change by someone else — a status forged by a
-/// cluster admin, say — is reconciled at once; Accord's own is not reconciled again.
+/// The last status Accord wrote to each ModelDeployment (a content hash), so the watch
+/// can tell its own writes from everyone else's, whichever arrives first — the write's
+/// answer or its watch event: a status written by someone else (forged by a cluster
+/// admin, say) is reconciled at once; Accord's own is not reconciled again.
 #[derive(Default)]
 pub struct OwnWrites(Mutex<HashMap<String, String>>);
 
 impl OwnWrites {
-    /// Records that Accord's write left `object` at `resource_version`.
-    pub fn record(&self, object: &str, resource_version: String) {
+    fn hash(status: &impl serde::Serialize) -> String {
+        crate::controller::desired::content_hash(status)
+    }
+
+    /// Records that Accord is writing `status` to `object`.
+    pub fn record(&self, object: &str, status: &impl serde::Serialize) {
         self.0
             .lock()
             .expect("not poisoned")
-            .insert(object.to_string(), resource_version);
+            .insert(object.to_string(), Self::hash(status));
     }
 
-    /// Whether `object` at `resource_version` is Accord's own write (forgotten once seen).
-    pub fn take(&self, object: &str, resource_version: Option<&str>) -> bool {
-        let mut writes = self.0.lock().expect("not poisoned");
-        match (writes.get(object), resource_version) {
-            (Some(ours), Some(seen)) if ours == seen => {
-                writes.remove(object);
-                true
-            }
-            _ => false,
-        }
+    /// Whether `status` of `object` is the one Accord last wrote.
+    pub fn is_own(&self, object: &str, status: &impl serde::Serialize) -> bool {
+        let writes = self.0.lock().expect("not poisoned");
+        writes
+            .get(object)
+            .is_some_and(|ours| *ours == Self::hash(status))
+    }
+
+    /// Forgets a deleted object.
+    pub fn forget(&self, object: &str) {
+        self.0.lock().expect("not poisoned").remove(object);
     }
 }
 
@@ -150,12 +156,15 @@ impl Watches {
             md_writer,
             tx.clone(),
             move |old: Option<&Guard>, new: Option<&Guard>| {
-                let own = new.is_some_and(|md| {
-                    ours.take(
-                        &namespaced_name(md.meta()),
-                        md.meta().resource_version.as_deref(),
-                    )
-                });
+                let status = |g: &Guard| g.0.as_ref().ok().and_then(|md| md.status.clone());
+                let own = match (old, new) {
+                    (_, Some(md)) => ours.is_own(&namespaced_name(md.meta()), &status(md)),
+                    (Some(md), None) => {
+                        ours.forget(&namespaced_name(md.meta()));
+                        false
+                    }
+                    (None, None) => false,
+                };
                 triggers::model_deployment_changed(old, new, own)
             },
         ));
@@ -182,14 +191,14 @@ impl Watches {
             managed.clone(),
             deployment_writer,
             tx.clone(),
-            triggers::managed_changed::<Deployment>,
+            triggers::deployment_changed,
         ));
         tokio::spawn(reflect(
             Api::all(client.clone()),
             managed,
             service_writer,
             tx,
-            triggers::managed_changed::<Service>,
+            triggers::service_changed,
         ));
         Self {
             stores,

@@ -98,8 +98,20 @@ impl Operator {
                 &format!("https://127.0.0.1:{webhook_port}"),
             ])
             // The e2e runs replicas under two ServiceAccounts; each replica's webhook
-            // must let either write status.
-            .args(["--operator-identity", &E2E_OPERATOR_IDENTITIES.join(",")])
+            // must let either write status. (ACCORD_E2E_LEGACY_OPERATOR=1 leaves the flag
+            // out, to measure an operator from before it existed.)
+            .args(
+                std::env::var_os("ACCORD_E2E_LEGACY_OPERATOR")
+                    .is_none()
+                    .then(|| {
+                        [
+                            "--operator-identity".to_string(),
+                            E2E_OPERATOR_IDENTITIES.join(","),
+                        ]
+                    })
+                    .into_iter()
+                    .flatten(),
+            )
             .args(extra_args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

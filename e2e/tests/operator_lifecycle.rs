@@ -267,3 +267,87 @@ fn a_malformed_object_does_not_stop_the_others() {
         "no status for an unreadable object"
     );
 }
+
+fn model_deployment_reconciles(operator: &Operator) -> f64 {
+    operator
+        .http_get("/metrics")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("accord_reconciles_total{controller=\"modeldeployment\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Waits until the reconcile counter has not moved for 5 s, and returns it.
+fn quiet_reconciles(operator: &Operator) -> f64 {
+    let mut last = model_deployment_reconciles(operator);
+    poll("reconciles to stop", Duration::from_secs(120), || {
+        std::thread::sleep(Duration::from_secs(5));
+        let now = model_deployment_reconciles(operator);
+        let quiet = now == last;
+        last = now;
+        quiet
+            .then_some(now)
+            .ok_or(format!("{now} reconciles so far"))
+    })
+}
+
+/// A regression guard on reconcile work, by count (never by time): 50 ModelDeployments
+/// share one Team; each sign-off changes the Team's counts (a Team status write), which
+/// must set off no ModelDeployment reconcile.
+///
+/// The bound, from the design: a ModelDeployment is reconciled once when created, once
+/// when its owner labels are first written, once per Attestation (two here), once when
+/// its Deployment is created and once when that finishes rolling out (other Deployment
+/// status updates and Accord's own status writes set off nothing), and at most once by
+/// the rollout poll: 7 each, 350 in all. Before triggers were narrowed, every Team status
+/// write re-enqueued every ModelDeployment naming the Team: thousands here. A Team spec
+/// change then reconciles exactly the 50 that name it (plus at most 5 events in flight).
+#[test]
+fn reconciles_stay_within_the_designed_bound() {
+    let _serial = setup();
+    let operator = Operator::start("bound", "accord-operator", &[]);
+    let ns = TestNamespace::create("bound");
+    let n = ns.name.as_str();
+    let team = format!("{n}-shared");
+    let shared = serde_json::json!({"apiVersion": "accord.dev/v1alpha1", "kind": "Team",
+        "metadata": {"name": team}, "spec": {"members": {"users": ["carol"]}, "contacts": ["slack:#a"]}});
+    assert!(Kubectl::admin().apply(&shared.to_string()).success);
+    let start = quiet_reconciles(&operator);
+    let names: Vec<String> = (0..50).map(|i| format!("b{i:02}")).collect();
+    for name in &names {
+        let mut md = model_deployment(n, name, "1.0.0");
+        md["spec"]["owners"]["application"] = serde_json::json!(team);
+        md["spec"]["serving"]["replicas"] = serde_json::json!(0);
+        md["spec"]["handoff"]["checklist"] = serde_json::json!([{"id": "drift", "owner": "data"}, {"id": "kpis", "owner": "application"}]);
+        create(&md);
+    }
+    for name in &names {
+        attest("alice", n, name, "drift", "1.0.0");
+        attest("carol", n, name, "kpis", "1.0.0");
+    }
+    for name in &names {
+        wait_phase(n, name, "Serving", Duration::from_secs(180));
+    }
+    let promoted = quiet_reconciles(&operator) - start;
+    println!("reconciles for 50 ModelDeployments through promotion: {promoted} (bound 400)");
+    assert!(
+        promoted <= 400.0,
+        "{promoted} reconciles for 50 ModelDeployments; the design allows 400"
+    );
+
+    let mut changed = shared.clone();
+    changed["spec"]["contacts"] = serde_json::json!(["slack:#b"]);
+    assert!(Kubectl::admin().apply(&changed.to_string()).success);
+    let after_team = quiet_reconciles(&operator) - start - promoted;
+    println!("reconciles after one Team spec change: {after_team} (bound 55)");
+    assert!(
+        after_team >= 50.0,
+        "every ModelDeployment naming the Team is decided again: {after_team}"
+    );
+    assert!(
+        after_team <= 55.0,
+        "{after_team} reconciles for one Team change naming 50 models"
+    );
+    assert!(Kubectl::admin().run(&["delete", "team", &team]).success);
+}

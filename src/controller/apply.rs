@@ -52,16 +52,15 @@ pub async fn carry_out(
 ) -> Result<Vec<DriftReport>, Error> {
     let key = namespaced_name(&md.metadata);
     if let Some(labels) = &writes.labels {
-        let written = model_deployment_labels(client, md, labels)
+        model_deployment_labels(client, md, labels)
             .await
             .map_err(|e| Error::kube(&key, e))?;
-        own_writes.record(&key, written.unwrap_or_default());
     }
     if let Some(status) = &writes.status {
-        let written = model_deployment_status(client, md, status)
+        own_writes.record(&key, &Some(status));
+        model_deployment_status(client, md, status)
             .await
             .map_err(|e| Error::kube(&key, e))?;
-        own_writes.record(&key, written.unwrap_or_default());
     }
     let mut drift = Vec::new();
     if let Some(write) = &writes.deployment {

@@ -81,20 +81,27 @@ impl Observed {
     /// What the controlled Deployment reports.
     pub fn deployment_observation(&self, md: &ModelDeployment) -> Option<DeploymentObservation> {
         let deployment = self.controlled_deployment(md)?;
-        let spec = deployment.spec.as_ref()?;
-        let status = deployment.status.clone().unwrap_or_default();
-        let want = spec.replicas.unwrap_or(1);
-        let generation_seen =
-            status.observed_generation.unwrap_or(0) >= deployment.metadata.generation.unwrap_or(0);
-        let rollout_complete = generation_seen
-            && status.updated_replicas.unwrap_or(0) >= want
-            && status.replicas.unwrap_or(0) <= want
-            && status.available_replicas.unwrap_or(0) >= want;
+        deployment.spec.as_ref()?;
         Some(DeploymentObservation {
             hash: desired::recorded_hash(&deployment.metadata).map(String::from),
-            rollout_complete,
+            rollout_complete: rollout_complete(deployment),
         })
     }
+}
+
+/// Whether the Deployment controller has observed the latest spec and every replica is
+/// updated and available (what `kubectl rollout status` waits for).
+pub fn rollout_complete(deployment: &Deployment) -> bool {
+    let want = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .unwrap_or(1);
+    let status = deployment.status.clone().unwrap_or_default();
+    status.observed_generation.unwrap_or(0) >= deployment.metadata.generation.unwrap_or(0)
+        && status.updated_replicas.unwrap_or(0) >= want
+        && status.replicas.unwrap_or(0) <= want
+        && status.available_replicas.unwrap_or(0) >= want
 }
 
 /// Reads what deciding `md` needs from the caches.

@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
 use kube::{Resource, ResourceExt, core::DeserializeGuard, runtime::reflector::ObjectRef};
 
-use super::team::contribution;
+use super::{observe::rollout_complete, team::contribution};
 use crate::{
     api::{Attestation, ModelDeployment, Team},
     watch::{Request, Stores},
@@ -118,8 +119,38 @@ pub fn attestation_changed(old: Option<&Attestation>, new: Option<&Attestation>)
     vec![md_request(&namespace, &attestation.spec.model_deployment)]
 }
 
-/// A managed Deployment or Service changed (its rollout progressed, or someone edited
-/// it): the ModelDeployment controlling it is decided again.
+/// A managed Deployment changed: decided again when someone edited it, or when its
+/// rollout finished or stopped being finished — not for every status update on the
+/// way.
+pub fn deployment_changed(old: Option<&Deployment>, new: Option<&Deployment>) -> Vec<Request> {
+    let relevant = match (old, new) {
+        (Some(old), Some(new)) => {
+            old.spec != new.spec
+                || beyond_status(old, new)
+                || rollout_complete(old) != rollout_complete(new)
+        }
+        _ => true,
+    };
+    if !relevant {
+        return vec![];
+    }
+    managed_changed(old, new)
+}
+
+/// A managed Service changed (someone edited it): decided again; status aside.
+pub fn service_changed(old: Option<&Service>, new: Option<&Service>) -> Vec<Request> {
+    let relevant = match (old, new) {
+        (Some(old), Some(new)) => old.spec != new.spec || beyond_status(old, new),
+        _ => true,
+    };
+    if relevant {
+        managed_changed(old, new)
+    } else {
+        vec![]
+    }
+}
+
+/// A managed object changed: the ModelDeployment controlling it is decided again.
 pub fn managed_changed<K: Resource>(old: Option<&K>, new: Option<&K>) -> Vec<Request> {
     let Some(object) = new.or(old) else {
         return vec![];
@@ -292,6 +323,55 @@ mod tests {
         withdrawing.metadata.deletion_timestamp = Some(crate::controller::testing::time(1));
         assert_eq!(
             md_requests(&attestation_changed(Some(&att), Some(&withdrawing))),
+            ["fraud-scorer"]
+        );
+    }
+
+    #[test]
+    fn a_deployment_is_decided_again_when_edited_or_when_its_rollout_finishes() {
+        let owner = OwnerReference {
+            api_version: "accord.dev/v1alpha1".into(),
+            kind: "ModelDeployment".into(),
+            name: "fraud-scorer".into(),
+            uid: "uid-md".into(),
+            controller: Some(true),
+            block_owner_deletion: None,
+        };
+        let mut rolling = Deployment::default();
+        rolling.metadata.namespace = Some("payments".into());
+        rolling.metadata.generation = Some(2);
+        rolling.metadata.owner_references = Some(vec![owner]);
+        rolling.spec = Some(k8s_openapi::api::apps::v1::DeploymentSpec {
+            replicas: Some(2),
+            ..Default::default()
+        });
+        let mut progressing = rolling.clone();
+        progressing.status = Some(k8s_openapi::api::apps::v1::DeploymentStatus {
+            observed_generation: Some(2),
+            replicas: Some(3),
+            updated_replicas: Some(1),
+            ..Default::default()
+        });
+        assert!(
+            deployment_changed(Some(&rolling), Some(&progressing)).is_empty(),
+            "still rolling"
+        );
+        let mut done = progressing.clone();
+        done.status = Some(k8s_openapi::api::apps::v1::DeploymentStatus {
+            observed_generation: Some(2),
+            replicas: Some(2),
+            updated_replicas: Some(2),
+            available_replicas: Some(2),
+            ..Default::default()
+        });
+        assert_eq!(
+            md_requests(&deployment_changed(Some(&progressing), Some(&done))),
+            ["fraud-scorer"]
+        );
+        let mut edited = done.clone();
+        edited.spec.as_mut().unwrap().replicas = Some(0);
+        assert_eq!(
+            md_requests(&deployment_changed(Some(&done), Some(&edited))),
             ["fraud-scorer"]
         );
     }

@@ -512,7 +512,10 @@ mod tests {
         );
         assert!(text.contains("  ml-platform: latency"), "{text}");
         let fingerprint = waiting().spec.fingerprint();
-        assert!(text.contains(&format!("Fingerprint: {fingerprint}")), "{text}");
+        assert!(
+            text.contains(&format!("Fingerprint: {fingerprint}")),
+            "{text}"
+        );
     }
 
     #[test]

@@ -49,6 +49,34 @@ pub enum StartError {
     },
 }
 
+/// Serves admissions on a runtime of their own: the API server waits on every answer,
+/// so a burst of reconciles on a 2-core machine must never queue ahead of them.
+fn serve_on_own_runtime(
+    listener: std::net::TcpListener,
+    state: Arc<WebhookState>,
+    certs: Arc<certs::CertStore>,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("accord-webhook")
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("accord-webhook".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let served = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => server::serve(listener, state, certs).await,
+                    Err(err) => Err(err),
+                };
+                if let Err(err) = served {
+                    tracing::error!(%err, "the admission webhook server stopped");
+                }
+            })
+        })?;
+    Ok(())
+}
+
 /// Starts the webhook over the shared caches: certificate renewal, the HTTPS server,
 /// and (when asked) the webhook configurations. Returns once the server is listening.
 pub async fn start(
@@ -78,17 +106,13 @@ pub async fn start(
         metrics,
     });
     // Bind before returning, so a port in use fails start-up with a clear message.
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: config.addr,
-            source,
-        })?;
-    tokio::spawn(async move {
-        if let Err(err) = server::serve(listener, state, cert_store).await {
-            tracing::error!(%err, "the admission webhook server stopped");
-        }
-    });
+    let bind_error = |source| StartError::Bind {
+        addr: config.addr,
+        source,
+    };
+    let listener = std::net::TcpListener::bind(config.addr).map_err(bind_error)?;
+    listener.set_nonblocking(true).map_err(bind_error)?;
+    serve_on_own_runtime(listener, state, cert_store).map_err(bind_error)?;
 
     // Wait until the caches have listed once, so the first decisions see the world.
     let synced = tokio::time::timeout(timing::WEBHOOK_CACHE_SYNC, async {

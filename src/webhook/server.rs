@@ -248,6 +248,11 @@ pub async fn serve(
                 continue;
             }
         };
+        // An AdmissionReview answer is a few small writes: without TCP_NODELAY, Nagle's
+        // algorithm and the API server's delayed ACKs add tens of milliseconds to each.
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(%err, %peer, "cannot set TCP_NODELAY");
+        }
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {

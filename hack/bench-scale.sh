@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make bench-scale [N=1000]`: Accord at N ModelDeployments on the local control plane
+# (e2e/src/bin/bench_scale.rs says what is measured). Brings the cluster up when it is
+# not running (and down again afterwards), builds the release operator, runs the
+# benchmark, prints a table and writes target/bench-scale.json.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+# shellcheck source=../e2e/cluster/lib.sh
+source e2e/cluster/lib.sh
+n="${N:-1000}"
+[[ "$n" =~ ^[0-9]+$ ]] || die "N must be a number, not $n"
+
+started_cluster=false
+cleanup() {
+  e2e/cluster/stop-operators.sh
+  if $started_cluster; then e2e/cluster/down.sh; fi
+}
+trap cleanup EXIT
+if e2e/cluster/status.sh >/dev/null 2>&1; then
+  log "using the cluster that is already running"
+else
+  started_cluster=true
+  e2e/cluster/up.sh
+fi
+log "building the release operator (about 5 minutes the first time)"
+cargo build --release --locked --bin accord
+ACCORD_BIN="$root/target/release/accord" \
+  cargo run --release --locked -q -p accord-e2e --bin bench_scale -- "$n"
