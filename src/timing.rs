@@ -6,8 +6,9 @@ use std::time::Duration;
 
 /// How long a healthy, idle ModelDeployment (or Team) waits before it is looked at again.
 pub const IDLE_REQUEUE: Duration = Duration::from_secs(300);
-/// How often a rollout without a deadline of its own is checked.
-pub const ROLLOUT_POLL: Duration = Duration::from_secs(5);
+/// How often a rollout is checked besides the watch: its completion is a watch event,
+/// and its deadline a requeue of its own, so this is only a safety net.
+pub const ROLLOUT_POLL: Duration = Duration::from_secs(60);
 /// Shortest requeue a decision asks for, so a deadline reached "now" is not a hot loop.
 pub const MIN_REQUEUE: Duration = Duration::from_secs(1);
 /// Retry after a write lost a race (HTTP 409): at once, with the current version.

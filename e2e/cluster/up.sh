@@ -144,6 +144,7 @@ start kube-controller-manager "$k8s_bin/kube-controller-manager" \
   --root-ca-file="$pki/ca.crt" \
   --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
   --service-cluster-ip-range=10.96.0.0/16 \
+  --kube-api-qps=100 --kube-api-burst=200 \
   --profiling=false
 start kube-scheduler "$k8s_bin/kube-scheduler" \
   --kubeconfig="$state/scheduler.kubeconfig" \

@@ -15,7 +15,7 @@ fn setup() -> std::sync::MutexGuard<'static, ()> {
     accord_e2e::exclusive()
 }
 
-fn writes_except_leases(mark: u64, user: &str) -> Vec<String> {
+fn writes_except_leases(mark: accord_e2e::audit::AuditMark, user: &str) -> Vec<String> {
     AuditLog::writes_since(mark, user)
         .into_iter()
         .filter(|w| !w.contains(" leases "))

@@ -48,8 +48,8 @@ fn check_webhooks(rendered: &str) -> ExitCode {
         port: 443,
     };
     let mut code = vec![
-        serde_json::to_value(mutating(&endpoint, None)).expect("serializes"),
-        serde_json::to_value(validating(&endpoint, None)).expect("serializes"),
+        serde_json::to_value(mutating(&endpoint, None, &[])).expect("serializes"),
+        serde_json::to_value(validating(&endpoint, None, &[])).expect("serializes"),
     ];
     code[0]["kind"] = "MutatingWebhookConfiguration".into();
     code[1]["kind"] = "ValidatingWebhookConfiguration".into();

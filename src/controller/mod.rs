@@ -154,6 +154,11 @@ fn team_request(
     }
 }
 
+/// How many ModelDeployments are reconciled at once. Each reconcile is a few API calls;
+/// a burst of hundreds at once on a small control plane only slows everyone's writes
+/// (people's and the webhook's) while finishing no sooner.
+pub const MODEL_DEPLOYMENT_CONCURRENCY: u16 = 4;
+
 /// Runs the ModelDeployment and Team reconcilers over the shared watches until
 /// `shutdown` resolves, then lets the reconciles in flight finish.
 pub async fn run(
@@ -173,7 +178,7 @@ pub async fn run(
             model_deployment_request,
         ),
         model_deployment::reconcile,
-        Config::default(),
+        Config::default().concurrency(MODEL_DEPLOYMENT_CONCURRENCY),
         shutdown.clone(),
     );
     let teams = runner::run(
@@ -182,7 +187,9 @@ pub async fn run(
         stores.teams.clone(),
         runner::requests(watches.subscribe(), stores.teams.clone(), team_request),
         team::reconcile,
-        Config::default().debounce(timing::TEAM_DEBOUNCE),
+        Config::default()
+            .debounce(timing::TEAM_DEBOUNCE)
+            .concurrency(1),
         shutdown,
     );
     info!("controllers started");

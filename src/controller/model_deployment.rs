@@ -10,12 +10,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Resource, ResourceExt, core::DeserializeGuard, runtime::controller::Action};
 use tracing::instrument;
 
-use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
+use k8s_openapi::{
+    api::{apps::v1::Deployment, core::v1::Service},
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
 
 use super::{
     Context, Error,
     apply::{self, DriftReport},
-    decide::{Decision, decide},
+    decide::{Decision, ObjectWrite, Writes, decide},
     desired,
     events::{self, PlannedEvent},
     observe::{Observed, observe},
@@ -40,7 +43,8 @@ pub async fn reconcile(
     let now = Time(jiff::Timestamp::now());
     let mut observed = observe(&ctx.stores, md);
     let mut decision = decide(md, &observed, ctx.verifier.as_ref(), now.clone());
-    if decision.writes.creates() && look_up_names(&ctx, md, &mut observed).await? {
+    if decision.writes.creates() && look_up_names(&ctx, md, &decision.writes, &mut observed).await?
+    {
         decision = decide(md, &observed, ctx.verifier.as_ref(), now);
     }
     let drift = apply::carry_out(&ctx.client, md, &decision.writes, &ctx.own_writes).await?;
@@ -51,37 +55,59 @@ pub async fn reconcile(
 
 /// Before creating a Deployment or Service, reads the name live: the caches hold only
 /// objects labelled as Accord's, and a same-named object Accord does not control must
-/// never be adopted. Returns whether an object was found (the decision must be remade).
+/// never be adopted. Only the kinds about to be created are read, at the same time.
+/// Returns whether an object was found (the decision must be remade).
 async fn look_up_names(
     ctx: &Context,
     md: &ModelDeployment,
+    writes: &Writes,
     observed: &mut Observed,
 ) -> Result<bool, Error> {
-    let key = namespaced_name(&md.metadata);
+    let (deployment, service) = futures::join!(
+        look_up::<Deployment>(ctx, md, creates(&writes.deployment)),
+        look_up::<Service>(ctx, md, creates(&writes.service)),
+    );
     let mut found = false;
-    if observed.deployment.is_none()
-        && let Some(live) = apply::get::<Deployment>(&ctx.client, md)
-            .await
-            .map_err(|e| Error::kube(&format!("Deployment {key}"), e))?
-    {
+    if let Some(live) = deployment? {
         found = true;
-        if !desired::controlled_by(&live.metadata, md) {
-            observed.foreign.push(format!("Deployment {key}"));
-        }
+        note_owner(md, &live.metadata, "Deployment", observed);
         observed.deployment = Some(Arc::new(live));
     }
-    if observed.service.is_none()
-        && let Some(live) = apply::get::<Service>(&ctx.client, md)
-            .await
-            .map_err(|e| Error::kube(&format!("Service {key}"), e))?
-    {
+    if let Some(live) = service? {
         found = true;
-        if !desired::controlled_by(&live.metadata, md) {
-            observed.foreign.push(format!("Service {key}"));
-        }
+        note_owner(md, &live.metadata, "Service", observed);
         observed.service = Some(Arc::new(live));
     }
     Ok(found)
+}
+
+fn creates<K>(write: &Option<ObjectWrite<K>>) -> bool {
+    write.as_ref().is_some_and(ObjectWrite::creates)
+}
+
+/// The live object of kind `K` named like `md`, when `wanted`.
+async fn look_up<K>(ctx: &Context, md: &ModelDeployment, wanted: bool) -> Result<Option<K>, Error>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + serde::de::DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    if !wanted {
+        return Ok(None);
+    }
+    apply::get::<K>(&ctx.client, md).await.map_err(|e| {
+        let object = format!("{} {}", K::kind(&()), namespaced_name(&md.metadata));
+        Error::kube(&object, e)
+    })
+}
+
+fn note_owner(md: &ModelDeployment, live: &ObjectMeta, kind: &str, observed: &mut Observed) {
+    if !desired::controlled_by(live, md) {
+        observed
+            .foreign
+            .push(format!("{kind} {}", namespaced_name(&md.metadata)));
+    }
 }
 
 /// The object, or an `InvalidObject` Event and error when this operator cannot read it.

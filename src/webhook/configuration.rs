@@ -5,8 +5,8 @@
 use k8s_openapi::{
     ByteString,
     api::admissionregistration::v1::{
-        MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, ServiceReference,
-        ValidatingWebhook, ValidatingWebhookConfiguration, WebhookClientConfig,
+        MatchCondition, MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations,
+        ServiceReference, ValidatingWebhook, ValidatingWebhookConfiguration, WebhookClientConfig,
     },
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
@@ -73,9 +73,11 @@ fn rule(hook: Hook) -> Vec<RuleWithOperations> {
             &["CREATE", "UPDATE", "DELETE"],
             "Namespaced",
         ),
+        // Creates need no second call: the mutating hook records the candidate's
+        // author, and the gate verifies that record's seal anyway.
         Hook::ValidateModelDeployment => (
             &["modeldeployments", "modeldeployments/status"],
-            &["CREATE", "UPDATE"],
+            &["UPDATE"],
             "Namespaced",
         ),
         Hook::ValidateTeam => (
@@ -92,6 +94,20 @@ fn rule(hook: Hook) -> Vec<RuleWithOperations> {
         resources: strings(resources),
         scope: Some(scope.into()),
     }]
+}
+
+/// The operator's own writes (status, labels) need no admission: a match condition
+/// keeps the API server from calling the webhook for them, which halves the calls a
+/// promotion makes.
+fn match_conditions(exempt: &[String]) -> Option<Vec<MatchCondition>> {
+    if exempt.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = exempt.iter().map(|u| format!("'{u}'")).collect();
+    Some(vec![MatchCondition {
+        name: "not-the-accord-operator".into(),
+        expression: format!("!(request.userInfo.username in [{}])", names.join(", ")),
+    }])
 }
 
 /// The mutating hooks, by webhook name.
@@ -116,11 +132,16 @@ pub const VALIDATING: [(&str, Hook); 3] = [
 ];
 
 /// The mutating configuration.
-pub fn mutating(endpoint: &Endpoint, ca: Option<&str>) -> MutatingWebhookConfiguration {
+pub fn mutating(
+    endpoint: &Endpoint,
+    ca: Option<&str>,
+    exempt: &[String],
+) -> MutatingWebhookConfiguration {
     let hook = |(name, hook): (&str, Hook)| MutatingWebhook {
         name: name.into(),
         client_config: client_config(endpoint, hook, ca),
         rules: Some(rule(hook)),
+        match_conditions: match_conditions(exempt),
         failure_policy: Some("Fail".into()),
         match_policy: Some("Equivalent".into()),
         side_effects: "None".into(),
@@ -139,11 +160,16 @@ pub fn mutating(endpoint: &Endpoint, ca: Option<&str>) -> MutatingWebhookConfigu
 }
 
 /// The validating configuration.
-pub fn validating(endpoint: &Endpoint, ca: Option<&str>) -> ValidatingWebhookConfiguration {
+pub fn validating(
+    endpoint: &Endpoint,
+    ca: Option<&str>,
+    exempt: &[String],
+) -> ValidatingWebhookConfiguration {
     let hook = |(name, hook): (&str, Hook)| ValidatingWebhook {
         name: name.into(),
         client_config: client_config(endpoint, hook, ca),
         rules: Some(rule(hook)),
+        match_conditions: match_conditions(exempt),
         failure_policy: Some("Fail".into()),
         match_policy: Some("Equivalent".into()),
         side_effects: "None".into(),
@@ -160,15 +186,20 @@ pub fn validating(endpoint: &Endpoint, ca: Option<&str>) -> ValidatingWebhookCon
     }
 }
 
-async fn apply(client: &Client, endpoint: &Endpoint, ca: Option<&str>) -> kube::Result<()> {
+async fn apply(
+    client: &Client,
+    endpoint: &Endpoint,
+    ca: Option<&str>,
+    exempt: &[String],
+) -> kube::Result<()> {
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    let mut body = serde_json::to_value(mutating(endpoint, ca)).expect("serializes");
+    let mut body = serde_json::to_value(mutating(endpoint, ca, exempt)).expect("serializes");
     body["apiVersion"] = json!("admissionregistration.k8s.io/v1");
     body["kind"] = json!("MutatingWebhookConfiguration");
     Api::<MutatingWebhookConfiguration>::all(client.clone())
         .patch(NAME, &params, &Patch::Apply(body))
         .await?;
-    let mut body = serde_json::to_value(validating(endpoint, ca)).expect("serializes");
+    let mut body = serde_json::to_value(validating(endpoint, ca, exempt)).expect("serializes");
     body["apiVersion"] = json!("admissionregistration.k8s.io/v1");
     body["kind"] = json!("ValidatingWebhookConfiguration");
     Api::<ValidatingWebhookConfiguration>::all(client.clone())
@@ -206,6 +237,7 @@ async fn patch_ca_bundle(client: &Client, ca: Option<&str>) -> kube::Result<()> 
 pub async fn keep_applied(
     client: Client,
     endpoint: Endpoint,
+    exempt: Vec<String>,
     mut ca: tokio::sync::watch::Receiver<Option<String>>,
 ) {
     loop {
@@ -213,7 +245,7 @@ pub async fn keep_applied(
         let mut delay = crate::timing::WEBHOOK_CONFIG_RETRY_MIN;
         loop {
             let result = match endpoint {
-                Endpoint::Url(_) => apply(&client, &endpoint, current.as_deref()).await,
+                Endpoint::Url(_) => apply(&client, &endpoint, current.as_deref(), &exempt).await,
                 Endpoint::Service { .. } => patch_ca_bundle(&client, current.as_deref()).await,
             };
             match result {
@@ -250,7 +282,7 @@ mod tests {
     #[test]
     fn only_accord_kinds_fail_closed_within_two_seconds() {
         let endpoint = Endpoint::Url("https://127.0.0.1:9443/".into());
-        let mutating_hooks = mutating(&endpoint, Some("CA"))
+        let mutating_hooks = mutating(&endpoint, Some("CA"), &[])
             .webhooks
             .unwrap()
             .into_iter()
@@ -261,7 +293,7 @@ mod tests {
                 url: h.client_config.url,
                 side_effects: h.side_effects,
             });
-        let validating_hooks = validating(&endpoint, Some("CA"))
+        let validating_hooks = validating(&endpoint, Some("CA"), &[])
             .webhooks
             .unwrap()
             .into_iter()
@@ -295,7 +327,15 @@ mod tests {
             name: "accord-webhook".into(),
             port: 443,
         };
-        let m = mutating(&endpoint, None);
+        let m = mutating(&endpoint, None, &["op".to_string()]);
+        assert!(
+            m.webhooks.as_ref().unwrap()[0]
+                .match_conditions
+                .as_ref()
+                .unwrap()[0]
+                .expression
+                .contains("'op'")
+        );
         let service = m.webhooks.unwrap()[0]
             .client_config
             .service

@@ -124,7 +124,8 @@ pub async fn start(
     }
 
     if let Some(endpoint) = config.manage_configurations {
-        tokio::spawn(configuration::keep_applied(client, endpoint, ca_rx));
+        let exempt = config.rights.operator_identities.clone();
+        tokio::spawn(configuration::keep_applied(client, endpoint, exempt, ca_rx));
     }
     Ok(())
 }

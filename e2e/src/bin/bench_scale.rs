@@ -9,7 +9,6 @@
 
 use std::{
     collections::BTreeMap,
-    io::{Read, Seek, SeekFrom},
     process::Command,
     time::{Duration, Instant},
 };
@@ -165,18 +164,6 @@ fn mean(
     };
     let count = sum_of(after, "count") - sum_of(before, "count");
     (sum_of(after, "sum") - sum_of(before, "sum")) / count.max(1.0)
-}
-
-/// Audit events since `mark`, as parsed JSON.
-fn audit_since(mark: u64) -> Vec<Value> {
-    let mut file = std::fs::File::open(cluster_dir().join("audit.log")).expect("audit log");
-    file.seek(SeekFrom::Start(mark)).expect("seek");
-    let mut text = String::new();
-    file.read_to_string(&mut text).expect("read");
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["stage"] == "ResponseComplete")
-        .collect()
 }
 
 fn is_write(event: &Value) -> bool {
@@ -458,7 +445,7 @@ fn main() {
     });
 
     // The promotion path, from the audit log.
-    let events = audit_since(mark);
+    let events = AuditLog::events_since(mark);
     let mut last_attestation: BTreeMap<String, f64> = BTreeMap::new();
     let mut deployment_write: BTreeMap<String, f64> = BTreeMap::new();
     let mut writes_by_kind: BTreeMap<String, usize> = BTreeMap::new();
@@ -490,11 +477,11 @@ fn main() {
                     .unwrap_or_default()
             );
             *writes_by_kind.entry(kind).or_default() += 1;
-            if o["resource"] == "deployments" && e["verb"] == "create" {
-                deployment_write.insert(
-                    o["name"].as_str().unwrap_or_default().to_string(),
-                    timestamp(e),
-                );
+            if o["resource"] == "deployments" {
+                // The first write: a create (or, by an operator that applies, a patch).
+                deployment_write
+                    .entry(o["name"].as_str().unwrap_or_default().to_string())
+                    .or_insert(timestamp(e));
             }
         }
     }
@@ -604,7 +591,7 @@ fn main() {
     say("idle for 60 s");
     let mark = AuditLog::mark();
     std::thread::sleep(Duration::from_secs(60));
-    let idle_writes = audit_since(mark)
+    let idle_writes = AuditLog::events_since(mark)
         .iter()
         .filter(|e| {
             e["user"]["username"] == OPERATOR

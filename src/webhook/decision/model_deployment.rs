@@ -64,6 +64,17 @@ pub fn mutate(
     rights: &Rights,
     keys: &SealKeys,
 ) -> Verdict {
+    if old.is_none()
+        && new["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+    {
+        return Verdict::Deny(
+            "ModelDeployments need an explicit metadata.name (generateName is not supported): it names the managed Deployment"
+                .into(),
+        );
+    }
     let author = |object: &Value| raw_annotation(object, labels::SPEC_AUTHOR).map(String::from);
     let spec_author = match old {
         Some(old) if old["spec"] == new["spec"] => author(old),
@@ -104,8 +115,9 @@ pub fn mutate(
     Verdict::Allow(annotation_ops(new, &wanted))
 }
 
-/// After every mutation, on CREATE and UPDATE: the name is explicit (the record binds
-/// it), and the candidate-author record is the one this webhook wrote.
+/// After every mutation of an UPDATE: the candidate-author record is the one this
+/// webhook wrote. (A create is not validated again: the gate verifies the record's
+/// seal, so a record altered after admission only blocks its own candidate.)
 pub fn validate_record(
     old: Option<&ModelDeployment>,
     new: &ModelDeployment,
@@ -113,12 +125,6 @@ pub fn validate_record(
     rights: &Rights,
     keys: &SealKeys,
 ) -> Verdict {
-    if new.metadata.name.as_deref().unwrap_or_default().is_empty() {
-        return Verdict::Deny(
-            "ModelDeployments need an explicit metadata.name (generateName is not supported): it names the managed Deployment"
-                .into(),
-        );
-    }
     let fingerprint = new.spec.fingerprint();
     let new_record = candidate_author_record(new);
     let unchanged = old.is_some_and(|old| {
