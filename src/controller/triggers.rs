@@ -43,19 +43,24 @@ fn counts(guard: Option<&Guard>) -> BTreeMap<&str, (i32, i32)> {
         .unwrap_or_default()
 }
 
-/// A ModelDeployment changed: reconcile it unless the change is Accord's own write
-/// (`own`: it reflects the decision just made), and recount every Team whose counts it
-/// changes. A status written by anyone else is reconciled at once.
+/// A ModelDeployment changed: reconcile it when anything but its status changed, or
+/// when its status changed and is not Accord's own write (`own`: the stored status is
+/// the one Accord last wrote), and recount every Team whose counts it changes. A status
+/// written by anyone else is reconciled at once; a spec change is reconciled even when
+/// the status beside it is Accord's own (it usually is).
 pub fn model_deployment_changed(
     old: Option<&Guard>,
     new: Option<&Guard>,
     own: bool,
 ) -> Vec<Request> {
     let mut requests = Vec::new();
-    if let Some(new) = new.filter(|_| !own) {
-        let parse_changed = old.is_some_and(|old| old.0.is_ok() != new.0.is_ok());
-        let status_changed = old.is_some_and(|old| status_of(old) != status_of(new));
-        if old.is_none_or(|old| parse_changed || status_changed || beyond_status(old, new)) {
+    if let Some(new) = new {
+        let reconcile = old.is_none_or(|old| {
+            old.0.is_ok() != new.0.is_ok()
+                || beyond_status(old, new)
+                || (!own && status_of(old) != status_of(new))
+        });
+        if reconcile {
             let namespace = new.namespace().unwrap_or_default();
             requests.push(md_request(&namespace, &new.name_any()));
         }
@@ -250,7 +255,11 @@ mod tests {
         let mut recreated = md("1.0.0");
         recreated.metadata.uid = Some("another".into());
         for after in [spec, annotated, recreated] {
-            let requests = model_deployment_changed(Some(&before), Some(&guard(after)), false);
+            let after = guard(after);
+            let requests = model_deployment_changed(Some(&before), Some(&after), false);
+            assert_eq!(md_requests(&requests), ["fraud-scorer"]);
+            // The status beside the change is Accord's own: the change still counts.
+            let requests = model_deployment_changed(Some(&before), Some(&after), true);
             assert_eq!(md_requests(&requests), ["fraud-scorer"]);
         }
         assert_eq!(
