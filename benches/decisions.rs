@@ -8,7 +8,9 @@
 //!   baseline of one pass over those attestations;
 //! - fingerprint: the candidate fingerprint of one spec, against serializing the spec;
 //! - plan: the promotion/rollback decision for one ModelDeployment, against the
-//!   baseline of cloning its status (the least any reconcile does).
+//!   baseline of cloning its status (the least any reconcile does);
+//! - signature: verifying a signed Attestation (OpenSSH-made vectors, ed25519 and ECDSA
+//!   P-256) against its Team's keys, against verifying an unsigned one's HMAC seal.
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
@@ -18,13 +20,14 @@ use std::{
 };
 
 use accord::{
-    api::{Attestation, ModelDeployment, Team, labels},
+    api::{Attestation, AttestationSpec, ModelDeployment, Team, labels},
     controller::{
         candidate, gate,
         rollout::{self, PlanInput},
         trust::TrustAsWritten,
     },
     seal::SealKeys,
+    signing,
     webhook::{
         decision::Rights,
         review::{self, Hook, StaticWorld, World},
@@ -49,6 +52,7 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+#[derive(Clone, Copy)]
 struct Stats {
     p50_us: f64,
     p99_us: f64,
@@ -190,6 +194,8 @@ fn main() {
         serialize,
     );
 
+    signatures(iterations, &world);
+
     // Gate over many attestations.
     let fingerprint = md.spec.fingerprint();
     let users = [
@@ -222,6 +228,7 @@ fn main() {
             attestations.iter(),
             &lookup,
             &TrustAsWritten,
+            jiff::Timestamp::now(),
         ));
     });
     let scan = measure(iterations / 10, || {
@@ -246,6 +253,7 @@ fn main() {
         attestations.iter(),
         &lookup,
         &TrustAsWritten,
+        jiff::Timestamp::now(),
     );
     let now = Time(jiff::Timestamp::now());
     let plan_stats = measure(iterations, || {
@@ -271,4 +279,59 @@ fn main() {
         plan_stats,
         clone_stats,
     );
+}
+
+/// A signed Attestation's verification (statement, SSHSIG parse, key lookup, signature)
+/// for each key type in `testdata/signing/`, against the HMAC seal check every unsigned
+/// Attestation gets.
+fn signatures(iterations: usize, world: &StaticWorld) {
+    let vector = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/testdata/signing/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let mut sealed: Attestation = serde_json::from_value(json!({
+        "apiVersion": "accord.dev/v1alpha1", "kind": "Attestation",
+        "metadata": {"name": "a", "namespace": "payments"},
+        "spec": {"modelDeployment": "fraud-scorer", "item": "data-drift-checked", "version": "2.4.0",
+                 "attestedBy": "alice", "team": "data-platform"}
+    }))
+    .unwrap();
+    let keys = world.keys.clone().unwrap();
+    let seal = keys.seal(&sealed);
+    sealed
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(labels::SEAL.into(), seal);
+    let seal_stats = measure(iterations, || {
+        keys.verify(black_box(&sealed)).unwrap();
+    });
+    for key in ["ed25519", "ecdsa_p256"] {
+        let spec: AttestationSpec = serde_json::from_value(json!({
+            "modelDeployment": "fraud-scorer", "item": "data-drift-checked", "version": "2.4.0",
+            "digest": "sha256:9406f2a0c7e4d1b3a5f6e7d8c9b0a1f2e3d4c5b6a7f8e9d0c1b2a3f4e5d6c7b8",
+            "candidate": "sha256:5b1c0e3f7a9d2b4c6e8f0a1b3c5d7e9f1a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d",
+            "evidence": "https://ci.example.com/runs/1234",
+            "signature": {"signer": "alice", "signedAt": "2026-11-28T10:00:00Z", "sshsig": vector(&format!("{key}.sig"))}
+        }))
+        .unwrap();
+        let team: Team = serde_json::from_value(json!({
+            "apiVersion": "accord.dev/v1alpha1", "kind": "Team", "metadata": {"name": "data-platform"},
+            "spec": {"members": {"users": ["alice"]}, "signingKeys": [{"user": "alice", "key": vector(&format!("{key}.pub"))}]}
+        }))
+        .unwrap();
+        let now: jiff::Timestamp = "2026-11-28T11:00:00Z".parse().unwrap();
+        let verify = measure(iterations / 10, || {
+            black_box(signing::verify("payments", black_box(&spec), &team, now).unwrap());
+        });
+        report(
+            &format!("signature: verify {key}"),
+            "HMAC seal check",
+            verify,
+            seal_stats,
+        );
+    }
 }

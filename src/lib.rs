@@ -8,11 +8,13 @@
 
 pub mod api;
 pub mod controller;
+pub mod identity;
 pub mod metrics;
 pub mod operator;
 pub mod plugin;
 pub mod seal;
 pub mod server;
+pub mod signing;
 pub mod telemetry;
 pub mod timing;
 pub mod watch;

@@ -6,9 +6,8 @@ use std::{
     sync::{Arc, atomic::Ordering},
 };
 
-use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::{Api, Client, api::PostParams, runtime::events::Reporter};
+use kube::{Api, Client, runtime::events::Reporter};
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
@@ -221,17 +220,11 @@ async fn start_verification(
     Ok(Arc::new(seal::SealVerifier(shared)))
 }
 
-/// Who this process is to the API server (a SelfSubjectReview, as `kubectl auth
-/// whoami` asks).
+/// Who this process is to the API server.
 async fn own_identity(client: &Client) -> Result<String, StartupError> {
-    let review = Api::<SelfSubjectReview>::all(client.clone())
-        .create(&PostParams::default(), &SelfSubjectReview::default())
+    crate::identity::whoami(client)
         .await
-        .map_err(StartupError::Identity)?;
-    review
-        .status
-        .and_then(|s| s.user_info)
-        .and_then(|u| u.username)
+        .map_err(StartupError::Identity)?
         .ok_or_else(|| {
             StartupError::Identity(kube::Error::Api(
                 kube::core::Status::failure(

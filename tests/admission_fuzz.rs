@@ -55,6 +55,7 @@ fn world() -> StaticWorld {
         rights: Rights {
             admin_groups: vec!["accord-admins".into()],
             operator_identities: vec!["accord-operator".into()],
+            ..Default::default()
         },
     }
 }

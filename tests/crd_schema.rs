@@ -299,6 +299,7 @@ fn names_scope_categories_subresources_and_columns() {
                 "Version",
                 "Candidate",
                 "AttestedBy",
+                "Signer",
                 "Age",
             ],
         ),

@@ -6,7 +6,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::validation::{DNS1123_LABEL, DNS1123_SUBDOMAIN, LABEL_VALUE, SHA256_DIGEST};
+use super::validation::{
+    DNS1123_LABEL, DNS1123_SUBDOMAIN, LABEL_VALUE, ONE_LINE, ONE_WORD, SHA256_DIGEST, UTC_SECONDS,
+};
 
 /// A signed-off checklist item for one version of a ModelDeployment.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
@@ -35,6 +37,11 @@ use super::validation::{DNS1123_LABEL, DNS1123_SUBDOMAIN, LABEL_VALUE, SHA256_DI
     ),
     printcolumn(name = "AttestedBy", type_ = "string", json_path = ".spec.attestedBy"),
     printcolumn(
+        name = "Signer",
+        type_ = "string",
+        json_path = ".spec.signature.signer"
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
@@ -42,6 +49,11 @@ use super::validation::{DNS1123_LABEL, DNS1123_SUBDOMAIN, LABEL_VALUE, SHA256_DI
 )]
 #[x_kube(validation = kube::core::Rule::new("self == oldSelf")
     .message("spec is immutable: an Attestation cannot be changed; delete it and create a new one"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.signature) || has(self.candidate)")
+    .message("spec.candidate is required on a signed Attestation: the signature binds the exact candidate"))]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(self.signature) || !has(self.attestedBy) || self.attestedBy == self.signature.signer"
+).message("spec.attestedBy of a signed Attestation must equal spec.signature.signer (or be left out)"))]
 #[serde(rename_all = "camelCase")]
 pub struct AttestationSpec {
     /// Name of the ModelDeployment, in the same namespace.
@@ -63,21 +75,57 @@ pub struct AttestationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = SHA256_DIGEST))]
     pub candidate: Option<String>,
-    /// Link to the evidence, e.g. a CI run.
+    /// Link to the evidence, e.g. a CI run. One line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 2048))]
+    #[schemars(length(max = 2048), regex(pattern = ONE_LINE))]
     pub evidence: Option<String>,
-    /// Free-text note.
+    /// Free-text note. Not covered by a signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4096))]
     pub comment: Option<String>,
     /// The authenticated user who created this Attestation. Written by Accord's
     /// admission webhook from the API request; whatever a client sends is replaced.
+    /// On a signed Attestation it is left as written and must be the signer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attested_by: Option<String>,
-    /// The Team, owning the item's role, that the attester belongs to. Written by the webhook.
+    /// The Team, owning the item's role, that the attester belongs to. Written by the
+    /// webhook; on a signed Attestation left as written and checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
+    /// A person's SSH signature over this sign-off, so that it proves its signer
+    /// whoever applies it (a GitOps controller). Made with `kubectl accord attest --sign`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<AttestationSignature>,
+}
+
+/// An SSHSIG over the Attestation's statement (see `kubectl accord attest --print-statement`).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AttestationSignature {
+    /// The Kubernetes user name of the signer; the key must be theirs in the owning
+    /// Team's `spec.signingKeys`.
+    #[schemars(length(min = 1, max = 253), regex(pattern = ONE_WORD))]
+    pub signer: String,
+    /// When it was signed, UTC to the second (`2026-11-28T10:00:00Z`), as in the statement.
+    #[schemars(regex(pattern = UTC_SECONDS))]
+    pub signed_at: String,
+    /// The armored signature from `ssh-keygen -Y sign -n attestation@accord.dev`.
+    #[schemars(length(min = 1, max = 8192))]
+    #[x_kube(validation = kube::core::Rule::new("self.trim().startsWith('-----BEGIN SSH SIGNATURE-----')")
+        .message("spec.signature.sshsig must be an armored SSH signature starting with -----BEGIN SSH SIGNATURE-----"))]
+    pub sshsig: String,
+}
+
+/// The signer a controller verified, written by the operator.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifiedSigner {
+    /// The signer, a member of `team`.
+    pub user: String,
+    /// The Team whose signing key verified the signature.
+    pub team: String,
+    /// The fingerprint of that key (`SHA256:…`).
+    pub key_fingerprint: String,
 }
 
 /// Observed state of an Attestation, written by the operator.
@@ -88,6 +136,10 @@ pub struct AttestationStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// For a signed Attestation whose signature the operator verified: who signed,
+    /// for which Team, with which key. Absent when the signature does not verify now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_by: Option<VerifiedSigner>,
 }
 
 impl Attestation {
@@ -97,6 +149,20 @@ impl Attestation {
         self.metadata.namespace.as_deref() == namespace
             && self.spec.model_deployment == name
             && self.spec.version == version
+    }
+
+    /// Who signed off: the signer of a signed Attestation, else `spec.attestedBy`.
+    pub fn attester(&self) -> Option<&str> {
+        match &self.spec.signature {
+            Some(signature) => Some(signature.signer.as_str()),
+            None => self.spec.attested_by.as_deref(),
+        }
+        .filter(|user| !user.is_empty())
+    }
+
+    /// Whether it carries a signature.
+    pub fn is_signed(&self) -> bool {
+        self.spec.signature.is_some()
     }
 
     /// Whether it is being deleted (a withdrawal in progress).

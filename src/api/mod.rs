@@ -15,13 +15,15 @@ pub mod reference;
 pub mod team;
 pub mod validation;
 
-pub use attestation::{Attestation, AttestationSpec, AttestationStatus};
+pub use attestation::{
+    Attestation, AttestationSignature, AttestationSpec, AttestationStatus, VerifiedSigner,
+};
 pub use model_deployment::{
     Approval, CandidateTracking, ChecklistItem, ChecklistItemStatus, FailedCandidate, Handoff,
     HistoryEntry, HistoryOutcome, ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus,
     ModelIdentity, ModelRef, Owners, Phase, Role, RollbackMode, RollbackPlan, Serving,
 };
-pub use team::{Team, TeamMembers, TeamSpec, TeamStatus};
+pub use team::{SigningKey, Team, TeamMembers, TeamSpec, TeamStatus};
 
 use k8s_openapi::{
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,

@@ -116,4 +116,7 @@ pub mod counted {
     pub const SELF_ATTESTED: &str = "SelfAttested";
     /// Who introduced the candidate is not recorded, or the record does not verify.
     pub const CANDIDATE_AUTHOR_UNKNOWN: &str = "CandidateAuthorUnknown";
+    /// Its signature does not verify against the owning Team's keys as they are now
+    /// (revoked, expired, unknown key, changed statement, …).
+    pub const BAD_SIGNATURE: &str = "SignatureNotVerified";
 }

@@ -1,7 +1,7 @@
 //! `Team` (cluster-scoped): a named group of people, identified by Kubernetes user
 //! names and authenticator groups, that can own a role on ModelDeployments.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,9 @@ use serde::{Deserialize, Serialize};
     printcolumn(name = "Pending", type_ = "integer", json_path = ".status.pendingItems", description = "Checklist items waiting for this team"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(self.signingKeys) || self.signingKeys.all(k, has(self.members.users) && k.user in self.members.users)"
+).message("spec.signingKeys[].user must be listed in spec.members.users: a signing key belongs to a named member"))]
 #[serde(rename_all = "camelCase")]
 pub struct TeamSpec {
     /// What the team does, for humans.
@@ -35,7 +38,45 @@ pub struct TeamSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]
     pub contacts: Vec<String>,
+    /// OpenSSH public keys the team's members sign Attestations with, for sign-offs
+    /// applied by GitOps controllers (`kubectl accord attest --sign`). Whoever may change
+    /// this Team decides whose signature counts for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub signing_keys: Vec<SigningKey>,
+    /// Fingerprints of keys that never count again (`SHA256:…`, as `ssh-keygen -lf`
+    /// prints them), even where they are still listed in `signingKeys`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1024), inner(regex(pattern = KEY_FINGERPRINT)))]
+    pub revoked_keys: Vec<String>,
 }
+
+/// One member's OpenSSH public key.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SigningKey {
+    /// The member the key belongs to: a user name listed in `spec.members.users`.
+    #[schemars(length(min = 1, max = 253))]
+    pub user: String,
+    /// The public key, one line as in `~/.ssh/id_ed25519.pub`.
+    #[schemars(length(min = 1, max = 1024))]
+    #[x_kube(validation = kube::core::Rule::new(
+        "self.matches('^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh.com|sk-ecdsa-sha2-nistp256@openssh.com) [A-Za-z0-9+/]+=*( [^\\r\\n]*)?$')"
+    ).message(SIGNING_KEY_TYPES_MESSAGE))]
+    pub key: String,
+    /// The key stops counting at this time: signatures it made no longer count for
+    /// candidates not yet promoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_before: Option<Time>,
+}
+
+/// A key fingerprint as OpenSSH prints it: SHA-256, unpadded base64.
+pub const KEY_FINGERPRINT: &str = "^SHA256:[A-Za-z0-9+/]{43}$";
+
+/// What `spec.signingKeys[].key` accepts, for the schema message and the webhook.
+pub const SIGNING_KEY_TYPES_MESSAGE: &str = "spec.signingKeys[].key must be one OpenSSH public key line of type ssh-ed25519, \
+ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, ecdsa-sha2-nistp521, sk-ssh-ed25519@openssh.com or \
+sk-ecdsa-sha2-nistp256@openssh.com (RSA and DSA keys are not accepted)";
 
 /// Team membership: Kubernetes user names and groups. At least one entry is required.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]

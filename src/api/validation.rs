@@ -13,6 +13,13 @@ pub const SHA256_DIGEST: &str = "^sha256:[a-f0-9]{64}$";
 /// A Go-style duration made of whole units, such as `30s`, `15m`, `24h` or `1h30m`.
 pub const DURATION: &str = "^([0-9]+(ms|s|m|h))+$";
 
+/// A single line (no line break): each signed field is one line of the statement.
+pub const ONE_LINE: &str = "^[^\\r\\n]*$";
+/// A non-empty single line without leading or trailing white space.
+pub const ONE_WORD: &str = "^[^\\s]([^\\r\\n]*[^\\s])?$";
+/// An RFC 3339 UTC time to the second, the only form a signed `signedAt` takes.
+pub const UTC_SECONDS: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$";
+
 /// Longest label value Kubernetes accepts; versions and owner names become label values.
 pub const MAX_LABEL_VALUE: u32 = 63;
 /// Upper bound on checklist length, which also bounds the cost of the CEL uniqueness rule.

@@ -78,6 +78,17 @@ struct Args {
         value_delimiter = ','
     )]
     operator_identities: Vec<String>,
+    /// Identities GitOps controllers apply Git as (user names as the API server
+    /// authenticates them, e.g. `system:serviceaccount:flux-system:kustomize-controller`).
+    /// Attestations they apply must be signed (`kubectl accord attest --sign`); they may
+    /// prune signed ones.
+    #[arg(
+        long = "gitops-identities",
+        alias = "gitops-identity",
+        env = "ACCORD_GITOPS_IDENTITIES",
+        value_delimiter = ','
+    )]
+    gitops_identities: Vec<String>,
     /// DANGEROUS: count attestations without a valid seal, trusting attestedBy as written.
     /// Only for a cluster where the webhook cannot run.
     #[arg(long, env = "ACCORD_TRUST_UNSEALED_ATTESTATIONS", default_value_t = false, action = clap::ArgAction::Set)]
@@ -166,6 +177,7 @@ fn webhook_config(args: &Args, namespace: &str) -> Result<Option<WebhookConfig>,
         rights: Rights {
             admin_groups: non_empty(&args.admin_groups),
             operator_identities: non_empty(&args.operator_identities),
+            gitops_identities: non_empty(&args.gitops_identities),
         },
     }))
 }

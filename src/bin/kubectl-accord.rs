@@ -1,8 +1,8 @@
 //! `kubectl accord`: Accord's kubectl plugin. Put it on PATH and run `kubectl accord --help`.
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
-use accord::plugin::commands::{self, Output, Scope};
+use accord::plugin::commands::{self, Failure, Output, Scope};
 use clap::{Parser, Subcommand};
 
 /// Everyday Accord jobs: see what a model waits for, sign off, review history, roll back.
@@ -32,7 +32,8 @@ struct Args {
 enum Command {
     /// Candidate and active version, phase, conditions, and who attested what.
     Status { model_deployment: String },
-    /// Attest a checklist item of the current candidate, as yourself.
+    /// Attest a checklist item of the current candidate, as yourself. With --sign, print
+    /// a signed Attestation to commit to Git instead (for Flux or Argo CD to apply).
     Attest {
         model_deployment: String,
         /// The checklist item's id.
@@ -41,9 +42,46 @@ enum Command {
         /// A link to the evidence.
         #[arg(long)]
         evidence: Option<String>,
-        /// A note.
+        /// A note (not covered by a signature).
         #[arg(long)]
         comment: Option<String>,
+        /// Sign the sign-off with your SSH key (`ssh-keygen -Y sign`) and print the
+        /// Attestation instead of creating it.
+        #[arg(long)]
+        sign: bool,
+        /// The key file ssh-keygen signs with: a private key, or a public key whose
+        /// private half is in ssh-agent or on a security key. Default: the first of
+        /// ~/.ssh/id_ed25519, id_ecdsa, id_ed25519_sk, id_ecdsa_sk.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Your Kubernetes user name, as your Team lists it (default: who the cluster
+        /// says you are).
+        #[arg(long)]
+        signer: Option<String>,
+        /// Read the ModelDeployment from this manifest instead of the cluster.
+        #[arg(long, short = 'f')]
+        from_file: Option<PathBuf>,
+        /// Print the exact statement --sign would sign, and nothing else.
+        #[arg(long, conflicts_with = "sign")]
+        print_statement: bool,
+    },
+    /// Check signed Attestations in a file against the owning Team's signing keys, as
+    /// the operator will.
+    Verify {
+        /// File of Attestations (YAML, several documents allowed; `-` for stdin).
+        #[arg(short = 'f', long)]
+        filename: PathBuf,
+        /// Team manifests to check against (default: the cluster's Teams).
+        #[arg(long)]
+        team_file: Vec<PathBuf>,
+        /// The ModelDeployment manifest (default: the cluster's, when reachable).
+        #[arg(long)]
+        model_deployment_file: Option<PathBuf>,
+    },
+    /// Team chores.
+    Team {
+        #[command(subcommand)]
+        command: TeamCommand,
     },
     /// Promotions and rollbacks, with approvers.
     History { model_deployment: String },
@@ -53,6 +91,31 @@ enum Command {
     Matrix,
     /// Teams with members, models owned and items pending.
     Teams,
+}
+
+#[derive(Subcommand, Debug)]
+enum TeamCommand {
+    /// Print the Team manifest with a member's SSH public key added to
+    /// spec.signingKeys, ready to commit (or to apply).
+    AddKey {
+        /// The Team's name.
+        team: String,
+        /// The member the key belongs to (listed in spec.members.users).
+        #[arg(long)]
+        user: String,
+        /// Their OpenSSH public key file, e.g. ~/.ssh/id_ed25519.pub.
+        #[arg(long)]
+        key: PathBuf,
+        /// The key stops counting at this time (RFC 3339).
+        #[arg(long)]
+        valid_before: Option<jiff::Timestamp>,
+        /// Read the Team from this manifest instead of the cluster.
+        #[arg(short = 'f', long)]
+        filename: Option<PathBuf>,
+        /// Write the result back to --filename instead of printing it.
+        #[arg(long, requires = "filename")]
+        in_place: bool,
+    },
 }
 
 async fn scope(args: &Args) -> Result<Scope, String> {
@@ -88,38 +151,7 @@ async fn scope(args: &Args) -> Result<Scope, String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let scope = match scope(&args).await {
-        Ok(scope) => scope,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = match &args.command {
-        Command::Status { model_deployment } => commands::status(&scope, model_deployment).await,
-        Command::Attest {
-            model_deployment,
-            item,
-            evidence,
-            comment,
-        } => {
-            commands::attest(
-                &scope,
-                model_deployment,
-                item,
-                evidence.clone(),
-                comment.clone(),
-            )
-            .await
-        }
-        Command::History { model_deployment } => commands::history(&scope, model_deployment).await,
-        Command::Rollback { model_deployment } => {
-            commands::rollback(&scope, model_deployment).await
-        }
-        Command::Matrix => commands::matrix(&scope).await,
-        Command::Teams => commands::teams(&scope).await,
-    };
-    match result {
+    match run(&args).await {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -128,5 +160,117 @@ async fn main() -> ExitCode {
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs the command; only commands that need the cluster connect to it.
+async fn run(args: &Args) -> Result<String, Failure> {
+    let connect = || async { scope(args).await.map_err(Failure) };
+    match &args.command {
+        Command::Status { model_deployment } => {
+            commands::status(&connect().await?, model_deployment).await
+        }
+        Command::Attest {
+            model_deployment,
+            item,
+            evidence,
+            comment,
+            sign,
+            key,
+            signer,
+            from_file,
+            print_statement,
+        } if *sign || *print_statement || from_file.is_some() => {
+            let request = commands::SignRequest {
+                model_deployment,
+                item,
+                evidence: evidence.clone(),
+                comment: comment.clone(),
+                key: key.clone(),
+                signer: signer.clone(),
+                from_file: from_file.clone(),
+                namespace: args.namespace.clone(),
+                print_statement: *print_statement,
+            };
+            let needs_cluster = from_file.is_none() || signer.is_none();
+            let scope = if needs_cluster {
+                Some(connect().await?)
+            } else {
+                None
+            };
+            commands::attest_signed(scope.as_ref(), &request).await
+        }
+        Command::Attest {
+            model_deployment,
+            item,
+            evidence,
+            comment,
+            ..
+        } => {
+            commands::attest(
+                &connect().await?,
+                model_deployment,
+                item,
+                evidence.clone(),
+                comment.clone(),
+            )
+            .await
+        }
+        Command::Verify {
+            filename,
+            team_file,
+            model_deployment_file,
+        } => {
+            // With Team files it works offline, from files only.
+            let scope = if team_file.is_empty() {
+                Some(connect().await?)
+            } else {
+                None
+            };
+            commands::verify(
+                scope.as_ref(),
+                filename,
+                team_file,
+                model_deployment_file.as_deref(),
+            )
+            .await
+        }
+        Command::Team {
+            command:
+                TeamCommand::AddKey {
+                    team,
+                    user,
+                    key,
+                    valid_before,
+                    filename,
+                    in_place,
+                },
+        } => {
+            let scope = if filename.is_none() {
+                Some(connect().await?)
+            } else {
+                None
+            };
+            commands::team_add_key(
+                scope.as_ref(),
+                &commands::AddKey {
+                    team,
+                    user,
+                    key,
+                    valid_before: *valid_before,
+                    filename: filename.as_deref(),
+                    in_place: *in_place,
+                },
+            )
+            .await
+        }
+        Command::History { model_deployment } => {
+            commands::history(&connect().await?, model_deployment).await
+        }
+        Command::Rollback { model_deployment } => {
+            commands::rollback(&connect().await?, model_deployment).await
+        }
+        Command::Matrix => commands::matrix(&connect().await?).await,
+        Command::Teams => commands::teams(&connect().await?).await,
     }
 }

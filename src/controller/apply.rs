@@ -10,7 +10,6 @@
 use k8s_openapi::{
     NamespaceResourceScope,
     api::{apps::v1::Deployment, core::v1::Service},
-    apimachinery::pkg::apis::meta::v1::Condition,
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
@@ -25,8 +24,8 @@ use super::{
 };
 use crate::{
     api::{
-        Attestation, FIELD_MANAGER, ModelDeployment, ModelDeploymentStatus, Team, TeamStatus,
-        namespaced_name,
+        Attestation, AttestationStatus, FIELD_MANAGER, ModelDeployment, ModelDeploymentStatus,
+        Team, TeamStatus, namespaced_name,
     },
     watch::OwnWrites,
 };
@@ -268,9 +267,9 @@ pub async fn team_status(client: &Client, team: &Team, status: &TeamStatus) -> k
 pub async fn attestation_status(
     client: &Client,
     attestation: &Attestation,
-    conditions: &[Condition],
+    status: &AttestationStatus,
 ) -> kube::Result<()> {
-    let status = json!({"conditions": conditions});
+    let status = serde_json::to_value(status).expect("status serializes");
     apply_status(
         namespaced_api(client, attestation),
         attestation,

@@ -121,6 +121,7 @@ pub fn decide(
         observed.attestations.iter().map(AsRef::as_ref),
         &lookup,
         verifier,
+        now.0,
     );
     let input = PlanInput {
         md,

@@ -3,15 +3,20 @@
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
+
 use super::{
     candidate::Candidate,
     trust::{Author, Verifier},
 };
-use crate::api::{
-    Approval, Attestation, ChecklistItemStatus, ModelDeployment, Role, Team,
-    fingerprint::short,
-    labels::{ATTESTER_GROUPS, MODEL_DEPLOYMENT_UID},
-    reasons::counted,
+use crate::{
+    api::{
+        Approval, Attestation, ChecklistItemStatus, ModelDeployment, Role, Team, VerifiedSigner,
+        fingerprint::short,
+        labels::{ATTESTER_GROUPS, MODEL_DEPLOYMENT_UID},
+        reasons::counted,
+    },
+    signing,
 };
 
 /// Why an attestation does not count: a CamelCase reason and a sentence for humans.
@@ -39,6 +44,8 @@ pub struct GateOutcome {
     pub approvals: Vec<Approval>,
     /// Attestations for this candidate that exist but do not count: (name, reason).
     pub rejected: Vec<(String, Rejection)>,
+    /// Signed attestations for this candidate whose signature verifies now, by name.
+    pub verified: BTreeMap<String, VerifiedSigner>,
 }
 
 impl GateOutcome {
@@ -83,139 +90,169 @@ fn recorded_groups(attestation: &Attestation) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Why an attestation for the candidate is not authentic or not about exactly this
-/// candidate of this object, or `None` when it is.
-fn provenance(
-    md: &ModelDeployment,
-    candidate: &Candidate,
-    attestation: &Attestation,
-    verifier: &dyn Verifier,
-) -> Option<Rejection> {
-    if attestation.is_withdrawn() {
-        return rejected(
-            counted::WITHDRAWN,
-            "the attestation is being withdrawn (deleted)",
-        );
+/// Judges attestations for one candidate of one ModelDeployment, at one instant.
+struct Judge<'a> {
+    md: &'a ModelDeployment,
+    candidate: &'a Candidate,
+    verifier: &'a dyn Verifier,
+    now: Timestamp,
+}
+
+impl Judge<'_> {
+    /// Why an attestation for the candidate is not authentic or not about exactly this
+    /// candidate of this object, or `None` when it is. A signed attestation's signature
+    /// is judged with its Team, in [`Judge::rejection`].
+    fn provenance(&self, attestation: &Attestation) -> Option<Rejection> {
+        let (md, candidate) = (self.md, self.candidate);
+        if attestation.is_withdrawn() {
+            return rejected(
+                counted::WITHDRAWN,
+                "the attestation is being withdrawn (deleted)",
+            );
+        }
+        if !attestation.is_signed()
+            && let Some(message) = self.verifier.reject(attestation)
+        {
+            return rejected(counted::INVALID_SEAL, message);
+        }
+        let admitted_for = attestation
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(MODEL_DEPLOYMENT_UID));
+        if let Some(uid) = admitted_for
+            && Some(uid) != md.metadata.uid.as_ref()
+        {
+            return rejected(
+                counted::OTHER_OBJECT,
+                format!(
+                    "it was admitted for an earlier ModelDeployment of this name (uid {uid}), deleted since"
+                ),
+            );
+        }
+        if attestation.spec.candidate.is_none() && !candidate.legacy_attestations {
+            return rejected(
+                counted::NO_CANDIDATE,
+                format!(
+                    "it names no candidate fingerprint and the candidate changed since it was admitted: attest the candidate {} instead",
+                    short(&candidate.fingerprint)
+                ),
+            );
+        }
+        if !md.spec.digest_matches(attestation.spec.digest.as_deref()) {
+            return rejected(
+                counted::DIGEST_MISMATCH,
+                format!(
+                    "it names digest {}, the candidate is {}",
+                    attestation.spec.digest.as_deref().unwrap_or("(none)"),
+                    md.spec.model.digest.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+        self.before_failure(attestation)
     }
-    if let Some(message) = verifier.reject(attestation) {
-        return rejected(counted::INVALID_SEAL, message);
-    }
-    let admitted_for = attestation
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(MODEL_DEPLOYMENT_UID));
-    if let Some(uid) = admitted_for
-        && Some(uid) != md.metadata.uid.as_ref()
-    {
-        return rejected(
-            counted::OTHER_OBJECT,
-            format!(
-                "it was admitted for an earlier ModelDeployment of this name (uid {uid}), deleted since"
-            ),
-        );
-    }
-    if attestation.spec.candidate.is_none() && !candidate.legacy_attestations {
-        return rejected(
-            counted::NO_CANDIDATE,
-            format!(
-                "it names no candidate fingerprint and the candidate changed since it was admitted: attest the candidate {} instead",
-                short(&candidate.fingerprint)
-            ),
-        );
-    }
-    if !md.spec.digest_matches(attestation.spec.digest.as_deref()) {
-        return rejected(
-            counted::DIGEST_MISMATCH,
-            format!(
-                "it names digest {}, the candidate is {}",
-                attestation.spec.digest.as_deref().unwrap_or("(none)"),
-                md.spec.model.digest.as_deref().unwrap_or_default()
-            ),
-        );
-    }
-    if let Some(failed_at) = &candidate.failed_at
-        && attestation
+
+    /// A sign-off given before this candidate failed never promotes it again: judged by
+    /// when the Attestation was created and, for a signed one (which can be deleted and
+    /// applied again from Git), by when it was signed.
+    fn before_failure(&self, attestation: &Attestation) -> Option<Rejection> {
+        let failed_at = self.candidate.failed_at.as_ref()?.0;
+        let created_before = attestation
             .metadata
             .creation_timestamp
             .as_ref()
-            .is_none_or(|t| t.0 <= failed_at.0)
-    {
-        return rejected(
-            counted::ADMITTED_BEFORE_FAILURE,
-            format!(
-                "this candidate failed and was rolled back at {}; sign-off given before that never promotes it again",
-                failed_at.0
+            .is_none_or(|t| t.0 <= failed_at);
+        let signed_before = attestation.spec.signature.as_ref().is_some_and(|s| {
+            signing::parse_signed_at(&s.signed_at).map_or(true, |at| at <= failed_at)
+        });
+        (created_before || signed_before).then(|| Rejection {
+            reason: counted::ADMITTED_BEFORE_FAILURE,
+            message: format!(
+                "this candidate failed and was rolled back at {failed_at}; sign-off given before that never promotes it again"
             ),
-        );
+        })
     }
-    None
-}
 
-/// Why `attestation` does not count for `team_name`'s item, or `None` when it does.
-fn rejection(
-    md: &ModelDeployment,
-    candidate: &Candidate,
-    attestation: &Attestation,
-    team_name: &str,
-    team: Option<&Team>,
-    verifier: &dyn Verifier,
-) -> Option<Rejection> {
-    if let Some(rejection) = provenance(md, candidate, attestation, verifier) {
-        return Some(rejection);
-    }
-    let Some(user) = attestation
-        .spec
-        .attested_by
-        .as_deref()
-        .filter(|u| !u.is_empty())
-    else {
-        return rejected(counted::NO_ATTESTER, "it records no attestedBy user");
-    };
-    match &candidate.author {
-        Author::Known(author) if author == user => {
+    /// Why `attestation` does not count for `team_name`'s item, or `None` when it does.
+    /// `signature` is [`Judge::signature`]'s answer for a signed attestation.
+    fn rejection(
+        &self,
+        attestation: &Attestation,
+        team_name: &str,
+        team: Option<&Team>,
+        signature: Option<&Result<VerifiedSigner, Rejection>>,
+    ) -> Option<Rejection> {
+        if let Some(rejection) = self.provenance(attestation) {
+            return Some(rejection);
+        }
+        let Some(user) = attestation.attester() else {
+            return rejected(counted::NO_ATTESTER, "it records no attestedBy user");
+        };
+        match &self.candidate.author {
+            Author::Known(author) if author == user => {
+                return rejected(
+                    counted::SELF_ATTESTED,
+                    format!(
+                        "{user} introduced this candidate and may not attest it (separation of duties)"
+                    ),
+                );
+            }
+            Author::Unknown(why) => {
+                return rejected(
+                    counted::CANDIDATE_AUTHOR_UNKNOWN,
+                    format!(
+                        "Accord cannot tell who introduced this candidate: {why}; re-apply the spec through the API server"
+                    ),
+                );
+            }
+            _ => {}
+        }
+        if let Some(recorded) = attestation.spec.team.as_deref()
+            && recorded != team_name
+        {
             return rejected(
-                counted::SELF_ATTESTED,
-                format!(
-                    "{user} introduced this candidate and may not attest it (separation of duties)"
-                ),
+                counted::WRONG_TEAM,
+                format!("it was made for team {recorded}, but the item belongs to {team_name}"),
             );
         }
-        Author::Unknown(why) => {
+        let Some(team) = team else {
             return rejected(
-                counted::CANDIDATE_AUTHOR_UNKNOWN,
-                format!(
-                    "Accord cannot tell who introduced this candidate: {why}; re-apply the spec through the API server"
-                ),
+                counted::UNKNOWN_TEAM,
+                format!("team {team_name} does not exist"),
+            );
+        };
+        if let Some(signature) = signature {
+            return signature.as_ref().err().cloned();
+        }
+        let groups = recorded_groups(attestation);
+        let vouched_by_team = groups.is_empty()
+            && self.verifier.trusts_recorded_team()
+            && attestation.spec.team.as_deref() == Some(team_name);
+        if !vouched_by_team && !is_member(team, user, &groups) {
+            return rejected(
+                counted::NOT_A_MEMBER,
+                format!("{user} is not a member of team {team_name}"),
             );
         }
-        _ => {}
+        None
     }
-    if let Some(recorded) = attestation.spec.team.as_deref()
-        && recorded != team_name
-    {
-        return rejected(
-            counted::WRONG_TEAM,
-            format!("it was made for team {recorded}, but the item belongs to {team_name}"),
-        );
+
+    /// A signed attestation's signature, checked against `team`'s keys as they are now.
+    fn signature(
+        &self,
+        attestation: &Attestation,
+        team: &Team,
+    ) -> Result<VerifiedSigner, Rejection> {
+        let namespace = attestation
+            .metadata
+            .namespace
+            .as_deref()
+            .unwrap_or_default();
+        signing::verify(namespace, &attestation.spec, team, self.now).map_err(|e| Rejection {
+            reason: counted::BAD_SIGNATURE,
+            message: format!("its signature does not count: {e}"),
+        })
     }
-    let Some(team) = team else {
-        return rejected(
-            counted::UNKNOWN_TEAM,
-            format!("team {team_name} does not exist"),
-        );
-    };
-    let groups = recorded_groups(attestation);
-    let vouched_by_team = groups.is_empty()
-        && verifier.trusts_recorded_team()
-        && attestation.spec.team.as_deref() == Some(team_name);
-    if !vouched_by_team && !is_member(team, user, &groups) {
-        return rejected(
-            counted::NOT_A_MEMBER,
-            format!("{user} is not a member of team {team_name}"),
-        );
-    }
-    None
 }
 
 /// Whether `attestation` is about the candidate `md` names: its namespace and name,
@@ -252,7 +289,14 @@ pub fn evaluate<'a>(
     attestations: impl IntoIterator<Item = &'a Attestation>,
     team: &dyn Fn(&str) -> Option<Team>,
     verifier: &dyn Verifier,
+    now: Timestamp,
 ) -> GateOutcome {
+    let judge = Judge {
+        md,
+        candidate,
+        verifier,
+        now,
+    };
     let mut relevant: Vec<&Attestation> = attestations
         .into_iter()
         .filter(|a| is_for_candidate(a, md, candidate))
@@ -285,17 +329,18 @@ pub fn evaluate<'a>(
         };
         for attestation in relevant.iter().filter(|a| a.spec.item == item.id) {
             let att_name = attestation.metadata.name.clone().unwrap_or_default();
-            match rejection(
-                md,
-                candidate,
-                attestation,
-                team_name,
-                team.as_ref(),
-                verifier,
-            ) {
+            let signature = attestation
+                .is_signed()
+                .then_some(team.as_ref())
+                .flatten()
+                .map(|team| judge.signature(attestation, team));
+            if let Some(Ok(signer)) = &signature {
+                outcome.verified.insert(att_name.clone(), signer.clone());
+            }
+            match judge.rejection(attestation, team_name, team.as_ref(), signature.as_ref()) {
                 None if !status.attested => {
                     status.attested = true;
-                    status.attested_by = attestation.spec.attested_by.clone();
+                    status.attested_by = attestation.attester().map(String::from);
                     status.attestation = Some(att_name);
                     status.attested_at = attestation.metadata.creation_timestamp.clone();
                     status.reason = None;
@@ -333,7 +378,7 @@ mod tests {
     use super::*;
     use crate::controller::{
         candidate::current,
-        testing::{Verify, attestation, md, team, time},
+        testing::{TestKey, Verify, attestation, md, signed, ssh_key, team, time, with_key},
         trust::TrustAsWritten,
     };
 
@@ -344,7 +389,14 @@ mod tests {
         team: &dyn Fn(&str) -> Option<Team>,
         verifier: &dyn Verifier,
     ) -> GateOutcome {
-        super::evaluate(md, &current(md, verifier), attestations, team, verifier)
+        super::evaluate(
+            md,
+            &current(md, verifier),
+            attestations,
+            team,
+            verifier,
+            time(100_000).0,
+        )
     }
 
     fn teams(name: &str) -> Option<Team> {
@@ -619,5 +671,144 @@ mod tests {
         let out = evaluate(&md, &atts, &teams, &TrustAsWritten);
         assert_eq!(out.owed_message(), "data-platform owes drift");
         assert_eq!(out.rejected[0].1.reason, counted::OTHER_OBJECT);
+    }
+
+    fn signing_teams(name: &str, alice: &TestKey) -> Option<Team> {
+        match name {
+            "data-platform" => Some(with_key(
+                team("data-platform", &["alice"], &[]),
+                "alice",
+                alice,
+            )),
+            other => teams(other),
+        }
+    }
+
+    #[test]
+    fn a_signed_attestation_counts_for_its_signer_whoever_applied_it() {
+        let alice = ssh_key("alice");
+        let md = md("2.4.0");
+        let att = signed(&md, "drift", "alice", &alice, 10);
+        assert_eq!(att.spec.attested_by.as_deref(), Some("alice"));
+        let sealed = Verify::default();
+        let lookup = |n: &str| signing_teams(n, &alice);
+        let out = evaluate(&md, std::slice::from_ref(&att), &lookup, &sealed);
+        assert!(out.items[0].attested, "{:?}", out.rejected);
+        assert_eq!(out.items[0].attested_by.as_deref(), Some("alice"));
+        let name = att.metadata.name.clone().unwrap();
+        assert_eq!(out.verified[&name].user, "alice");
+        assert_eq!(out.verified[&name].team, "data-platform");
+        // The seal verifier is not consulted for signed attestations.
+        let reject_all = Verify {
+            reject: Some("no seal".into()),
+            ..Default::default()
+        };
+        assert!(evaluate(&md, std::slice::from_ref(&att), &lookup, &reject_all).items[0].attested);
+    }
+
+    #[test]
+    fn a_revoked_key_or_a_removed_member_uncounts_a_signed_attestation() {
+        let alice = ssh_key("alice");
+        let md = md("2.4.0");
+        let att = signed(&md, "drift", "alice", &alice, 10);
+        let fingerprint = {
+            let lookup = |n: &str| signing_teams(n, &alice);
+            let out = evaluate(&md, std::slice::from_ref(&att), &lookup, &TrustAsWritten);
+            out.verified
+                .values()
+                .next()
+                .unwrap()
+                .key_fingerprint
+                .clone()
+        };
+        let revoked = |n: &str| {
+            signing_teams(n, &alice).map(|mut t| {
+                t.spec.revoked_keys.push(fingerprint.clone());
+                t
+            })
+        };
+        let out = evaluate(&md, std::slice::from_ref(&att), &revoked, &TrustAsWritten);
+        assert!(!out.items[0].attested);
+        assert!(out.verified.is_empty());
+        assert_eq!(out.rejected[0].1.reason, counted::BAD_SIGNATURE);
+        assert!(
+            out.rejected[0].1.message.contains("revoked"),
+            "{:?}",
+            out.rejected
+        );
+        let left = |n: &str| {
+            signing_teams(n, &alice).map(|mut t| {
+                t.spec.members.users.clear();
+                t.spec.members.groups.push("data-platform-eng".into());
+                t
+            })
+        };
+        let out = evaluate(&md, std::slice::from_ref(&att), &left, &TrustAsWritten);
+        assert!(!out.items[0].attested);
+        assert!(
+            out.rejected[0]
+                .1
+                .message
+                .contains("alice is not a member of team data-platform"),
+            "{:?}",
+            out.rejected
+        );
+    }
+
+    #[test]
+    fn a_signed_attestation_for_another_team_or_by_the_author_does_not_count() {
+        let alice = ssh_key("alice");
+        let md = md("2.4.0");
+        // alice's key in data-platform does not make her a platform signer.
+        let att = signed(&md, "latency", "alice", &alice, 10);
+        let lookup = |n: &str| signing_teams(n, &alice);
+        let out = evaluate(&md, std::slice::from_ref(&att), &lookup, &TrustAsWritten);
+        assert!(!out.items[1].attested);
+        assert!(
+            out.rejected[0]
+                .1
+                .message
+                .contains("no signing key in team ml-platform"),
+            "{:?}",
+            out.rejected
+        );
+        let authored = Verify {
+            author: Author::Known("alice".into()),
+            ..Default::default()
+        };
+        let att = signed(&md, "drift", "alice", &alice, 10);
+        let out = evaluate(&md, std::slice::from_ref(&att), &lookup, &authored);
+        assert_eq!(out.rejected[0].1.reason, counted::SELF_ATTESTED);
+    }
+
+    #[test]
+    fn a_signed_sign_off_from_before_a_failure_never_counts_even_applied_again() {
+        let alice = ssh_key("alice");
+        let md = md("2.4.0");
+        let mut att = signed(&md, "drift", "alice", &alice, 10);
+        // Pruned and applied again from Git after the failure: created later, signed before.
+        att.metadata.creation_timestamp = Some(time(500));
+        let lookup = |n: &str| signing_teams(n, &alice);
+        let mut candidate = current(&md, &TrustAsWritten);
+        candidate.failed_at = Some(time(100));
+        let out = super::evaluate(
+            &md,
+            &candidate,
+            std::slice::from_ref(&att),
+            &lookup,
+            &TrustAsWritten,
+            time(100_000).0,
+        );
+        assert_eq!(out.rejected[0].1.reason, counted::ADMITTED_BEFORE_FAILURE);
+        let fresh = signed(&md, "drift", "alice", &alice, 200);
+        let out = super::evaluate(
+            &md,
+            &candidate,
+            std::slice::from_ref(&fresh),
+            &lookup,
+            &TrustAsWritten,
+            time(100_000).0,
+        );
+        assert!(out.items[0].attested, "{:?}", out.rejected);
     }
 }

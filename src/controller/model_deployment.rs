@@ -138,7 +138,7 @@ async fn record_verdicts(
 ) -> Result<(), Error> {
     let regarding = md.object_ref(&());
     for verdict in verdicts {
-        apply::attestation_status(&ctx.client, &verdict.attestation, &verdict.conditions)
+        apply::attestation_status(&ctx.client, &verdict.attestation, &verdict.status)
             .await
             .map_err(|e| {
                 let name = namespaced_name(&verdict.attestation.metadata);

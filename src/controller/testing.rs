@@ -26,7 +26,7 @@ use crate::api::{
     ModelDeploymentSpec, ModelRef, Owners, Role, RollbackMode, RollbackPlan, Serving, Team,
     TeamMembers, TeamSpec, labels::ATTESTER_GROUPS,
 };
-use crate::{api::AttestationStatus, watch::Stores};
+use crate::watch::Stores;
 
 /// A verifier whose answers a test sets: by default every seal verifies, authorship is
 /// not checked, and history entries are sealed with a marker naming their version.
@@ -67,6 +67,74 @@ pub fn time(secs: i64) -> Time {
     Time(jiff::Timestamp::from_second(1_800_000_000 + secs).unwrap())
 }
 
+/// A throw-away SSH key made by the machine's `ssh-keygen`.
+pub struct TestKey {
+    /// The private key file (in a temporary directory).
+    pub path: std::path::PathBuf,
+    /// The public key line.
+    pub public: String,
+}
+
+/// Makes a fresh ed25519 key.
+pub fn ssh_key(label: &str) -> TestKey {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "accord-test-keys-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(label);
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", label, "-f"])
+        .arg(&path)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(made.success(), "ssh-keygen failed");
+    let public = std::fs::read_to_string(dir.join(format!("{label}.pub"))).unwrap();
+    TestKey {
+        path,
+        public: public.trim().to_string(),
+    }
+}
+
+/// `team` with `key` listed for `user`.
+pub fn with_key(mut team: Team, user: &str, key: &TestKey) -> Team {
+    team.spec.signing_keys.push(crate::api::SigningKey {
+        user: user.into(),
+        key: key.public.clone(),
+        valid_before: None,
+    });
+    team
+}
+
+/// A signed Attestation of `item` for `md`'s current candidate, made as `kubectl
+/// accord attest --sign` makes it: `signer` signs with `key` through `ssh-keygen`.
+pub fn signed(
+    md: &ModelDeployment,
+    item: &str,
+    signer: &str,
+    key: &TestKey,
+    at: i64,
+) -> Attestation {
+    use crate::plugin::gitops;
+    let signed_at = time(at).0.to_string();
+    let sign_off = gitops::SignOff {
+        namespace: "payments".into(),
+        item: item.into(),
+        evidence: Some("https://ci.example.com/runs/1".into()),
+        comment: None,
+        signer: signer.into(),
+        signed_at,
+    };
+    let mut att = gitops::unsigned(md, &sign_off).unwrap();
+    let sshsig = gitops::ssh_keygen_sign(&key.path, &gitops::statement(&att).unwrap()).unwrap();
+    att.spec.signature.as_mut().unwrap().sshsig = sshsig;
+    att.metadata.creation_timestamp = Some(time(at));
+    att
+}
+
 pub fn team(name: &str, users: &[&str], groups: &[&str]) -> Team {
     let mut team = Team::new(
         name,
@@ -77,6 +145,7 @@ pub fn team(name: &str, users: &[&str], groups: &[&str]) -> Team {
                 groups: groups.iter().map(|s| s.to_string()).collect(),
             },
             contacts: vec![format!("slack:#{name}")],
+            ..Default::default()
         },
     );
     team.metadata.uid = Some(format!("uid-{name}"));
@@ -298,9 +367,7 @@ impl World {
                 .iter_mut()
                 .find(|a| a.metadata.name == name)
             {
-                att.status = Some(AttestationStatus {
-                    conditions: verdict.conditions.clone(),
-                });
+                att.status = Some(verdict.status.clone());
             }
         }
     }

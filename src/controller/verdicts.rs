@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Resource;
 
 use super::{
@@ -15,7 +15,7 @@ use super::{
     status::{condition, set_condition},
 };
 use crate::api::{
-    Attestation, ModelDeployment,
+    Attestation, AttestationStatus, ModelDeployment,
     conditions::COUNTED,
     reasons::{counted, event},
 };
@@ -24,8 +24,8 @@ use crate::api::{
 #[derive(Debug, Clone)]
 pub struct VerdictWrite {
     pub attestation: Arc<Attestation>,
-    /// Its conditions with `Counted` set.
-    pub conditions: Vec<Condition>,
+    /// Its status: conditions with `Counted` set, and the verified signer if signed.
+    pub status: AttestationStatus,
     /// An `AttestationRejected` Event for the ModelDeployment, when it newly does not count.
     pub rejection: Option<PlannedEvent>,
 }
@@ -72,11 +72,8 @@ pub fn changed_verdicts(
         .filter(|a| is_for_candidate(a, md, candidate) && !a.is_withdrawn())
         .filter_map(|attestation| {
             let (counts, reason, message) = verdict(attestation, md, gate);
-            let old = attestation
-                .status
-                .as_ref()
-                .map(|s| s.conditions.clone())
-                .unwrap_or_default();
+            let old_status = attestation.status.clone().unwrap_or_default();
+            let old = &old_status.conditions;
             let mut conditions = old.clone();
             set_condition(
                 &mut conditions,
@@ -87,22 +84,22 @@ pub fn changed_verdicts(
                 None,
                 now,
             );
-            if conditions == old {
+            let name = attestation.metadata.name.as_deref().unwrap_or_default();
+            let status = AttestationStatus {
+                conditions,
+                verified_by: gate.verified.get(name).cloned(),
+            };
+            if status == old_status {
                 return None;
             }
             let was_rejected =
-                condition(&old, COUNTED).is_some_and(|c| c.status == "False" && c.reason == reason);
+                condition(old, COUNTED).is_some_and(|c| c.status == "False" && c.reason == reason);
             // Superseded and pre-failure sign-off are expected, not alarms: the
             // RolledBack Event already says the candidate failed.
             let quiet = [counted::SUPERSEDED, counted::ADMITTED_BEFORE_FAILURE];
             let announce = !counts && !quiet.contains(&reason) && !was_rejected;
             let rejection = announce.then(|| {
-                let who = attestation
-                    .spec
-                    .attested_by
-                    .as_deref()
-                    .unwrap_or("an unknown user");
-                let name = attestation.metadata.name.as_deref().unwrap_or_default();
+                let who = attestation.attester().unwrap_or("an unknown user");
                 PlannedEvent {
                     related: Some(attestation.object_ref(&())),
                     ..PlannedEvent::warning(
@@ -113,7 +110,7 @@ pub fn changed_verdicts(
             });
             Some(VerdictWrite {
                 attestation: attestation.clone(),
-                conditions,
+                status,
                 rejection,
             })
         })
@@ -124,7 +121,7 @@ pub fn changed_verdicts(
 mod tests {
     use super::*;
     use crate::{
-        api::{AttestationStatus, ChecklistItemStatus},
+        api::ChecklistItemStatus,
         controller::{
             candidate::current,
             gate::Rejection,
@@ -174,7 +171,7 @@ mod tests {
             .map(|w| {
                 (
                     w.attestation.metadata.name.clone().unwrap(),
-                    w.conditions[0].reason.clone(),
+                    w.status.conditions[0].reason.clone(),
                     w.rejection.is_some(),
                 )
             })
@@ -204,9 +201,7 @@ mod tests {
             &time(0),
         );
         let mut stored = attestation("bad", "drift", "2.4.0", "alice", &[]);
-        stored.status = Some(AttestationStatus {
-            conditions: first[0].conditions.clone(),
-        });
+        stored.status = Some(first[0].status.clone());
         assert!(changed_verdicts(&md, &gate(), &[Arc::new(stored)], &time(60)).is_empty());
         let stale = Arc::new(attestation("a1", "drift", "2.3.0", "alice", &[]));
         assert!(changed_verdicts(&md, &gate(), &[stale], &time(0)).is_empty());

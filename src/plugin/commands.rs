@@ -1,15 +1,17 @@
 //! The plugin's commands: read from the cluster, print a view, or write the one thing
 //! the command is for. Errors are sentences a user can act on.
 
+use std::path::{Path, PathBuf};
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{
-    Api, Client,
+    Api, Client, Resource,
     api::{ListParams, Patch, PatchParams, PostParams},
 };
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::views;
+use super::{gitops, views};
 use crate::api::{Attestation, AttestationSpec, ModelDeployment, Team, labels};
 
 /// Output format.
@@ -142,6 +144,7 @@ pub async fn attest(
             comment,
             attested_by: None,
             team: None,
+            signature: None,
         },
         status: None,
     };
@@ -204,4 +207,252 @@ pub async fn teams(scope: &Scope) -> Result<String, Failure> {
     };
     let rows = views::teams(&teams, &all.model_deployments().await?);
     scope.print(&rows, || views::teams_text(&rows))
+}
+
+/// `attest <md> --item ID --sign | --print-statement`: what to sign off and how.
+pub struct SignRequest<'a> {
+    pub model_deployment: &'a str,
+    pub item: &'a str,
+    pub evidence: Option<String>,
+    pub comment: Option<String>,
+    /// The key ssh-keygen signs with (default: the usual ~/.ssh keys).
+    pub key: Option<PathBuf>,
+    /// The signer's user name (default: whoami on the cluster).
+    pub signer: Option<String>,
+    /// A ModelDeployment manifest to read instead of the cluster.
+    pub from_file: Option<PathBuf>,
+    /// `-n`, when given.
+    pub namespace: Option<String>,
+    pub print_statement: bool,
+}
+
+/// `attest … --sign`: prints a signed Attestation for the current candidate, ready to
+/// commit; `--print-statement` prints the bytes it signs. Nothing is written to the
+/// cluster. `scope` is needed unless both the ModelDeployment and the signer are given.
+pub async fn attest_signed(
+    scope: Option<&Scope>,
+    request: &SignRequest<'_>,
+) -> Result<String, Failure> {
+    let md = match (&request.from_file, scope) {
+        (Some(path), _) => model_deployment_from_file(path, request.model_deployment)?,
+        (None, Some(scope)) => scope.model_deployment(request.model_deployment).await?,
+        (None, None) => {
+            return Err(Failure(
+                "no ModelDeployment: give --from-file or a cluster".into(),
+            ));
+        }
+    };
+    let namespace = request
+        .namespace
+        .clone()
+        .or_else(|| md.metadata.namespace.clone())
+        .or_else(|| scope.map(|s| s.namespace.clone()))
+        .unwrap_or_else(|| "default".into());
+    let signer = match (&request.signer, scope) {
+        (Some(signer), _) => signer.clone(),
+        (None, Some(scope)) => crate::identity::whoami(&scope.client)
+            .await
+            .map_err(|e| scope.explain(e))?
+            .ok_or_else(|| Failure("the cluster did not say who you are: pass --signer".into()))?,
+        (None, None) => {
+            return Err(Failure(
+                "--signer is required without a cluster: your Kubernetes user name, as your Team lists it".into(),
+            ));
+        }
+    };
+    let sign_off = gitops::SignOff {
+        namespace,
+        item: request.item.to_string(),
+        evidence: request.evidence.clone(),
+        comment: request.comment.clone(),
+        signer,
+        signed_at: gitops::now_utc(),
+    };
+    let mut attestation = gitops::unsigned(&md, &sign_off)?;
+    let statement = gitops::statement(&attestation)?;
+    if request.print_statement {
+        return Ok(statement);
+    }
+    let key = match &request.key {
+        Some(key) => key.clone(),
+        None => gitops::default_key()?,
+    };
+    let sshsig = gitops::ssh_keygen_sign(&key, &statement)?;
+    if let Some(signature) = attestation.spec.signature.as_mut() {
+        signature.sshsig = sshsig;
+    }
+    let document = with_type_meta(&attestation)?;
+    match scope.map(|s| s.output) {
+        Some(Output::Json) => {
+            Ok(serde_json::to_string_pretty(&document).expect("serializes") + "\n")
+        }
+        _ => serde_saphyr::to_string(&document).map_err(|e| Failure(e.to_string())),
+    }
+}
+
+/// An object as a manifest: `apiVersion` and `kind` first.
+fn with_type_meta<K: Resource<DynamicType = ()> + Serialize>(object: &K) -> Result<Value, Failure> {
+    let mut document = serde_json::to_value(object).map_err(|e| Failure(e.to_string()))?;
+    if let Value::Object(fields) = &mut document {
+        fields.remove("status");
+        let mut ordered = serde_json::Map::new();
+        ordered.insert("apiVersion".into(), K::api_version(&()).into());
+        ordered.insert("kind".into(), K::kind(&()).into());
+        ordered.extend(
+            std::mem::take(fields)
+                .into_iter()
+                .filter(|(k, _)| k != "apiVersion" && k != "kind"),
+        );
+        *fields = ordered;
+    }
+    Ok(document)
+}
+
+fn model_deployment_from_file(path: &Path, name: &str) -> Result<ModelDeployment, Failure> {
+    let documents = gitops::read_documents(path)?;
+    let mds: Vec<ModelDeployment> = gitops::of_kind(&documents, "ModelDeployment", path)?;
+    mds.into_iter()
+        .find(|m| m.metadata.name.as_deref() == Some(name))
+        .ok_or_else(|| {
+            Failure(format!(
+                "{} holds no ModelDeployment named {name}",
+                path.display()
+            ))
+        })
+}
+
+/// `verify -f FILE`: checks every Attestation in the file; fails when any does not verify.
+pub async fn verify(
+    scope: Option<&Scope>,
+    filename: &Path,
+    team_files: &[PathBuf],
+    md_file: Option<&Path>,
+) -> Result<String, Failure> {
+    let documents = gitops::read_documents(filename)?;
+    let attestations: Vec<Attestation> = gitops::of_kind(&documents, "Attestation", filename)?;
+    if attestations.is_empty() {
+        return Err(Failure(format!(
+            "{} holds no Attestation",
+            filename.display()
+        )));
+    }
+    let mut teams = Vec::new();
+    for path in team_files {
+        teams.extend(gitops::of_kind::<Team>(
+            &gitops::read_documents(path)?,
+            "Team",
+            path,
+        )?);
+    }
+    if let Some(scope) = scope {
+        teams = Api::<Team>::all(scope.client.clone())
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| scope.explain(e))?
+            .items;
+    }
+    let file_mds: Vec<ModelDeployment> = match md_file {
+        Some(path) => gitops::of_kind(&gitops::read_documents(path)?, "ModelDeployment", path)?,
+        None => vec![],
+    };
+    let now = jiff::Timestamp::now();
+    let mut report = String::new();
+    let mut failures = Vec::new();
+    for mut attestation in attestations {
+        let namespace = attestation
+            .metadata
+            .namespace
+            .clone()
+            .or_else(|| scope.map(|s| s.namespace.clone()))
+            .unwrap_or_else(|| "default".into());
+        attestation.metadata.namespace = Some(namespace.clone());
+        let name = &attestation.spec.model_deployment;
+        let md = match (md_file, scope) {
+            (Some(_), _) => file_mds
+                .iter()
+                .find(|m| m.metadata.name.as_ref() == Some(name))
+                .cloned(),
+            (None, Some(scope)) => {
+                Api::<ModelDeployment>::namespaced(scope.client.clone(), &namespace)
+                    .get_opt(name)
+                    .await
+                    .map_err(|e| scope.explain(e))?
+            }
+            (None, None) => None,
+        };
+        match gitops::verify_report(&attestation, md.as_ref(), &teams, now) {
+            Ok(line) => report.push_str(&line),
+            Err(Failure(why)) => failures.push(why),
+        }
+    }
+    if failures.is_empty() {
+        Ok(report)
+    } else {
+        Err(Failure(format!("{report}{}", failures.join("\n"))))
+    }
+}
+
+/// `team add-key TEAM --user U --key FILE`.
+pub struct AddKey<'a> {
+    pub team: &'a str,
+    pub user: &'a str,
+    pub key: &'a Path,
+    pub valid_before: Option<jiff::Timestamp>,
+    /// A Team manifest to read (and, with `in_place`, write) instead of the cluster.
+    pub filename: Option<&'a Path>,
+    pub in_place: bool,
+}
+
+/// Prints (or writes back) the Team manifest with the key added. Never writes to the
+/// cluster: a Team change is a decision for review (Git, or `kubectl apply`).
+pub async fn team_add_key(scope: Option<&Scope>, request: &AddKey<'_>) -> Result<String, Failure> {
+    let key = std::fs::read_to_string(request.key)
+        .map_err(|e| Failure(format!("cannot read {}: {e}", request.key.display())))?;
+    let team = match (request.filename, scope) {
+        (Some(path), _) => gitops::of_kind::<Team>(&gitops::read_documents(path)?, "Team", path)?
+            .into_iter()
+            .find(|t| t.metadata.name.as_deref() == Some(request.team))
+            .ok_or_else(|| {
+                Failure(format!(
+                    "{} holds no Team named {}",
+                    path.display(),
+                    request.team
+                ))
+            })?,
+        (None, Some(scope)) => Api::<Team>::all(scope.client.clone())
+            .get_opt(request.team)
+            .await
+            .map_err(|e| scope.explain(e))?
+            .ok_or_else(|| {
+                Failure(format!(
+                    "Team {} not found; list them with: kubectl get teams",
+                    request.team
+                ))
+            })?,
+        (None, None) => return Err(Failure("no Team: give -f or a cluster".into())),
+    };
+    let updated = gitops::add_key(team, request.user, key.trim(), request.valid_before)?;
+    let text = serde_saphyr::to_string(&with_type_meta(&gitops::manifest(&updated))?)
+        .map_err(|e| Failure(e.to_string()))?;
+    match (request.in_place, request.filename) {
+        (true, Some(path)) => {
+            let documents = gitops::read_documents(path)?;
+            if documents.len() != 1 {
+                return Err(Failure(format!(
+                    "{} holds {} documents; --in-place rewrites a file holding only the Team: print it instead",
+                    path.display(),
+                    documents.len()
+                )));
+            }
+            std::fs::write(path, &text)
+                .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
+            Ok(format!(
+                "added the key of {} to team {} in {}\n",
+                request.user,
+                request.team,
+                path.display()
+            ))
+        }
+        _ => Ok(text),
+    }
 }

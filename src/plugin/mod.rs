@@ -3,4 +3,5 @@
 //! binary `kubectl-accord` only parses flags.
 
 pub mod commands;
+pub mod gitops;
 pub mod views;

@@ -65,6 +65,10 @@ pub trait World {
     fn team(&self, name: &str) -> Option<Team>;
     fn keys(&self) -> Option<Arc<SealKeys>>;
     fn rights(&self) -> &Rights;
+    /// The time signatures are judged at.
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
 }
 
 /// Why a request could not be decided; the webhook denies it with this message.
@@ -187,6 +191,15 @@ fn attestation(
             else {
                 return Ok(Verdict::allow());
             };
+            attestation.metadata.namespace = Some(namespace.clone());
+            if attestation.is_signed() {
+                return signed(&attestation, world);
+            }
+            if let Some(denied) =
+                decision::attestation::gitops_unsigned(&attestation, requester, world.rights())
+            {
+                return Ok(denied);
+            }
             // generateName: the name is not known yet, and the seal covers it.
             if attestation
                 .metadata
@@ -197,7 +210,6 @@ fn attestation(
             {
                 return Ok(Verdict::Deny("Attestations need an explicit metadata.name (generateName is not supported): the seal covers the name".into()));
             }
-            attestation.metadata.namespace = Some(namespace.clone());
             let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
             let md = world.model_deployment(&namespace, &attestation.spec.model_deployment);
             Ok(decision::attestation::create(
@@ -212,6 +224,9 @@ fn attestation(
         (_, Operation::Create) => {
             let mut attestation: Attestation = required(&request.object, "Attestation")?;
             attestation.metadata.namespace = Some(namespace);
+            if attestation.is_signed() {
+                return signed(&attestation, world);
+            }
             let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
             Ok(decision::attestation::validate_create(
                 &attestation,
@@ -236,6 +251,24 @@ fn attestation(
         }
         _ => Ok(Verdict::allow()),
     }
+}
+
+/// A signed Attestation, on create and again on validation.
+fn signed(attestation: &Attestation, world: &dyn World) -> Result<Verdict, ReviewError> {
+    let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
+    let namespace = attestation
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or_default();
+    let md = world.model_deployment(namespace, &attestation.spec.model_deployment);
+    Ok(decision::attestation::create_signed(
+        attestation,
+        md.as_ref(),
+        &|name| world.team(name),
+        &keys,
+        world.now(),
+    ))
 }
 
 /// ModelDeployments: the spec and candidate authors on every write, decision rights
@@ -306,7 +339,7 @@ fn team(
     match &request.operation {
         Operation::Create => {
             let new: Team = required(&request.object, "Team")?;
-            Ok(decision::team::validate_members(&new))
+            Ok(decision::team::validate_spec(&new))
         }
         Operation::Update | Operation::Delete => {
             let old: Team = required(&request.old_object, "old Team")?;

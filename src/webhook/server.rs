@@ -168,7 +168,9 @@ async fn admit(
         }
     };
     let mut verdict = review::decide(hook, &request, &Cached(&state));
-    if matches!(verdict, Verdict::Deny(_)) && hook == Hook::MutateAttestation {
+    if matches!(verdict, Verdict::Deny(_))
+        && matches!(hook, Hook::MutateAttestation | Hook::ValidateAttestation)
+    {
         // The stores may lag a change made a moment ago: ask the API server before denying.
         let namespace = request.namespace.clone().unwrap_or_default();
         let md_name = request

@@ -2,6 +2,10 @@
 //! ModelDeployment, and the seal covers exactly what is stored. Spec and Accord's
 //! annotations never change afterwards; only the attester, their Team, an admin, the
 //! operator or Kubernetes' own cleanup may withdraw one.
+//!
+//! A signed Attestation is different: its signature, not the request, says who signed
+//! off, so it is admitted from any applier (a GitOps controller) and never changed
+//! (what Git holds is what is stored, so a re-sync finds no drift).
 
 use std::collections::BTreeMap;
 
@@ -17,6 +21,7 @@ use crate::{
     },
     controller::trust::Author,
     seal::{self, SealKeys},
+    signing,
 };
 
 /// Accord's annotations on an Attestation: written by the webhook, covered by the seal.
@@ -38,7 +43,7 @@ pub fn create(
     keys: &SealKeys,
 ) -> Verdict {
     let admitted = check_candidate(attestation, md).and_then(|(md, item, fingerprint)| {
-        check_separation(md, &fingerprint, requester, keys)?;
+        check_separation(md, &fingerprint, &requester.username, keys)?;
         let membership = check_membership(attestation, requester, md, item, team)?;
         Ok(identity_patch(
             attestation,
@@ -53,6 +58,87 @@ pub fn create(
         Ok(patch) => Verdict::Allow(patch),
         Err(message) => Verdict::Deny(message),
     }
+}
+
+/// A GitOps controller applies Git as itself, not as the person signing off: an
+/// unsigned Attestation it applies would be nobody's sign-off.
+pub fn gitops_unsigned(
+    attestation: &Attestation,
+    requester: &Requester,
+    rights: &Rights,
+) -> Option<Verdict> {
+    (!attestation.is_signed() && rights.is_gitops(requester)).then(|| {
+        Verdict::Deny(format!(
+            "{} is a GitOps identity: it applies Git, it is not the person signing off, so the Attestations it applies \
+             must be signed; sign it: `kubectl accord attest {} --item {} --sign` (see docs/gitops.md)",
+            requester.username, attestation.spec.model_deployment, attestation.spec.item
+        ))
+    })
+}
+
+/// Decides a signed Attestation CREATE, from any applier, without changing it: it names
+/// the current candidate, its signer did not introduce that candidate, and the signature
+/// verifies against a valid key of the signer in the Team owning the item's role.
+/// Runs again as validation, after every mutation, so nothing changed it since.
+pub fn create_signed(
+    attestation: &Attestation,
+    md: Option<&ModelDeployment>,
+    team: &dyn Fn(&str) -> Option<Team>,
+    keys: &SealKeys,
+    now: jiff::Timestamp,
+) -> Verdict {
+    let admitted = check_candidate(attestation, md).and_then(|(md, item, fingerprint)| {
+        if attestation.spec.candidate.is_none() {
+            return Err(format!(
+                "spec.candidate is required on a signed Attestation: the signature binds the exact candidate, {fingerprint}"
+            ));
+        }
+        let signer = attestation.attester().unwrap_or_default();
+        check_separation(md, &fingerprint, signer, keys)?;
+        check_signature(attestation, md, item, team, now)
+    });
+    match admitted {
+        Ok(()) => Verdict::allow(),
+        Err(message) => Verdict::Deny(message),
+    }
+}
+
+/// The signature verifies against the owning Team as it is now, and `spec.team`, if
+/// written, names that Team.
+fn check_signature(
+    attestation: &Attestation,
+    md: &ModelDeployment,
+    item: &ChecklistItem,
+    team: &dyn Fn(&str) -> Option<Team>,
+    now: jiff::Timestamp,
+) -> Result<(), String> {
+    let role = item.owner;
+    let team_name = md.spec.owners.team_for(role);
+    let md_name = namespaced_name(&md.metadata);
+    let name = namespaced_name(&attestation.metadata);
+    if let Some(recorded) = attestation.spec.team.as_deref()
+        && recorded != team_name
+    {
+        return Err(format!(
+            "spec.team of Attestation {name} is {recorded}, but item {} of ModelDeployment {md_name} belongs to team {team_name} \
+             (the {role} role): leave spec.team out or set it to {team_name}",
+            item.id
+        ));
+    }
+    let Some(owning_team) = team(team_name) else {
+        return Err(format!(
+            "team {team_name}, the {role} owner of ModelDeployment {md_name}, does not exist: create it before attesting {}",
+            item.id
+        ));
+    };
+    let namespace = attestation
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or_default();
+    signing::verify(namespace, &attestation.spec, &owning_team, now)
+        .map(drop)
+        .map_err(|e| format!("the signature of Attestation {name} does not verify: {e}"))
 }
 
 /// The ModelDeployment exists, and the attestation names an item on its checklist, its
@@ -112,13 +198,12 @@ fn check_candidate<'a>(
 fn check_separation(
     md: &ModelDeployment,
     fingerprint: &str,
-    requester: &Requester,
+    user: &str,
     keys: &SealKeys,
 ) -> Result<(), String> {
     let md_name = namespaced_name(&md.metadata);
-    let user = &requester.username;
     match seal::candidate_author(md, fingerprint, keys) {
-        Author::Known(author) if author == *user => Err(format!(
+        Author::Known(author) if author == user => Err(format!(
             "{user} last changed the spec of ModelDeployment {md_name} to its candidate {} ({}) and cannot attest their own change \
              (separation of duties): ask another member of the owning team to attest it",
             md.spec.model.version,
@@ -266,12 +351,18 @@ pub fn delete(
     rights: &Rights,
 ) -> Verdict {
     let user = &requester.username;
-    let attester = attestation.spec.attested_by.as_deref();
-    let recorded_team = attestation.spec.team.as_deref();
+    let attester = attestation.attester();
+    let verified_team = attestation
+        .status
+        .as_ref()
+        .and_then(|s| s.verified_by.as_ref())
+        .map(|v| v.team.as_str());
+    let recorded_team = attestation.spec.team.as_deref().or(verified_team);
     let allowed = attester == Some(user.as_str())
         || recorded_team.is_some_and(|t| member_of(team, t, requester))
         || rights.is_admin(requester)
         || rights.is_operator(requester)
+        || (attestation.is_signed() && rights.is_gitops(requester))
         || SYSTEM_DELETERS.contains(&user.as_str());
     if allowed {
         return Verdict::allow();
@@ -543,6 +634,7 @@ mod tests {
         let rights = Rights {
             admin_groups: vec!["accord-admins".into()],
             operator_identities: vec!["accord-op".into()],
+            ..Default::default()
         };
         for who in [
             alice.clone(),
@@ -572,5 +664,152 @@ mod tests {
                 && message.contains("data-platform"),
             "{message}"
         );
+    }
+
+    mod signed_sign_offs {
+        use super::*;
+        use crate::controller::testing::{TestKey, signed, ssh_key, team, time, with_key};
+
+        fn with_alice(alice: &TestKey) -> impl Fn(&str) -> Option<Team> + '_ {
+            move |name: &str| match name {
+                "data-platform" => Some(with_key(
+                    team("data-platform", &["alice"], &[]),
+                    "alice",
+                    alice,
+                )),
+                other => teams(other),
+            }
+        }
+
+        fn now() -> jiff::Timestamp {
+            time(60).0
+        }
+
+        #[test]
+        fn a_valid_signature_is_admitted_unchanged_from_any_applier() {
+            let keys = SealKeys::generate("k1");
+            let alice = ssh_key("alice");
+            let m = candidate("2.4.0", &keys);
+            let att = signed(&m, "drift", "alice", &alice, 10);
+            assert_eq!(
+                create_signed(&att, Some(&m), &with_alice(&alice), &keys, now()),
+                Verdict::allow(),
+                "no patch: what Git holds is what is stored"
+            );
+            let rights = Rights {
+                gitops_identities: vec!["flux".into()],
+                ..Default::default()
+            };
+            assert!(gitops_unsigned(&att, &user("flux", &[]), &rights).is_none());
+        }
+
+        #[test]
+        fn unsigned_attestations_from_gitops_identities_are_refused() {
+            let rights = Rights {
+                gitops_identities: vec![
+                    "system:serviceaccount:flux-system:kustomize-controller".into(),
+                ],
+                ..Default::default()
+            };
+            let flux = user(
+                "system:serviceaccount:flux-system:kustomize-controller",
+                &[],
+            );
+            let message =
+                denied(gitops_unsigned(&request("drift", "2.4.0"), &flux, &rights).unwrap());
+            assert!(
+                message.contains("is a GitOps identity")
+                    && message.contains("kubectl accord attest fraud-scorer --item drift --sign"),
+                "{message}"
+            );
+            assert!(
+                gitops_unsigned(&request("drift", "2.4.0"), &user("alice", &[]), &rights).is_none()
+            );
+        }
+
+        #[test]
+        fn every_bad_signature_is_refused_saying_what_failed() {
+            let keys = SealKeys::generate("k1");
+            let alice = ssh_key("alice");
+            let mallory = ssh_key("mallory");
+            let m = candidate("2.4.0", &keys);
+            let lookup = with_alice(&alice);
+            let deny =
+                |att: &Attestation| denied(create_signed(att, Some(&m), &lookup, &keys, now()));
+
+            let mut tampered = signed(&m, "drift", "alice", &alice, 10);
+            tampered.spec.evidence = Some("https://ci.example.com/runs/forged".into());
+            let message = deny(&tampered);
+            assert!(
+                message.contains("does not verify")
+                    && message.contains("does not match the statement"),
+                "{message}"
+            );
+
+            let forged = signed(&m, "drift", "alice", &mallory, 10);
+            assert!(
+                deny(&forged).contains("not one of alice's signing keys"),
+                "{}",
+                deny(&forged)
+            );
+
+            let other_team = signed(&m, "latency", "alice", &alice, 10);
+            assert!(deny(&other_team).contains("alice has no signing key in team ml-platform"));
+
+            let mut wrong_team = signed(&m, "drift", "alice", &alice, 10);
+            wrong_team.spec.team = Some("ml-platform".into());
+            assert!(deny(&wrong_team).contains("leave spec.team out or set it to data-platform"));
+
+            let mut no_candidate = signed(&m, "drift", "alice", &alice, 10);
+            no_candidate.spec.candidate = None;
+            assert!(
+                deny(&no_candidate).contains("spec.candidate is required on a signed Attestation")
+            );
+
+            let moved = candidate("2.5.0", &keys);
+            let stale = signed(&m, "drift", "alice", &alice, 10);
+            let message = denied(create_signed(&stale, Some(&moved), &lookup, &keys, now()));
+            assert!(message.contains("is not the candidate"), "{message}");
+
+            let authored = authored_by(md("2.4.0"), "alice", &keys);
+            let own = signed(&authored, "drift", "alice", &alice, 10);
+            let message = denied(create_signed(&own, Some(&authored), &lookup, &keys, now()));
+            assert!(message.contains("separation of duties"), "{message}");
+        }
+
+        #[test]
+        fn gitops_identities_prune_signed_attestations_but_not_unsigned_ones() {
+            let keys = SealKeys::generate("k1");
+            let alice = ssh_key("alice");
+            let m = candidate("2.4.0", &keys);
+            let att = signed(&m, "drift", "alice", &alice, 10);
+            let rights = Rights {
+                gitops_identities: vec!["flux".into()],
+                ..Default::default()
+            };
+            let lookup = with_alice(&alice);
+            assert_eq!(
+                delete(&att, &user("flux", &[]), &lookup, &rights),
+                Verdict::allow()
+            );
+            assert_eq!(
+                delete(&att, &user("alice", &[]), &lookup, &rights),
+                Verdict::allow()
+            );
+            assert!(
+                denied(delete(&att, &user("mallory", &[]), &lookup, &rights))
+                    .contains("mallory may not withdraw")
+            );
+            let unsigned = admit(
+                &request("drift", "2.4.0"),
+                &user("alice", &["data-platform-eng"]),
+                &m,
+                &keys,
+            );
+            assert!(
+                denied(delete(&unsigned, &user("flux", &[]), &teams, &rights))
+                    .contains("flux may not withdraw")
+            );
+        }
     }
 }

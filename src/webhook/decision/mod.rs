@@ -67,6 +67,10 @@ pub struct Rights {
     /// The operator's own identities: only they write status, and only they use the
     /// field manager `accord`.
     pub operator_identities: Vec<String>,
+    /// Identities GitOps controllers apply Git as (Flux, Argo CD): an Attestation they
+    /// apply must be signed, since they are not the person signing off; they may prune
+    /// (withdraw) signed ones.
+    pub gitops_identities: Vec<String>,
 }
 
 impl Rights {
@@ -81,6 +85,10 @@ impl Rights {
 
     pub fn is_operator(&self, requester: &Requester) -> bool {
         self.operator_identities.contains(&requester.username)
+    }
+
+    pub fn is_gitops(&self, requester: &Requester) -> bool {
+        self.gitops_identities.contains(&requester.username)
     }
 
     /// ", or of the admin group …" for messages, when there is one.
@@ -223,6 +231,7 @@ mod tests {
         Rights {
             admin_groups: vec!["accord-admins".into()],
             operator_identities: vec!["system:serviceaccount:accord-system:accord-operator".into()],
+            ..Default::default()
         }
     }
 

@@ -323,7 +323,7 @@ mod tests {
     fn rights() -> Rights {
         Rights {
             admin_groups: vec!["accord-admins".into()],
-            operator_identities: vec![],
+            ..Default::default()
         }
     }
 
