@@ -37,8 +37,9 @@ crds-check: ## Fail when crds/ or docs/reference.md differs from what the Rust t
 	else echo "crds/ or docs/reference.md is stale: run 'make crds' and commit the result" >&2; exit 1; fi
 
 .PHONY: cluster-build
-cluster-build: ## Build and cache the local control plane binaries (minutes, once)
+cluster-build: ## Build and cache the local control plane and Flux binaries (minutes, once)
 	e2e/cluster/build.sh
+	e2e/flux/build.sh
 
 .PHONY: cluster-up
 cluster-up: ## Start the local control plane (etcd, apiserver, controller-manager, scheduler, KWOK)

@@ -23,6 +23,8 @@ else
   started_cluster=true
   "$here/cluster/up.sh"
 fi
+# Flux's controllers for e2e/tests/gitops.rs (built once, cached like the cluster).
+"$here/flux/build.sh" >/dev/null
 cd "$repo_root"
 cargo build --locked --bin accord --bin kubectl-accord
 cargo test --locked -p accord-e2e "$@"

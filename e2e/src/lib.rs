@@ -5,12 +5,14 @@
 //!
 //! - [`setup`]: the one way a test prepares the cluster and gets an operator;
 //! - [`kubectl`]: acting as a user; [`identity`]: ServiceAccount kubeconfigs;
-//! - [`operator`]: the operator as a real process; [`audit`]: the API server's audit
+//! - [`operator`]: the operator as a real process; [`flux`]: Flux and a Git server;
+//!   [`audit`]: the API server's audit
 //!   log; [`events`]: Kubernetes Events as a user sees them; [`poll`]: waiting with a
 //!   deadline that reports the last observed state.
 
 pub mod audit;
 pub mod events;
+pub mod flux;
 pub mod identity;
 pub mod kubectl;
 pub mod namespace;
@@ -35,6 +37,13 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .expect("e2e/ has a parent")
         .to_path_buf()
+}
+
+/// The `kubectl-accord` binary `e2e/run.sh` built, to run directly.
+pub fn plugin_command() -> std::process::Command {
+    let bin = repo_root().join("target/debug/kubectl-accord");
+    assert!(bin.exists(), "build it: cargo build --bin kubectl-accord");
+    std::process::Command::new(bin)
 }
 
 /// The local cluster's state directory (`.cluster/`, or `ACCORD_CLUSTER_DIR`).

@@ -35,7 +35,8 @@ pub struct Operator {
     pub webhook_port: u16,
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on right now.
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()

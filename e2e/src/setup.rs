@@ -18,22 +18,27 @@ pub fn apply_file(path: &str) {
     Kubectl::admin().ok(&["apply", "-f", repo_root().join(path).to_str().unwrap()]);
 }
 
+/// Installs every CRD in `dir` (server-side: some are larger than client-side apply's
+/// annotation allows) and waits until the API server serves them.
+pub fn install_crds(dir: &std::path::Path) {
+    let crds = dir.to_str().unwrap();
+    let admin = Kubectl::admin();
+    admin.ok(&["apply", "--server-side", "--force-conflicts", "-f", crds]);
+    admin.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "-f",
+        crds,
+    ]);
+}
+
 /// Prepares the cluster for this test binary (once).
 pub fn prepare() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
         stop_stray_operators();
-        let crds = repo_root().join("crds");
-        let crds = crds.to_str().unwrap();
-        let admin = Kubectl::admin();
-        admin.ok(&["apply", "-f", crds]);
-        admin.ok(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "-f",
-            crds,
-        ]);
+        install_crds(&repo_root().join("crds"));
         apply_file("examples/teams.yaml");
         apply_file("examples/fraud-scorer.yaml");
         apply_file("deploy/user-rbac.yaml");

@@ -78,6 +78,24 @@ fn invalid_manifests_are_rejected_naming_the_field() {
     let md = |name: &str| model_deployment(&ns.name, name);
     let att = |name: &str| attestation(&ns.name, name);
     let long = "v".repeat(64);
+    let candidate = json!(format!("sha256:{}", "b".repeat(64)));
+    let signature = json!({"signer": "alice", "signedAt": "2026-11-28T10:00:00Z",
+        "sshsig": "-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n"});
+    let signed = |name: &str| {
+        with(
+            with(att(name), "/spec/signature", signature.clone()),
+            "/spec/candidate",
+            candidate.clone(),
+        )
+    };
+    let keyed = |name: &str| {
+        let keyed = with(team(name), "/spec/members/users", json!(["alice"]));
+        with(
+            keyed,
+            "/spec/signingKeys",
+            json!([{"user": "alice", "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB8nI3Q0SPR7VSv9dRXTkP9HXm9aIrk5F1ZL6Wg0mwGx alice"}]),
+        )
+    };
     let dup_checklist =
         json!([{"id": "same", "owner": "data"}, {"id": "same", "owner": "platform"}]);
 
@@ -118,6 +136,17 @@ fn invalid_manifests_are_rejected_naming_the_field() {
         Case { rule: "Attestation item is a DNS-1123 label", object: with(att("a2"), "/spec/item", json!("Drift Checked")), expect: &["spec.item", "should match"] },
         Case { rule: "Attestation digest is sha256", object: with(att("a3"), "/spec/digest", json!("md5:0123")), expect: &["spec.digest", "should match"] },
         Case { rule: "Attestation names its ModelDeployment", object: with(att("a4"), "/spec/modelDeployment", Value::Null), expect: &["spec.modelDeployment: Required value"] },
+        Case { rule: "a signed Attestation names its candidate (CEL)", object: with(att("s1"), "/spec/signature", signature.clone()), expect: &["spec.candidate is required on a signed Attestation"] },
+        Case { rule: "attestedBy of a signed Attestation is its signer (CEL)", object: with(with(signed("s2"), "/spec/attestedBy", json!("bob")), "/spec/candidate", candidate.clone()), expect: &["spec.attestedBy of a signed Attestation must equal spec.signature.signer"] },
+        Case { rule: "sshsig is armored (CEL)", object: with(signed("s3"), "/spec/signature/sshsig", json!("U1NIU0lH")), expect: &["spec.signature.sshsig must be an armored SSH signature"] },
+        Case { rule: "signedAt is UTC to the second", object: with(signed("s4"), "/spec/signature/signedAt", json!("2026-11-28 10:00")), expect: &["spec.signature.signedAt", "should match"] },
+        Case { rule: "signer is one word", object: with(signed("s5"), "/spec/signature/signer", json!("alice\nsigner: bob")), expect: &["spec.signature.signer", "should match"] },
+        Case { rule: "evidence is one line", object: with(signed("s6"), "/spec/evidence", json!("https://ci/1\nsigner: bob")), expect: &["spec.evidence", "should match"] },
+        Case { rule: "signature needs signer, signedAt and sshsig", object: with(signed("s7"), "/spec/signature/signer", Value::Null), expect: &["spec.signature.signer: Required value"] },
+        Case { rule: "signing key belongs to a member (CEL)", object: with(keyed("e2e-key-stranger"), "/spec/signingKeys/0/user", json!("mallory")), expect: &["spec.signingKeys[].user must be listed in spec.members.users"] },
+        Case { rule: "signing key is an accepted type (CEL)", object: with(keyed("e2e-key-rsa"), "/spec/signingKeys/0/key", json!("ssh-rsa AAAAB3NzaC1yc2E alice")), expect: &["spec.signingKeys[0].key", "must be one OpenSSH public key line of type ssh-ed25519"] },
+        Case { rule: "revoked key is a SHA256 fingerprint", object: with(keyed("e2e-key-revoked"), "/spec/revokedKeys", json!(["MD5:00:11"])), expect: &["spec.revokedKeys[0]", "should match"] },
+        Case { rule: "validBefore is a timestamp", object: with(keyed("e2e-key-valid"), "/spec/signingKeys/0/validBefore", json!("next year")), expect: &["spec.signingKeys[0].validBefore"] },
     ];
     assert!(cases.len() >= 20);
 
