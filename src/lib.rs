@@ -12,6 +12,7 @@ pub mod identity;
 pub mod metrics;
 pub mod operator;
 pub mod plugin;
+pub mod policy;
 pub mod seal;
 pub mod server;
 pub mod signing;

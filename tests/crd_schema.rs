@@ -290,6 +290,12 @@ fn names_scope_categories_subresources_and_columns() {
             vec!["Candidate", "Active", "Phase", "Pending", "Age"],
         ),
         (
+            "HandoffPolicy",
+            "Cluster",
+            Some("hp"),
+            vec!["Matched", "Ready", "Age"],
+        ),
+        (
             "Attestation",
             "Namespaced",
             Some("att"),

@@ -1,4 +1,4 @@
-//! The Accord API, group `accord.dev`, version `v1alpha1`: the three custom resources
+//! The Accord API, group `accord.dev`, version `v1alpha1`: the four custom resources
 //! and the labels, annotations and condition vocabulary they share. Types only; no
 //! behaviour lives here beyond small accessors.
 
@@ -8,6 +8,7 @@
 pub mod attestation;
 pub mod conditions;
 pub mod fingerprint;
+pub mod handoff_policy;
 pub mod labels;
 pub mod model_deployment;
 pub mod reasons;
@@ -18,10 +19,12 @@ pub mod validation;
 pub use attestation::{
     Attestation, AttestationSignature, AttestationSpec, AttestationStatus, VerifiedSigner,
 };
+pub use handoff_policy::{HandoffPolicy, HandoffPolicySpec, HandoffPolicyStatus};
 pub use model_deployment::{
     Approval, CandidateTracking, ChecklistItem, ChecklistItemStatus, FailedCandidate, Handoff,
-    HistoryEntry, HistoryOutcome, ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus,
-    ModelIdentity, ModelRef, Owners, Phase, Role, RollbackMode, RollbackPlan, Serving,
+    HistoryEntry, HistoryOutcome, ItemApproval, ModelDeployment, ModelDeploymentSpec,
+    ModelDeploymentStatus, ModelIdentity, ModelRef, Owners, Phase, Role, RollbackMode,
+    RollbackPlan, Serving,
 };
 pub use team::{SigningKey, Team, TeamMembers, TeamSpec, TeamStatus};
 
@@ -40,7 +43,12 @@ pub const FIELD_MANAGER: &str = "accord";
 
 /// Every CRD Accord owns, in the order they should be installed.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![Team::crd(), ModelDeployment::crd(), Attestation::crd()]
+    vec![
+        Team::crd(),
+        ModelDeployment::crd(),
+        Attestation::crd(),
+        HandoffPolicy::crd(),
+    ]
 }
 
 /// Renders a CRD as YAML with a header saying it is generated.

@@ -436,6 +436,25 @@ pub struct ChecklistItemStatus {
     /// Why an attestation for this item did not count, when one exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Who requires the item: `ModelDeployment` and/or `HandoffPolicy/<name>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_by: Vec<String>,
+    /// How many distinct people of the owning Team must attest it (absent: one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_approvals: Option<u32>,
+    /// Each person whose sign-off counts for it, with the Attestation that counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ItemApproval>,
+}
+
+/// One person's sign-off counting for an item.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemApproval {
+    /// Who attested.
+    pub attested_by: String,
+    /// The Attestation object.
+    pub attestation: String,
 }
 
 /// One promotion or rollback.

@@ -42,6 +42,10 @@ pub mod condition {
     pub const NOT_STALLED: &str = "NotStalled";
     /// Team `Ready=True`: its counts are current.
     pub const COUNTED: &str = "Counted";
+    /// HandoffPolicy `Ready=True`: it applies to what it selects.
+    pub const IN_FORCE: &str = "InForce";
+    /// HandoffPolicy `Ready=False`: a selector cannot be read, so it selects everything.
+    pub const INVALID_SELECTOR: &str = "InvalidSelector";
 }
 
 /// Reasons of history entries (why a version was put in place).
@@ -119,4 +123,10 @@ pub mod counted {
     /// Its signature does not verify against the owning Team's keys as they are now
     /// (revoked, expired, unknown key, changed statement, …).
     pub const BAD_SIGNATURE: &str = "SignatureNotVerified";
+    /// It is older than a HandoffPolicy's `attestations.maxAge`.
+    pub const EXPIRED: &str = "Expired";
+    /// A HandoffPolicy requires signed sign-offs and it is not signed.
+    pub const SIGNATURE_REQUIRED: &str = "SignatureRequired";
+    /// The same person already counts for this item (distinct people are counted).
+    pub const SAME_PERSON: &str = "SamePerson";
 }
