@@ -221,9 +221,11 @@ fn main() {
         .collect();
     let lookup = |name: &str| world.team(name);
     let candidate = candidate::current(&md, &TrustAsWritten);
+    let effective = accord::policy::effective(&md, &Default::default(), []);
     let gate_stats = measure(iterations / 10, || {
         black_box(gate::evaluate(
             &md,
+            &effective,
             &candidate,
             attestations.iter(),
             &lookup,
@@ -249,6 +251,7 @@ fn main() {
     // The promotion decision.
     let outcome = gate::evaluate(
         &md,
+        &effective,
         &candidate,
         attestations.iter(),
         &lookup,

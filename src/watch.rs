@@ -16,7 +16,10 @@ use std::{
 };
 
 use futures::{StreamExt, future::BoxFuture};
-use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{Namespace, Service},
+};
 use kube::{
     Api, Client, Resource, ResourceExt,
     core::DeserializeGuard,
@@ -30,7 +33,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 
 use crate::{
-    api::{Attestation, ModelDeployment, Team, labels, namespaced_name},
+    api::{Attestation, HandoffPolicy, ModelDeployment, Team, labels, namespaced_name},
     controller::triggers,
 };
 
@@ -46,6 +49,9 @@ pub struct Stores {
     pub deployments: Store<Deployment>,
     /// Services labelled as managed by Accord.
     pub services: Store<Service>,
+    pub policies: Store<HandoffPolicy>,
+    /// Namespaces (for their labels, which policies select on).
+    pub namespaces: Store<Namespace>,
 }
 
 impl Stores {
@@ -57,6 +63,16 @@ impl Stores {
         let _ = self.attestations.wait_until_ready().await;
         let _ = self.deployments.wait_until_ready().await;
         let _ = self.services.wait_until_ready().await;
+        let _ = self.policies.wait_until_ready().await;
+        let _ = self.namespaces.wait_until_ready().await;
+    }
+
+    /// The labels of namespace `name` (empty when it is not known).
+    pub fn namespace_labels(&self, name: &str) -> std::collections::BTreeMap<String, String> {
+        self.namespaces
+            .get(&ObjectRef::new(name))
+            .map(|ns| ns.labels().clone())
+            .unwrap_or_default()
     }
 
     /// A ModelDeployment's cache key.
@@ -75,6 +91,10 @@ pub enum Request {
     ModelDeployment(ObjectRef<DeserializeGuard<ModelDeployment>>),
     /// Recount one Team.
     Team(ObjectRef<Team>),
+    /// Recount one HandoffPolicy.
+    Policy(ObjectRef<HandoffPolicy>),
+    /// Recount every HandoffPolicy (what they select may have changed).
+    Policies,
     /// Reconcile everything: a watch re-listed, so deletions may have been missed.
     Everything,
 }
@@ -134,12 +154,16 @@ impl Watches {
         let (attestations, attestation_writer) = reflector::store();
         let (deployments, deployment_writer) = reflector::store();
         let (services, service_writer) = reflector::store();
+        let (policies, policy_writer) = reflector::store();
+        let (namespaces, namespace_writer) = reflector::store();
         let stores = Stores {
             model_deployments,
             teams,
             attestations,
             deployments,
             services,
+            policies,
+            namespaces,
         };
         let all = watcher::Config::default();
         let managed = watcher::Config::default().labels(&format!(
@@ -168,17 +192,8 @@ impl Watches {
                 triggers::model_deployment_changed(old, new, own)
             },
         ));
-        let md_store = stores.model_deployments.clone();
-        tokio::spawn(reflect(
-            Api::all(client.clone()),
-            all.clone(),
-            team_writer,
-            tx.clone(),
-            move |old: Option<&Team>, new: Option<&Team>| {
-                let named_by = md_store.state();
-                triggers::team_changed(old, new, named_by.iter().map(AsRef::as_ref))
-            },
-        ));
+        let writers = (team_writer, policy_writer, namespace_writer);
+        spawn_dependency_watches(client, &stores, writers, &tx);
         tokio::spawn(reflect(
             Api::all(client.clone()),
             all,
@@ -211,6 +226,57 @@ impl Watches {
     pub fn subscribe(&self) -> broadcast::Receiver<Request> {
         self.requests.subscribe()
     }
+}
+
+/// The watches of what ModelDeployments depend on: a Team change reconciles the
+/// ModelDeployments naming it; a HandoffPolicy change those it selected or selects; a
+/// namespace's labels, those in it.
+fn spawn_dependency_watches(
+    client: &Client,
+    stores: &Stores,
+    (team_writer, policy_writer, namespace_writer): (
+        Writer<Team>,
+        Writer<HandoffPolicy>,
+        Writer<Namespace>,
+    ),
+    tx: &broadcast::Sender<Request>,
+) {
+    let all = watcher::Config::default();
+    let md_store = stores.model_deployments.clone();
+    tokio::spawn(reflect(
+        Api::all(client.clone()),
+        all.clone(),
+        team_writer,
+        tx.clone(),
+        move |old: Option<&Team>, new: Option<&Team>| {
+            let named_by = md_store.state();
+            triggers::team_changed(old, new, named_by.iter().map(AsRef::as_ref))
+        },
+    ));
+    let (md_store, all_stores) = (stores.model_deployments.clone(), stores.clone());
+    tokio::spawn(reflect(
+        Api::all(client.clone()),
+        all.clone(),
+        policy_writer,
+        tx.clone(),
+        move |old: Option<&HandoffPolicy>, new: Option<&HandoffPolicy>| {
+            let named_by = md_store.state();
+            triggers::policy_changed(old, new, named_by.iter().map(AsRef::as_ref), &|ns| {
+                all_stores.namespace_labels(ns)
+            })
+        },
+    ));
+    let md_store = stores.model_deployments.clone();
+    tokio::spawn(reflect(
+        Api::all(client.clone()),
+        all.clone(),
+        namespace_writer,
+        tx.clone(),
+        move |old: Option<&Namespace>, new: Option<&Namespace>| {
+            let in_namespace = md_store.state();
+            triggers::namespace_changed(old, new, in_namespace.iter().map(AsRef::as_ref))
+        },
+    ));
 }
 
 /// Drops what no decision reads before an object is cached.

@@ -24,8 +24,8 @@ use super::{
 };
 use crate::{
     api::{
-        Attestation, AttestationStatus, FIELD_MANAGER, ModelDeployment, ModelDeploymentStatus,
-        Team, TeamStatus, namespaced_name,
+        Attestation, AttestationStatus, FIELD_MANAGER, HandoffPolicy, HandoffPolicyStatus,
+        ModelDeployment, ModelDeploymentStatus, Team, TeamStatus, namespaced_name,
     },
     watch::OwnWrites,
 };
@@ -259,6 +259,18 @@ pub async fn model_deployment_status(
 pub async fn team_status(client: &Client, team: &Team, status: &TeamStatus) -> kube::Result<()> {
     let status = serde_json::to_value(status).expect("status serializes");
     apply_status(Api::all(client.clone()), team, status, None)
+        .await
+        .map(drop)
+}
+
+/// Writes a HandoffPolicy's status.
+pub async fn policy_status(
+    client: &Client,
+    policy: &HandoffPolicy,
+    status: &HandoffPolicyStatus,
+) -> kube::Result<()> {
+    let status = serde_json::to_value(status).expect("status serializes");
+    apply_status(Api::all(client.clone()), policy, status, None)
         .await
         .map(drop)
 }

@@ -115,8 +115,10 @@ pub fn decide(
     let md = &md;
     let candidate = candidate::current(md, verifier);
     let lookup = |name: &str| observed.team(name);
+    let effective = observed.effective(md);
     let gate = gate::evaluate(
         md,
+        &effective,
         &candidate,
         observed.attestations.iter().map(AsRef::as_ref),
         &lookup,

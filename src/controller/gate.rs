@@ -11,11 +11,13 @@ use super::{
 };
 use crate::{
     api::{
-        Approval, Attestation, ChecklistItemStatus, ModelDeployment, Role, Team, VerifiedSigner,
+        Approval, Attestation, ChecklistItemStatus, ItemApproval, ModelDeployment, Role, Team,
+        VerifiedSigner,
         fingerprint::short,
         labels::{ATTESTER_GROUPS, MODEL_DEPLOYMENT_UID},
         reasons::counted,
     },
+    policy::{Effective, Requirement, SignOffRules},
     signing,
 };
 
@@ -277,14 +279,53 @@ pub fn is_for_candidate(
     }
 }
 
-/// Decides, for the candidate in `md.spec`, which checklist items are attested.
+/// Why a sign-off that is otherwise sound does not meet the matching policies' rules
+/// (`require: Signed`, `maxAge`), or `None`.
+fn policy_rejection(
+    attestation: &Attestation,
+    rules: &SignOffRules,
+    now: Timestamp,
+) -> Option<Rejection> {
+    if let Some(policy) = &rules.signed_by
+        && !attestation.is_signed()
+    {
+        return rejected(
+            counted::SIGNATURE_REQUIRED,
+            format!(
+                "HandoffPolicy {policy} requires signed sign-offs: sign it with `kubectl accord attest --sign`"
+            ),
+        );
+    }
+    let (max_age, policy) = rules.max_age.as_ref()?;
+    let given = match &attestation.spec.signature {
+        Some(signature) => signing::parse_signed_at(&signature.signed_at).ok(),
+        None => attestation
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0),
+    }?;
+    let limit = jiff::SignedDuration::try_from(*max_age).ok()?;
+    (now.duration_since(given) > limit).then(|| Rejection {
+        reason: counted::EXPIRED,
+        message: format!(
+            "it was given at {given}, longer ago than the maxAge {} of HandoffPolicy {policy}: attest again",
+            jiff::SignedDuration::try_from(*max_age).map_or_else(|_| String::new(), |d| format!("{d:#}"))
+        ),
+    })
+}
+
+/// Decides, for the candidate in `md.spec`, which items of its effective checklist
+/// (its own items with the matching policies', [`crate::policy::effective`]) are
+/// attested.
 ///
 /// `attestations` may hold any Attestations; only those in the ModelDeployment's
 /// namespace naming it and its candidate are considered. `team` looks a Team
-/// up by name as it is now. When several attestations count for an item, the earliest
-/// created one is recorded.
+/// up by name as it is now. An item needing several approvals counts distinct
+/// people; the earliest created sign-offs are recorded.
 pub fn evaluate<'a>(
     md: &ModelDeployment,
+    effective: &Effective,
     candidate: &Candidate,
     attestations: impl IntoIterator<Item = &'a Attestation>,
     team: &dyn Fn(&str) -> Option<Team>,
@@ -318,36 +359,142 @@ pub fn evaluate<'a>(
         let found = team(&team_name);
         teams.insert(role, (team_name, found));
     }
-    for item in &md.spec.handoff.checklist {
+    for item in &effective.items {
         let (team_name, team) = &teams[&item.owner];
+        let status = judge.item(
+            item,
+            team_name,
+            team.as_ref(),
+            &relevant,
+            &effective.rules,
+            &mut outcome,
+        );
+        record(item, status, team_name, &mut outcome);
+    }
+    outcome
+}
+
+/// Records an item's verdict in the outcome: its approvals when complete, what its
+/// team still owes otherwise.
+fn record(
+    item: &Requirement,
+    mut status: ChecklistItemStatus,
+    team_name: &str,
+    outcome: &mut GateOutcome,
+) {
+    let needed = item.min_approvals.max(1) as usize;
+    status.attested = status.approvals.len() >= needed;
+    if status.attested {
+        outcome
+            .approvals
+            .extend(status.approvals.iter().map(|a| Approval {
+                item: item.id.clone(),
+                attested_by: a.attested_by.clone(),
+            }));
+    } else {
+        if item.conflict.is_none() && !status.approvals.is_empty() {
+            let people: Vec<&str> = status
+                .approvals
+                .iter()
+                .map(|a| a.attested_by.as_str())
+                .collect();
+            status.reason = Some(format!(
+                "{} of {needed} distinct people of team {team_name} have signed off ({}): {} more needed",
+                people.len(),
+                people.join(", "),
+                needed - people.len()
+            ));
+        }
+        if item.required {
+            let owed = if needed > 1 {
+                format!(
+                    "{} ({} of {needed} people)",
+                    item.id,
+                    status.approvals.len()
+                )
+            } else {
+                item.id.clone()
+            };
+            outcome
+                .owed
+                .entry(team_name.to_string())
+                .or_default()
+                .push(owed);
+        }
+    }
+    outcome.items.push(status);
+}
+
+impl Judge<'_> {
+    /// One item: which of the relevant attestations count for it, distinct people
+    /// only, up to the number it needs. Rejections go to `outcome`.
+    fn item(
+        &self,
+        item: &Requirement,
+        team_name: &str,
+        team: Option<&Team>,
+        relevant: &[&Attestation],
+        rules: &SignOffRules,
+        outcome: &mut GateOutcome,
+    ) -> ChecklistItemStatus {
+        let needed = item.min_approvals.max(1) as usize;
         let mut status = ChecklistItemStatus {
             id: item.id.clone(),
             owner: item.owner.to_string(),
-            team: team_name.clone(),
+            team: team_name.to_string(),
             required: item.required,
+            required_by: item.required_by.clone(),
+            min_approvals: (needed > 1).then_some(item.min_approvals),
+            reason: item.conflict.clone(),
             ..Default::default()
         };
-        for attestation in relevant.iter().filter(|a| a.spec.item == item.id) {
+        let candidates = relevant
+            .iter()
+            .filter(|a| a.spec.item == item.id && item.conflict.is_none());
+        for attestation in candidates {
             let att_name = attestation.metadata.name.clone().unwrap_or_default();
             let signature = attestation
                 .is_signed()
-                .then_some(team.as_ref())
+                .then_some(team)
                 .flatten()
-                .map(|team| judge.signature(attestation, team));
+                .map(|team| self.signature(attestation, team));
             if let Some(Ok(signer)) = &signature {
                 outcome.verified.insert(att_name.clone(), signer.clone());
             }
-            match judge.rejection(attestation, team_name, team.as_ref(), signature.as_ref()) {
-                None if !status.attested => {
-                    status.attested = true;
-                    status.attested_by = attestation.attester().map(String::from);
-                    status.attestation = Some(att_name);
+            let rejection = self
+                .rejection(attestation, team_name, team, signature.as_ref())
+                .or_else(|| policy_rejection(attestation, rules, self.now));
+            let complete = status.approvals.len() >= needed;
+            match rejection {
+                None if complete => {}
+                None => {
+                    let who = attestation.attester().unwrap_or_default().to_string();
+                    if status.approvals.iter().any(|a| a.attested_by == who) {
+                        outcome.rejected.push((
+                            att_name,
+                            Rejection {
+                                reason: counted::SAME_PERSON,
+                                message: format!(
+                                    "{who} already counts for item {}, which needs {needed} distinct people",
+                                    item.id
+                                ),
+                            },
+                        ));
+                        continue;
+                    }
+                    if status.approvals.is_empty() {
+                        status.attested_by = Some(who.clone());
+                        status.attestation = Some(att_name.clone());
+                    }
                     status.attested_at = attestation.metadata.creation_timestamp.clone();
+                    status.approvals.push(ItemApproval {
+                        attested_by: who,
+                        attestation: att_name,
+                    });
                     status.reason = None;
                 }
-                None => {}
                 Some(rejection) => {
-                    if !status.attested {
+                    if !complete {
                         let message = &rejection.message;
                         status.reason =
                             Some(format!("attestation {att_name} does not count: {message}"));
@@ -356,21 +503,8 @@ pub fn evaluate<'a>(
                 }
             }
         }
-        if status.attested {
-            outcome.approvals.push(Approval {
-                item: item.id.clone(),
-                attested_by: status.attested_by.clone().unwrap_or_default(),
-            });
-        } else if item.required {
-            outcome
-                .owed
-                .entry(team_name.clone())
-                .or_default()
-                .push(item.id.clone());
-        }
-        outcome.items.push(status);
+        status
     }
-    outcome
 }
 
 #[cfg(test)]
@@ -391,6 +525,7 @@ mod tests {
     ) -> GateOutcome {
         super::evaluate(
             md,
+            &crate::policy::effective(md, &Default::default(), []),
             &current(md, verifier),
             attestations,
             team,
@@ -793,6 +928,7 @@ mod tests {
         candidate.failed_at = Some(time(100));
         let out = super::evaluate(
             &md,
+            &crate::policy::effective(&md, &Default::default(), []),
             &candidate,
             std::slice::from_ref(&att),
             &lookup,
@@ -803,6 +939,7 @@ mod tests {
         let fresh = signed(&md, "drift", "alice", &alice, 200);
         let out = super::evaluate(
             &md,
+            &crate::policy::effective(&md, &Default::default(), []),
             &candidate,
             std::slice::from_ref(&fresh),
             &lookup,
@@ -810,5 +947,155 @@ mod tests {
             time(100_000).0,
         );
         assert!(out.items[0].attested, "{:?}", out.rejected);
+    }
+
+    fn under_policy(
+        md: &ModelDeployment,
+        spec: crate::api::HandoffPolicySpec,
+        attestations: &[Attestation],
+        now: i64,
+    ) -> GateOutcome {
+        let policy = crate::api::HandoffPolicy::new("org", spec);
+        super::evaluate(
+            md,
+            &crate::policy::effective(md, &Default::default(), [&policy]),
+            &current(md, &TrustAsWritten),
+            attestations,
+            &teams,
+            &TrustAsWritten,
+            time(now).0,
+        )
+    }
+
+    fn two_people(id: &str) -> crate::api::HandoffPolicySpec {
+        crate::api::HandoffPolicySpec {
+            required_items: vec![crate::api::handoff_policy::PolicyItem {
+                id: id.into(),
+                owner: Role::Data,
+                description: None,
+                min_approvals: 2,
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_item_needing_two_people_counts_distinct_people_only() {
+        let md = md("2.4.0");
+        let alice = attestation("a1", "drift", "2.4.0", "alice", &["data-platform-eng"]);
+        let alice_again = attestation("a2", "drift", "2.4.0", "alice", &["data-platform-eng"]);
+        let erin = attestation("a3", "drift", "2.4.0", "erin", &["data-platform-eng"]);
+        let out = under_policy(
+            &md,
+            two_people("drift"),
+            &[alice.clone(), alice_again.clone()],
+            100,
+        );
+        let drift = &out.items[0];
+        assert!(!drift.attested);
+        assert_eq!(drift.min_approvals, Some(2));
+        assert_eq!(drift.required_by, ["ModelDeployment", "HandoffPolicy/org"]);
+        assert!(
+            out.rejected
+                .iter()
+                .any(|(n, r)| n == "a2" && r.reason == counted::SAME_PERSON)
+        );
+        assert!(
+            out.owed_message().contains("drift (1 of 2 people)"),
+            "{}",
+            out.owed_message()
+        );
+        assert!(
+            drift
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("1 of 2 distinct people")
+        );
+
+        let out = under_policy(&md, two_people("drift"), &[alice, alice_again, erin], 100);
+        let drift = &out.items[0];
+        assert!(drift.attested);
+        let people: Vec<&str> = drift
+            .approvals
+            .iter()
+            .map(|a| a.attested_by.as_str())
+            .collect();
+        assert_eq!(people, ["alice", "erin"]);
+        let recorded: Vec<&str> = out
+            .approvals
+            .iter()
+            .filter(|a| a.item == "drift")
+            .map(|a| a.attested_by.as_str())
+            .collect();
+        assert_eq!(recorded, ["alice", "erin"], "the promotion records both");
+    }
+
+    #[test]
+    fn a_policy_item_is_required_even_where_the_model_deployment_says_optional() {
+        let mut md = md("2.4.0");
+        md.spec.handoff.checklist[0].required = false;
+        let mut spec = two_people("drift");
+        spec.required_items[0].min_approvals = 1;
+        let out = under_policy(&md, spec, &[], 100);
+        assert!(out.items[0].required);
+        assert!(out.owed_message().contains("data-platform owes drift"));
+    }
+
+    #[test]
+    fn policies_can_require_signed_and_recent_sign_offs() {
+        let md = md("2.4.0");
+        let mut alice = attestation("a1", "drift", "2.4.0", "alice", &["data-platform-eng"]);
+        alice.metadata.creation_timestamp = Some(time(0));
+        let rules = |max_age: Option<&str>, signed: bool| crate::api::HandoffPolicySpec {
+            attestations: Some(crate::api::handoff_policy::AttestationRules {
+                max_age: max_age.map(String::from),
+                require: signed.then_some(crate::api::handoff_policy::SignatureRequirement::Signed),
+            }),
+            ..Default::default()
+        };
+        let fresh = under_policy(
+            &md,
+            rules(Some("1h"), false),
+            std::slice::from_ref(&alice),
+            60,
+        );
+        assert!(fresh.items[0].attested);
+        let stale = under_policy(
+            &md,
+            rules(Some("1h"), false),
+            std::slice::from_ref(&alice),
+            7200,
+        );
+        assert!(!stale.items[0].attested);
+        assert_eq!(stale.rejected[0].1.reason, counted::EXPIRED);
+        assert!(
+            stale.rejected[0]
+                .1
+                .message
+                .contains("maxAge 1h of HandoffPolicy org"),
+            "{}",
+            stale.rejected[0].1.message
+        );
+        let unsigned = under_policy(&md, rules(None, true), std::slice::from_ref(&alice), 60);
+        assert_eq!(unsigned.rejected[0].1.reason, counted::SIGNATURE_REQUIRED);
+    }
+
+    #[test]
+    fn a_role_conflict_blocks_the_item_and_says_why() {
+        let md = md("2.4.0");
+        let mut spec = two_people("latency");
+        spec.required_items[0].min_approvals = 1;
+        let bob = attestation("a1", "latency", "2.4.0", "bob", &[]);
+        let out = under_policy(&md, spec, &[bob], 100);
+        let latency = out.items.iter().find(|i| i.id == "latency").unwrap();
+        assert!(!latency.attested);
+        assert!(
+            latency
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("cannot be attested until they agree")
+        );
     }
 }

@@ -16,6 +16,7 @@ pub mod gate;
 pub mod history;
 pub mod model_deployment;
 pub mod observe;
+pub mod policy;
 pub mod rollout;
 pub mod runner;
 pub mod status;
@@ -46,7 +47,7 @@ use crate::{
     timing,
     watch::{OwnWrites, Request, Stores, Watches},
 };
-use runner::Backoff;
+use runner::{Backoff, Selection};
 use trust::Verifier;
 
 /// Errors of a reconcile. Each has a stable, low-cardinality label for metrics.
@@ -136,21 +137,25 @@ impl Context {
 
 fn model_deployment_request(
     request: &Request,
-) -> Option<
-    kube::runtime::reflector::ObjectRef<kube::core::DeserializeGuard<crate::api::ModelDeployment>>,
-> {
+) -> Selection<kube::core::DeserializeGuard<crate::api::ModelDeployment>> {
     match request {
-        Request::ModelDeployment(r) => Some(r.clone()),
-        _ => None,
+        Request::ModelDeployment(r) => Selection::One(r.clone()),
+        _ => Selection::Nothing,
     }
 }
 
-fn team_request(
-    request: &Request,
-) -> Option<kube::runtime::reflector::ObjectRef<crate::api::Team>> {
+fn team_request(request: &Request) -> Selection<crate::api::Team> {
     match request {
-        Request::Team(r) => Some(r.clone()),
-        _ => None,
+        Request::Team(r) => Selection::One(r.clone()),
+        _ => Selection::Nothing,
+    }
+}
+
+fn policy_request(request: &Request) -> Selection<crate::api::HandoffPolicy> {
+    match request {
+        Request::Policy(r) => Selection::One(r.clone()),
+        Request::Policies => Selection::All,
+        _ => Selection::Nothing,
     }
 }
 
@@ -181,6 +186,17 @@ pub async fn run(
         Config::default().concurrency(MODEL_DEPLOYMENT_CONCURRENCY),
         shutdown.clone(),
     );
+    let policies = runner::run(
+        "handoffpolicy",
+        ctx.clone(),
+        stores.policies.clone(),
+        runner::requests(watches.subscribe(), stores.policies.clone(), policy_request),
+        policy::reconcile,
+        Config::default()
+            .debounce(timing::TEAM_DEBOUNCE)
+            .concurrency(1),
+        shutdown.clone(),
+    );
     let teams = runner::run(
         "team",
         ctx,
@@ -193,6 +209,6 @@ pub async fn run(
         shutdown,
     );
     info!("controllers started");
-    futures::future::join(model_deployments, teams).await;
+    futures::future::join3(model_deployments, teams, policies).await;
     info!("controllers stopped");
 }

@@ -9,7 +9,8 @@ use kube::{ResourceExt, runtime::reflector::ObjectRef};
 
 use super::desired;
 use crate::{
-    api::{Attestation, ModelDeployment, Team},
+    api::{Attestation, HandoffPolicy, ModelDeployment, Team},
+    policy::{self, Effective},
     watch::Stores,
 };
 
@@ -37,9 +38,22 @@ pub struct Observed {
     /// Objects of the managed names that exist but are not controlled by this
     /// ModelDeployment, found by a live read before creating (e.g. "Deployment ns/name").
     pub foreign: Vec<String>,
+    /// Every HandoffPolicy (those that do not select this ModelDeployment are ignored).
+    pub policies: Vec<Arc<HandoffPolicy>>,
+    /// The labels of the ModelDeployment's namespace, for policies' namespace selectors.
+    pub namespace_labels: BTreeMap<String, String>,
 }
 
 impl Observed {
+    /// The ModelDeployment's checklist with the matching policies applied.
+    pub fn effective(&self, md: &ModelDeployment) -> Effective {
+        policy::effective(
+            md,
+            &self.namespace_labels,
+            self.policies.iter().map(AsRef::as_ref),
+        )
+    }
+
     /// The owner Team `name`, as it is now.
     pub fn team(&self, name: &str) -> Option<Team> {
         self.teams
@@ -128,5 +142,11 @@ pub fn observe(stores: &Stores, md: &ModelDeployment) -> Observed {
             .services
             .get(&ObjectRef::new(&name).within(&namespace)),
         foreign: vec![],
+        policies: stores.policies.state(),
+        namespace_labels: stores
+            .namespaces
+            .get(&ObjectRef::new(&namespace))
+            .map(|ns| ns.labels().clone())
+            .unwrap_or_default(),
     }
 }

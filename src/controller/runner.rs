@@ -87,13 +87,20 @@ pub fn error_action(error: &Error, key: &str, backoff: &Backoff) -> Action {
     }
 }
 
+/// Which objects of one kind a [`Request`] asks to reconcile.
+pub enum Selection<K: Resource> {
+    One(ObjectRef<K>),
+    All,
+    Nothing,
+}
+
 /// The object refs a subscription asks for: every object once the cache is ready,
 /// then those `select` picks from each request (everything again after a re-list,
 /// or when this consumer fell behind and missed some).
 pub fn requests<K>(
     subscription: broadcast::Receiver<Request>,
     store: Store<K>,
-    select: fn(&Request) -> Option<ObjectRef<K>>,
+    select: fn(&Request) -> Selection<K>,
 ) -> impl futures::Stream<Item = ObjectRef<K>> + Send
 where
     K: Resource + Clone + Send + Sync + 'static,
@@ -121,7 +128,11 @@ where
     .flat_map(move |received| {
         let refs = match received {
             Ok(Request::Everything) | Err(_) => all(&store),
-            Ok(request) => select(&request).into_iter().collect(),
+            Ok(request) => match select(&request) {
+                Selection::One(r) => vec![r],
+                Selection::All => all(&store),
+                Selection::Nothing => vec![],
+            },
         };
         stream::iter(refs)
     });

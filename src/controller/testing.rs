@@ -243,6 +243,8 @@ pub struct World {
     pub attestations: Vec<Attestation>,
     pub deployment: Option<Deployment>,
     pub service: Option<Service>,
+    pub policies: Vec<crate::api::HandoffPolicy>,
+    pub namespaces: Vec<k8s_openapi::api::core::v1::Namespace>,
 }
 
 fn cache<K>(objects: impl IntoIterator<Item = K>) -> Store<K>
@@ -298,6 +300,8 @@ impl World {
             attestations: cache(self.attestations.clone()),
             deployments: cache(self.deployment.clone()),
             services: cache(self.service.clone()),
+            policies: cache(self.policies.clone()),
+            namespaces: cache(self.namespaces.clone()),
         }
     }
 

@@ -5,12 +5,16 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{Namespace, Service},
+};
 use kube::{Resource, ResourceExt, core::DeserializeGuard, runtime::reflector::ObjectRef};
 
 use super::{observe::rollout_complete, team::contribution};
 use crate::{
-    api::{Attestation, ModelDeployment, Team},
+    api::{Attestation, HandoffPolicy, ModelDeployment, Team},
+    policy::Matcher,
     watch::{Request, Stores},
 };
 
@@ -65,6 +69,12 @@ pub fn model_deployment_changed(
             requests.push(md_request(&namespace, &new.name_any()));
         }
     }
+    // What policies select (and count) changes with the set of ModelDeployments and
+    // their labels.
+    if old.is_none() != new.is_none() || old.zip(new).is_some_and(|(o, n)| o.labels() != n.labels())
+    {
+        requests.push(Request::Policies);
+    }
     let (before, after) = (counts(old), counts(new));
     let mut teams: Vec<&str> = before
         .keys()
@@ -79,6 +89,69 @@ pub fn model_deployment_changed(
             .into_iter()
             .map(|team| Request::Team(ObjectRef::new(team))),
     );
+    requests
+}
+
+/// A HandoffPolicy changed: when its spec did (or it came or went), every
+/// ModelDeployment it selected before or selects now is decided again, and the policy
+/// is recounted. A policy status write asks for nothing.
+pub fn policy_changed<'a>(
+    old: Option<&HandoffPolicy>,
+    new: Option<&HandoffPolicy>,
+    model_deployments: impl IntoIterator<Item = &'a Guard>,
+    namespace_labels: &dyn Fn(&str) -> BTreeMap<String, String>,
+) -> Vec<Request> {
+    let spec_changed = match (old, new) {
+        (Some(old), Some(new)) => {
+            old.spec != new.spec
+                || old.uid() != new.uid()
+                || old.metadata.deletion_timestamp != new.metadata.deletion_timestamp
+        }
+        _ => true,
+    };
+    let Some(policy) = new.or(old).filter(|_| spec_changed) else {
+        return vec![];
+    };
+    let matchers: Vec<Matcher> = [old, new]
+        .into_iter()
+        .flatten()
+        .map(Matcher::selectors)
+        .collect();
+    let mut requests: Vec<Request> = model_deployments
+        .into_iter()
+        .filter_map(|guard| guard.0.as_ref().ok())
+        .filter(|md| {
+            let labels = namespace_labels(&md.namespace().unwrap_or_default());
+            matchers.iter().any(|m| m.matches(&labels, md.labels()))
+        })
+        .map(|md| md_request(&md.namespace().unwrap_or_default(), &md.name_any()))
+        .collect();
+    if new.is_some() {
+        requests.push(Request::Policy(ObjectRef::from_obj(policy)));
+    }
+    requests
+}
+
+/// A namespace's labels changed (or it came or went): policies may select its
+/// ModelDeployments differently, so they are decided again and policies recounted.
+pub fn namespace_changed<'a>(
+    old: Option<&Namespace>,
+    new: Option<&Namespace>,
+    model_deployments: impl IntoIterator<Item = &'a Guard>,
+) -> Vec<Request> {
+    let (before, after) = (old.map(ResourceExt::labels), new.map(ResourceExt::labels));
+    if old.is_some() && new.is_some() && before == after {
+        return vec![];
+    }
+    let Some(name) = new.or(old).map(ResourceExt::name_any) else {
+        return vec![];
+    };
+    let mut requests: Vec<Request> = model_deployments
+        .into_iter()
+        .filter(|guard| guard.namespace().as_deref() == Some(name.as_str()))
+        .map(|guard| md_request(&name, &guard.name_any()))
+        .collect();
+    requests.push(Request::Policies);
     requests
 }
 
@@ -407,5 +480,63 @@ mod tests {
             owner("ReplicaSet", true),
         ]);
         assert!(managed_changed(None, Some(&deployment)).is_empty());
+    }
+
+    #[test]
+    fn a_policy_change_reconciles_what_it_selected_and_selects_and_a_status_write_nothing() {
+        use crate::api::{HandoffPolicy, HandoffPolicySpec};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+        let mut in_prod = md("1.0.0");
+        in_prod.metadata.namespace = Some("prod".into());
+        let mut in_dev = md("1.0.0");
+        in_dev.metadata.name = Some("dev-model".into());
+        in_dev.metadata.namespace = Some("dev".into());
+        let mds = [guard(in_prod), guard(in_dev)];
+        let labels = |ns: &str| BTreeMap::from([("tier".to_string(), ns.to_string())]);
+        let selecting = |tier: &str| {
+            let mut policy = HandoffPolicy::new(
+                "baseline",
+                HandoffPolicySpec {
+                    namespace_selector: Some(LabelSelector {
+                        match_labels: Some(BTreeMap::from([("tier".into(), tier.into())])),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            );
+            policy.metadata.uid = Some("p1".into());
+            policy
+        };
+        let prod = selecting("prod");
+        let created = policy_changed(None, Some(&prod), &mds, &labels);
+        assert_eq!(md_requests(&created), ["fraud-scorer"]);
+        assert!(created.iter().any(|r| matches!(r, Request::Policy(_))));
+        let mut status_only = prod.clone();
+        status_only.status = Some(Default::default());
+        assert!(policy_changed(Some(&prod), Some(&status_only), &mds, &labels).is_empty());
+        let moved = selecting("dev");
+        assert_eq!(
+            md_requests(&policy_changed(Some(&prod), Some(&moved), &mds, &labels)),
+            ["fraud-scorer", "dev-model"],
+            "what it selected before and what it selects now"
+        );
+        let deleted = policy_changed(Some(&moved), None, &mds, &labels);
+        assert_eq!(md_requests(&deleted), ["dev-model"]);
+    }
+
+    #[test]
+    fn a_namespace_label_change_reconciles_its_models_and_recounts_policies() {
+        use k8s_openapi::api::core::v1::Namespace;
+        let mut model = md("1.0.0");
+        model.metadata.namespace = Some("payments".into());
+        let mds = [guard(model)];
+        let mut before = Namespace::default();
+        before.metadata.name = Some("payments".into());
+        let mut after = before.clone();
+        after.metadata.labels = Some(BTreeMap::from([("tier".into(), "prod".into())]));
+        let requests = namespace_changed(Some(&before), Some(&after), &mds);
+        assert_eq!(md_requests(&requests), ["fraud-scorer"]);
+        assert!(requests.contains(&Request::Policies));
+        assert!(namespace_changed(Some(&after), Some(&after.clone()), &mds).is_empty());
     }
 }

@@ -40,12 +40,18 @@ fn verdict(
     if let Some(item) = gate
         .items
         .iter()
-        .find(|i| i.attestation.as_deref() == Some(name))
+        .find(|i| i.approvals.iter().any(|a| a.attestation == name))
     {
-        let message = format!(
+        let mut message = format!(
             "counts for item {} of version {}",
             item.id, md.spec.model.version
         );
+        if let Some(needed) = item.min_approvals {
+            message.push_str(&format!(
+                " ({} of the {needed} distinct people it needs)",
+                item.approvals.len().min(needed as usize)
+            ));
+        }
         return (true, counted::COUNTED, message);
     }
     if let Some((_, rejection)) = gate.rejected.iter().find(|(n, _)| n == name) {
@@ -145,6 +151,10 @@ mod tests {
                 id: "drift".into(),
                 attested: true,
                 attestation: Some("a1".into()),
+                approvals: vec![crate::api::ItemApproval {
+                    attested_by: "alice".into(),
+                    attestation: "a1".into(),
+                }],
                 ..Default::default()
             }],
             rejected: vec![(

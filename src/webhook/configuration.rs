@@ -85,6 +85,11 @@ fn rule(hook: Hook) -> Vec<RuleWithOperations> {
             &["CREATE", "UPDATE", "DELETE"],
             "Cluster",
         ),
+        Hook::ValidateHandoffPolicy => (
+            &["handoffpolicies", "handoffpolicies/status"],
+            &["CREATE", "UPDATE", "DELETE"],
+            "Cluster",
+        ),
     };
     let strings = |items: &[&str]| Some(items.iter().map(|i| i.to_string()).collect());
     vec![RuleWithOperations {
@@ -119,7 +124,7 @@ pub const MUTATING: [(&str, Hook); 2] = [
     ),
 ];
 /// The validating hooks, by webhook name.
-pub const VALIDATING: [(&str, Hook); 3] = [
+pub const VALIDATING: [(&str, Hook); 4] = [
     (
         "validate.attestations.accord.dev",
         Hook::ValidateAttestation,
@@ -129,6 +134,10 @@ pub const VALIDATING: [(&str, Hook); 3] = [
         Hook::ValidateModelDeployment,
     ),
     ("validate.teams.accord.dev", Hook::ValidateTeam),
+    (
+        "validate.handoffpolicies.accord.dev",
+        Hook::ValidateHandoffPolicy,
+    ),
 ];
 
 /// The mutating configuration.
@@ -305,7 +314,7 @@ mod tests {
                 side_effects: h.side_effects,
             });
         let hooks: Vec<Hook> = mutating_hooks.chain(validating_hooks).collect();
-        assert_eq!(hooks.len(), 5);
+        assert_eq!(hooks.len(), 6);
         for hook in hooks {
             assert_eq!(hook.failure_policy.as_deref(), Some("Fail"));
             assert!(hook.timeout.unwrap() <= 2);

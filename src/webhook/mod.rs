@@ -101,6 +101,8 @@ pub async fn start(
         client: client.clone(),
         model_deployments: stores.model_deployments.clone(),
         teams: stores.teams.clone(),
+        policies: stores.policies.clone(),
+        namespaces: stores.namespaces.clone(),
         keys,
         rights: config.rights.clone(),
         metrics,

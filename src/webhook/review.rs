@@ -1,7 +1,7 @@
 //! AdmissionReview plumbing (pure): decoding a request, routing it to a decision, and
 //! encoding the answer. Kept free of I/O so it can be fuzzed and benchmarked.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use kube::core::{
     DynamicObject,
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::decision::{self, Requester, Rights, Verdict};
 use crate::{
-    api::{Attestation, ModelDeployment, Team},
+    api::{Attestation, HandoffPolicy, ModelDeployment, Team},
     seal::SealKeys,
 };
 
@@ -23,16 +23,18 @@ pub enum Hook {
     MutateModelDeployment,
     ValidateModelDeployment,
     ValidateTeam,
+    ValidateHandoffPolicy,
 }
 
 impl Hook {
     /// Every hook, with its URL path.
-    pub const ALL: [(Hook, &'static str); 5] = [
+    pub const ALL: [(Hook, &'static str); 6] = [
         (Hook::MutateAttestation, "/mutate/attestations"),
         (Hook::ValidateAttestation, "/validate/attestations"),
         (Hook::MutateModelDeployment, "/mutate/modeldeployments"),
         (Hook::ValidateModelDeployment, "/validate/modeldeployments"),
         (Hook::ValidateTeam, "/validate/teams"),
+        (Hook::ValidateHandoffPolicy, "/validate/handoffpolicies"),
     ];
 
     /// The kind it admits, for metrics.
@@ -41,6 +43,7 @@ impl Hook {
             Hook::MutateAttestation | Hook::ValidateAttestation => "Attestation",
             Hook::MutateModelDeployment | Hook::ValidateModelDeployment => "ModelDeployment",
             Hook::ValidateTeam => "Team",
+            Hook::ValidateHandoffPolicy => "HandoffPolicy",
         }
     }
 
@@ -65,6 +68,25 @@ pub trait World {
     fn team(&self, name: &str) -> Option<Team>;
     fn keys(&self) -> Option<Arc<SealKeys>>;
     fn rights(&self) -> &Rights;
+    /// Every HandoffPolicy (attestations may be for items a policy adds).
+    fn policies(&self) -> Vec<Arc<HandoffPolicy>> {
+        vec![]
+    }
+    /// The labels of a namespace, for policies' namespace selectors.
+    fn namespace_labels(&self, _namespace: &str) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+    /// The ModelDeployment with the checklist items of the policies that select it.
+    fn effective_model_deployment(&self, namespace: &str, name: &str) -> Option<ModelDeployment> {
+        let md = self.model_deployment(namespace, name)?;
+        let policies = self.policies();
+        let effective = crate::policy::effective(
+            &md,
+            &self.namespace_labels(namespace),
+            policies.iter().map(AsRef::as_ref),
+        );
+        Some(crate::policy::with_policy_items(&md, &effective))
+    }
     /// The time signatures are judged at.
     fn now(&self) -> jiff::Timestamp {
         jiff::Timestamp::now()
@@ -164,6 +186,21 @@ pub fn decide(hook: Hook, request: &AdmissionRequest<DynamicObject>, world: &dyn
             model_deployment(hook, request, &requester, world)
         }
         Hook::ValidateTeam => team(request, &requester, world),
+        Hook::ValidateHandoffPolicy => {
+            let policy = match request.operation {
+                Operation::Delete => None,
+                _ => typed::<HandoffPolicy>(&request.object, "HandoffPolicy")
+                    .ok()
+                    .flatten(),
+            };
+            Ok(decision::policy::change(
+                &request.name,
+                operation(&request.operation),
+                policy.as_ref(),
+                &requester,
+                rights,
+            ))
+        }
     };
     decided.unwrap_or_else(|err| Verdict::Deny(err.to_string()))
 }
@@ -211,7 +248,8 @@ fn attestation(
                 return Ok(Verdict::Deny("Attestations need an explicit metadata.name (generateName is not supported): the seal covers the name".into()));
             }
             let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
-            let md = world.model_deployment(&namespace, &attestation.spec.model_deployment);
+            let md =
+                world.effective_model_deployment(&namespace, &attestation.spec.model_deployment);
             Ok(decision::attestation::create(
                 &attestation,
                 requester,
@@ -261,7 +299,7 @@ fn signed(attestation: &Attestation, world: &dyn World) -> Result<Verdict, Revie
         .namespace
         .as_deref()
         .unwrap_or_default();
-    let md = world.model_deployment(namespace, &attestation.spec.model_deployment);
+    let md = world.effective_model_deployment(namespace, &attestation.spec.model_deployment);
     Ok(decision::attestation::create_signed(
         attestation,
         md.as_ref(),

@@ -1,6 +1,6 @@
 //! The HTTPS admission server (axum over rustls), serving on every replica.
 
-use std::{sync::Arc, time::Instant};
+use std::{collections::BTreeMap, sync::Arc, time::Instant};
 
 use axum::{Router, body::Bytes, extract::State, routing::post};
 use hyper_util::{
@@ -8,6 +8,7 @@ use hyper_util::{
     server::conn::auto,
     service::TowerToHyperService,
 };
+use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api, Client, ResourceExt,
     core::DeserializeGuard,
@@ -26,7 +27,7 @@ use super::{
     review::{self, Hook, World},
 };
 use crate::{
-    api::{ModelDeployment, Team},
+    api::{HandoffPolicy, ModelDeployment, Team},
     seal::{SealKeys, SharedKeys},
 };
 
@@ -80,6 +81,8 @@ pub struct WebhookState {
     pub client: Client,
     pub model_deployments: Store<DeserializeGuard<ModelDeployment>>,
     pub teams: Store<Team>,
+    pub policies: Store<HandoffPolicy>,
+    pub namespaces: Store<Namespace>,
     pub keys: Arc<SharedKeys>,
     pub rights: Rights,
     pub metrics: WebhookMetrics,
@@ -108,12 +111,26 @@ impl World for Cached<'_> {
     fn rights(&self) -> &Rights {
         &self.0.rights
     }
+    fn policies(&self) -> Vec<Arc<HandoffPolicy>> {
+        self.0.policies.state()
+    }
+    fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String> {
+        self.0
+            .namespaces
+            .get(&ObjectRef::new(namespace))
+            .map(|ns| ns.labels().clone())
+            .unwrap_or_default()
+    }
 }
 
 /// A world read live from the API server, for a second opinion before denying.
 struct Live {
     model_deployment: Option<ModelDeployment>,
     teams: Vec<Team>,
+    /// Policies and namespace labels come from the caches: they change rarely, and a
+    /// stale one can only make the answer stricter or name an item not yet known.
+    policies: Vec<Arc<HandoffPolicy>>,
+    namespace_labels: BTreeMap<String, String>,
     keys: Option<Arc<SealKeys>>,
     rights: Rights,
 }
@@ -131,6 +148,12 @@ impl World for Live {
     fn rights(&self) -> &Rights {
         &self.rights
     }
+    fn policies(&self) -> Vec<Arc<HandoffPolicy>> {
+        self.policies.clone()
+    }
+    fn namespace_labels(&self, _: &str) -> BTreeMap<String, String> {
+        self.namespace_labels.clone()
+    }
 }
 
 async fn live_world(state: &WebhookState, namespace: &str, md_name: Option<&str>) -> Option<Live> {
@@ -146,9 +169,12 @@ async fn live_world(state: &WebhookState, namespace: &str, md_name: Option<&str>
         .await
         .ok()?
         .items;
+    let cached = Cached(state);
     Some(Live {
         model_deployment,
         teams,
+        policies: cached.policies(),
+        namespace_labels: cached.namespace_labels(namespace),
         keys: state.keys.get(),
         rights: state.rights.clone(),
     })

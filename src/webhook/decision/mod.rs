@@ -10,6 +10,7 @@
 
 pub mod attestation;
 pub mod model_deployment;
+pub mod policy;
 pub mod team;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
