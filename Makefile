@@ -62,8 +62,8 @@ bench: ## Benchmarks: admission and decision latency (p50/p99) and allocation, a
 	$(CARGO) bench --locked --bench decisions
 
 .PHONY: bench-scale
-bench-scale: ## Accord at N ModelDeployments (N=1000 default) on the local control plane, against in-run baselines
-	N=$(or $(N),1000) hack/bench-scale.sh
+bench-scale: ## Accord at N ModelDeployments (N=1000 default; POLICIES=20 adds HandoffPolicies) on the local control plane, against in-run baselines
+	N=$(or $(N),1000) POLICIES=$(or $(POLICIES),0) hack/bench-scale.sh
 
 .PHONY: run
 run: ## Local cluster (unless KUBECONFIG is set), CRDs, examples, and the operator in the foreground

@@ -52,6 +52,18 @@ fn model(name: &str) -> Value {
     }})
 }
 
+/// Policy `k` of the benchmark: it selects every benchmark ModelDeployment and asks for
+/// nothing they do not already need (the items they have, a 30-day maxAge), so it costs
+/// the operator its matching and merging on every decision but no extra sign-off.
+fn policy(k: usize) -> Value {
+    json!({"apiVersion": "accord.dev/v1alpha1", "kind": "HandoffPolicy",
+        "metadata": {"name": format!("bench-scale-{k:02}")},
+        "spec": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NS}},
+                 "requiredItems": [{"id": if k % 2 == 0 { "drift" } else { "latency" },
+                                    "owner": if k % 2 == 0 { "data" } else { "platform" }}],
+                 "attestations": {"maxAge": "720h"}}})
+}
+
 fn attestation(md: &str, item: &str) -> Value {
     json!({"apiVersion": "accord.dev/v1alpha1", "kind": "Attestation",
         "metadata": {"name": format!("{md}-{item}"), "namespace": NS},
@@ -280,6 +292,21 @@ fn main() {
     );
     let kubeconfig = token_kubeconfig("accord", "accord-system");
     let operator = Operator::start_as("bench-scale", &kubeconfig, &["--log-format", "json"]);
+    let policies: usize = std::env::var("POLICIES")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let _ = admin.run(&["delete", "handoffpolicies", "-l", "accord-bench=scale"]);
+    if policies > 0 {
+        say(&format!(
+            "{policies} HandoffPolicies select every benchmark ModelDeployment"
+        ));
+        let mut objects: Vec<Value> = (0..policies).map(policy).collect();
+        for object in &mut objects {
+            object["metadata"]["labels"] = json!({"accord-bench": "scale"});
+        }
+        kubectl_stdin("admin", &["create", "-f", "-"], &list(objects));
+    }
     let pid = std::fs::read_to_string(cluster_dir().join("pids/operator-bench-scale.pid")).unwrap();
     let pid = pid.trim();
     let idle_rss = proc_status(pid, "VmRSS:");

@@ -1,0 +1,361 @@
+//! HandoffPolicies on the real control plane: a policy selecting `tier=prod`-style
+//! namespaces tightens the ModelDeployments there and nowhere else; the two-person rule
+//! counts distinct people; `maxAge` expires old sign-offs; only admins decide
+//! policies; deleting one never un-promotes what serves.
+
+mod support;
+
+use std::time::Duration;
+
+use accord_e2e::{Kubectl, Operator, Output, TestNamespace, apply_file, poll};
+use serde_json::{Value, json};
+use support::{attest, condition, create, get_md, model_deployment, serving, wait_phase};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// `user` attests `item` as themselves under the Attestation name `name` (the webhook
+/// records who and for which team).
+fn attest_as(user: &str, namespace: &str, md: &str, item: &str, version: &str, name: &str) {
+    let attestation = json!({
+        "apiVersion": "accord.dev/v1alpha1", "kind": "Attestation",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"modelDeployment": md, "item": item, "version": version}
+    });
+    let out =
+        Kubectl::user(user).run_with_stdin(&["create", "-f", "-"], Some(&attestation.to_string()));
+    assert!(
+        out.success,
+        "{user} could not attest {item}: {}",
+        out.stderr
+    );
+}
+
+fn item(md: &Value, id: &str) -> Value {
+    md["status"]["checklist"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["id"] == id).cloned())
+        .unwrap_or(Value::Null)
+}
+
+fn policy(name: &str) -> Option<Value> {
+    Kubectl::admin().get_json(&["handoffpolicy", name])
+}
+
+fn counted(namespace: &str, attestation: &str) -> (String, String) {
+    let att = Kubectl::admin()
+        .get_json(&["attestation", attestation, "-n", namespace])
+        .unwrap_or_default();
+    let c = att["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Counted").cloned())
+        .unwrap_or_default();
+    (
+        c["status"].as_str().unwrap_or_default().to_string(),
+        c["reason"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+fn label_namespace(namespace: &str, label: &str) {
+    Kubectl::admin().ok(&["label", "namespace", namespace, label, "--overwrite"]);
+}
+
+#[track_caller]
+fn denied(out: &Output, expect: &str) {
+    assert!(!out.success, "allowed: {}", out.stdout);
+    assert!(
+        out.stderr.contains("denied the request") && out.stderr.contains(expect),
+        "expected Accord's refusal with {expect:?}: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_policy_tightens_the_models_it_selects_and_only_admins_decide_it() {
+    let _guard = accord_e2e::exclusive();
+    let _operator = Operator::start("policy", "accord-operator", &[]);
+    let prod = TestNamespace::create("policy-prod");
+    let dev = TestNamespace::create("policy-dev");
+    let (p, d) = (prod.name.as_str(), dev.name.as_str());
+    // A label only this run uses, so the policy touches nothing else on the cluster.
+    let tier = format!("accord-e2e-tier-{p}");
+    label_namespace(p, &format!("{tier}=prod"));
+    label_namespace(d, &format!("{tier}=dev"));
+    let name = format!("{p}-baseline");
+    // RBAC lets the static users write policies, so every refusal below is Accord's.
+    apply_file("e2e/manifests/red-team-rbac.yaml");
+    let subjects: Vec<Value> = ["alice", "dave", "mallory"]
+        .map(|u| json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": u}))
+        .into();
+    let grant = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": format!("{p}-policies")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "accord-red-team-policies"},
+        "subjects": subjects});
+    create(&grant);
+
+    // Serving before the policy exists; a candidate waiting in each namespace, whose
+    // own checklist makes drift optional.
+    serving(p, "live", "1.0.0", |_| {});
+    let optional_drift =
+        |md: &mut Value| md["spec"]["handoff"]["checklist"][0]["required"] = json!(false);
+    for ns in [p, d] {
+        let mut md = model_deployment(ns, "scorer", "2.0.0");
+        optional_drift(&mut md);
+        create(&md);
+        wait_phase(ns, "scorer", "AwaitingAttestations", WAIT);
+    }
+
+    let manifest = json!({
+        "apiVersion": "accord.dev/v1alpha1", "kind": "HandoffPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "description": "every production model: two data people on drift, and a bias review",
+            "namespaceSelector": {"matchLabels": {tier.clone(): "prod"}},
+            "requiredItems": [
+                {"id": "drift", "owner": "data", "minApprovals": 2},
+                {"id": "bias-reviewed", "owner": "application", "description": "fairness across segments"}
+            ]
+        }
+    })
+    .to_string();
+
+    // Only admins create policies: a team member and an outsider are refused.
+    for user in ["alice", "mallory"] {
+        let out = Kubectl::user(user).run_with_stdin(&["create", "-f", "-"], Some(&manifest));
+        denied(&out, &format!("{user} may not create HandoffPolicy {name}"));
+        assert!(
+            policy(&name).is_none(),
+            "{user}'s policy must not be stored"
+        );
+    }
+    let out = Kubectl::admin().run_with_stdin(&["create", "-f", "-"], Some(&manifest));
+    assert!(out.success, "{}", out.stderr);
+
+    // The prod candidate gets the policy's items at once; dev's does not.
+    poll("the policy to apply in prod", WAIT, || {
+        let md = get_md(p, "scorer");
+        let (drift, bias) = (item(&md, "drift"), item(&md, "bias-reviewed"));
+        (drift["required"] == true
+            && drift["minApprovals"] == 2
+            && bias["requiredBy"] == json!([format!("HandoffPolicy/{name}")]))
+        .then_some(())
+        .ok_or_else(|| md["status"]["checklist"].to_string())
+    });
+    let drift = item(&get_md(p, "scorer"), "drift");
+    assert_eq!(
+        drift["requiredBy"],
+        json!(["ModelDeployment", format!("HandoffPolicy/{name}")]),
+        "required: false in the ModelDeployment cannot override the policy"
+    );
+    let dev_md = get_md(d, "scorer");
+    assert!(item(&dev_md, "bias-reviewed").is_null(), "{dev_md}");
+    assert_eq!(item(&dev_md, "drift")["required"], false);
+    poll("the policy to count what it selects", WAIT, || {
+        let policy = policy(&name).ok_or("gone")?;
+        (policy["status"]["matchedModelDeployments"] == 2
+            && condition(&policy, "Ready")["status"] == "True")
+            .then_some(())
+            .ok_or_else(|| policy["status"].to_string())
+    });
+    let live = get_md(p, "live");
+    assert_eq!(
+        live["status"]["phase"], "Serving",
+        "a new policy never un-promotes"
+    );
+    assert_eq!(live["status"]["activeVersion"], "1.0.0");
+
+    // Nobody but an admin weakens it.
+    let generation = policy(&name).unwrap()["metadata"]["generation"].clone();
+    let weaken =
+        json!({"spec": {"requiredItems": [{"id": "drift", "owner": "data", "minApprovals": 1}]}});
+    for user in ["alice", "dave"] {
+        let out = Kubectl::user(user).run(&[
+            "patch",
+            "handoffpolicy",
+            &name,
+            "--type",
+            "merge",
+            "-p",
+            &weaken.to_string(),
+        ]);
+        denied(&out, &format!("{user} may not change HandoffPolicy {name}"));
+        let out = Kubectl::user(user).run(&["delete", "handoffpolicy", &name]);
+        denied(&out, &format!("{user} may not delete HandoffPolicy {name}"));
+    }
+    // Nor forges its status.
+    let forged = json!({"status": {"matchedModelDeployments": 0}});
+    let out = Kubectl::user("mallory").run(&[
+        "patch",
+        "handoffpolicy",
+        &name,
+        "--subresource",
+        "status",
+        "--type",
+        "merge",
+        "-p",
+        &forged.to_string(),
+    ]);
+    denied(
+        &out,
+        &format!("mallory may not write the status of HandoffPolicy {name}"),
+    );
+    let stored = policy(&name).unwrap();
+    assert_eq!(stored["status"]["matchedModelDeployments"], 2);
+    assert_eq!(stored["metadata"]["generation"], generation);
+    assert_eq!(stored["spec"]["requiredItems"][0]["minApprovals"], 2);
+
+    // dev: drift stays optional there, so bob and carol promote it.
+    attest("bob", d, "scorer", "latency", "2.0.0");
+    attest("carol", d, "scorer", "kpis", "2.0.0");
+    wait_phase(d, "scorer", "Serving", WAIT);
+
+    // prod: every item, and drift from two distinct people of data-platform.
+    attest("bob", p, "scorer", "latency", "2.0.0");
+    attest("carol", p, "scorer", "kpis", "2.0.0");
+    attest_as(
+        "carol",
+        p,
+        "scorer",
+        "bias-reviewed",
+        "2.0.0",
+        "scorer-bias-carol",
+    );
+    attest_as("alice", p, "scorer", "drift", "2.0.0", "scorer-drift-alice");
+    attest_as(
+        "alice",
+        p,
+        "scorer",
+        "drift",
+        "2.0.0",
+        "scorer-drift-alice-again",
+    );
+    poll("alice's second sign-off to count once", WAIT, || {
+        let md = get_md(p, "scorer");
+        let verdict = counted(p, "scorer-drift-alice-again");
+        (verdict == ("False".into(), "SamePerson".into())
+            && item(&md, "drift")["approvals"].as_array().map(Vec::len) == Some(1)
+            && item(&md, "bias-reviewed")["attested"] == true)
+            .then_some(())
+            .ok_or_else(|| format!("{verdict:?} {}", md["status"]["checklist"]))
+    });
+    let md = get_md(p, "scorer");
+    assert_eq!(
+        md["status"]["phase"], "AwaitingAttestations",
+        "one person is not two"
+    );
+    assert!(
+        condition(&md, "HandoffComplete")["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("drift (1 of 2 people)"),
+        "{}",
+        condition(&md, "HandoffComplete")
+    );
+    // dave is in two groups (data and ml platform): one more person for data-platform.
+    attest_as("dave", p, "scorer", "drift", "2.0.0", "scorer-drift-dave");
+    let md = wait_phase(p, "scorer", "Serving", WAIT);
+    let drift_approvers: Vec<&str> = md["status"]["history"]
+        .as_array()
+        .and_then(|h| h.last())
+        .and_then(|e| e["approvals"].as_array())
+        .unwrap()
+        .iter()
+        .filter(|a| a["item"] == "drift")
+        .filter_map(|a| a["attestedBy"].as_str())
+        .collect();
+    assert_eq!(drift_approvers, ["alice", "dave"]);
+    assert_eq!(
+        item(&md, "drift")["approvals"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    let _ = Kubectl::admin().run(&["delete", "clusterrolebinding", &format!("{p}-policies")]);
+
+    // Deleting the policy never un-promotes what serves.
+    Kubectl::admin().ok(&["delete", "handoffpolicy", &name]);
+    for model in ["live", "scorer"] {
+        poll(
+            &format!("{model} to drop the deleted policy's items"),
+            WAIT,
+            || {
+                let md = get_md(p, model);
+                item(&md, "bias-reviewed")
+                    .is_null()
+                    .then_some(())
+                    .ok_or_else(|| md["status"]["checklist"].to_string())
+            },
+        );
+        let md = get_md(p, model);
+        assert_eq!(md["status"]["phase"], "Serving", "{model}");
+    }
+}
+
+#[test]
+fn max_age_expires_old_sign_offs_and_signed_policies_refuse_unsigned_ones() {
+    let _guard = accord_e2e::exclusive();
+    let _operator = Operator::start("policy-age", "accord-operator", &[]);
+    let ns = TestNamespace::create("policy-age");
+    let n = ns.name.as_str();
+    let selector = format!("accord-e2e-aging-{n}");
+    let name = format!("{n}-recent");
+    let aging = json!({
+        "apiVersion": "accord.dev/v1alpha1", "kind": "HandoffPolicy",
+        "metadata": {"name": name},
+        "spec": {"selector": {"matchLabels": {selector.clone(): "yes"}},
+                 "attestations": {"maxAge": "10s"}}
+    });
+    create(&aging);
+    let mut md = model_deployment(n, "aging", "1.0.0");
+    md["metadata"]["labels"] = json!({selector.clone(): "yes"});
+    md["spec"]["handoff"]["checklist"] = json!([
+        {"id": "latency", "owner": "platform"},
+        {"id": "kpis", "owner": "application"}
+    ]);
+    create(&md);
+    wait_phase(n, "aging", "AwaitingAttestations", WAIT);
+    attest("bob", n, "aging", "latency", "1.0.0");
+    std::thread::sleep(Duration::from_secs(12));
+    attest("carol", n, "aging", "kpis", "1.0.0");
+    poll("bob's old sign-off to expire", WAIT, || {
+        let md = get_md(n, "aging");
+        let verdict = counted(n, "aging-1.0.0-latency");
+        (verdict == ("False".into(), "Expired".into())
+            && counted(n, "aging-1.0.0-kpis").0 == "True")
+            .then_some(())
+            .ok_or_else(|| format!("{verdict:?} {}", md["status"]["checklist"]))
+    });
+    let md = get_md(n, "aging");
+    assert_eq!(md["status"]["phase"], "AwaitingAttestations");
+    let reason = item(&md, "latency")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.contains(&format!("maxAge 10s of HandoffPolicy {name}")),
+        "{reason}"
+    );
+    // A fresh sign-off counts.
+    attest_as("bob", n, "aging", "latency", "1.0.0", "aging-latency-again");
+    wait_phase(n, "aging", "Serving", WAIT);
+
+    // A policy requiring signed sign-offs: an unsigned one does not count.
+    let strict = json!({"apiVersion": "accord.dev/v1alpha1", "kind": "HandoffPolicy",
+        "metadata": {"name": name},
+        "spec": {"selector": {"matchLabels": {selector.clone(): "yes"}},
+                 "attestations": {"require": "Signed"}}});
+    create(&strict);
+    support::set_version(n, "aging", "1.1.0");
+    wait_phase(n, "aging", "AwaitingAttestations", WAIT);
+    attest("bob", n, "aging", "latency", "1.1.0");
+    poll(
+        "an unsigned sign-off to be refused by the policy",
+        WAIT,
+        || {
+            let verdict = counted(n, "aging-1.1.0-latency");
+            (verdict == ("False".into(), "SignatureRequired".into()))
+                .then_some(())
+                .ok_or_else(|| format!("{verdict:?}"))
+        },
+    );
+    assert_eq!(get_md(n, "aging")["status"]["activeVersion"], "1.0.0");
+    Kubectl::admin().ok(&["delete", "handoffpolicy", &name]);
+}
