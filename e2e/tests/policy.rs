@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use accord_e2e::{Kubectl, Operator, Output, TestNamespace, apply_file, poll};
 use serde_json::{Value, json};
-use support::{attest, condition, create, get_md, model_deployment, serving, wait_phase};
+use support::{
+    attest, condition, create, create_as, get_md, model_deployment, serving, wait_phase,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -21,13 +23,7 @@ fn attest_as(user: &str, namespace: &str, md: &str, item: &str, version: &str, n
         "metadata": {"name": name, "namespace": namespace},
         "spec": {"modelDeployment": md, "item": item, "version": version}
     });
-    let out =
-        Kubectl::user(user).run_with_stdin(&["create", "-f", "-"], Some(&attestation.to_string()));
-    assert!(
-        out.success,
-        "{user} could not attest {item}: {}",
-        out.stderr
-    );
+    create_as(user, &attestation);
 }
 
 fn item(md: &Value, id: &str) -> Value {

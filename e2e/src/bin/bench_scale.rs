@@ -59,8 +59,8 @@ fn policy(k: usize) -> Value {
     json!({"apiVersion": "accord.dev/v1alpha1", "kind": "HandoffPolicy",
         "metadata": {"name": format!("bench-scale-{k:02}")},
         "spec": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NS}},
-                 "requiredItems": [{"id": if k % 2 == 0 { "drift" } else { "latency" },
-                                    "owner": if k % 2 == 0 { "data" } else { "platform" }}],
+                 "requiredItems": [{"id": if k.is_multiple_of(2) { "drift" } else { "latency" },
+                                    "owner": if k.is_multiple_of(2) { "data" } else { "platform" }}],
                  "attestations": {"maxAge": "720h"}}})
 }
 

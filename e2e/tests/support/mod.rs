@@ -76,12 +76,17 @@ pub fn attest(user: &str, namespace: &str, md: &str, item: &str, version: &str) 
         "spec": {"modelDeployment": md, "item": item, "version": version,
                  "attestedBy": user, "team": team_of(user)}
     });
+    create_as(user, &attestation);
+}
+
+/// `user` creates `attestation` (any manifest) as themselves; it must be admitted.
+pub fn create_as(user: &str, attestation: &Value) {
     let out =
         Kubectl::user(user).run_with_stdin(&["create", "-f", "-"], Some(&attestation.to_string()));
     assert!(
         out.success,
-        "{user} could not attest {item}: {}",
-        out.stderr
+        "{user} could not create {}: {}",
+        attestation["metadata"]["name"], out.stderr
     );
 }
 
