@@ -7,7 +7,9 @@ mod support;
 
 use std::time::Duration;
 
-use accord_e2e::{Kubectl, Operator, Output, TestNamespace, apply_file, poll};
+use accord_e2e::{
+    Kubectl, Operator, Output, TestNamespace, apply_file, cluster_dir, plugin_command, poll,
+};
 use serde_json::{Value, json};
 use support::{
     attest, condition, create, create_as, get_md, model_deployment, serving, wait_phase,
@@ -207,13 +209,17 @@ fn a_policy_tightens_the_models_it_selects_and_only_admins_decide_it() {
     // prod: every item, and drift from two distinct people of data-platform.
     attest("bob", p, "scorer", "latency", "2.0.0");
     attest("carol", p, "scorer", "kpis", "2.0.0");
-    attest_as(
-        "carol",
-        p,
-        "scorer",
-        "bias-reviewed",
-        "2.0.0",
-        "scorer-bias-carol",
+    // carol signs off the policy's item with the plugin (it knows the policy's items).
+    let out = plugin_command()
+        .arg("--kubeconfig")
+        .arg(cluster_dir().join("users/carol.kubeconfig"))
+        .args(["attest", "scorer", "--item", "bias-reviewed", "-n", p])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     attest_as("alice", p, "scorer", "drift", "2.0.0", "scorer-drift-alice");
     attest_as(
@@ -245,6 +251,30 @@ fn a_policy_tightens_the_models_it_selects_and_only_admins_decide_it() {
             .contains("drift (1 of 2 people)"),
         "{}",
         condition(&md, "HandoffComplete")
+    );
+    // kubectl accord explain says who asked for what and who is still needed.
+    let out = plugin_command()
+        .arg("--kubeconfig")
+        .arg(cluster_dir().join("kubeconfig"))
+        .args(["explain", "md", "scorer", "-n", p])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(&format!("policies: {name}")), "{text}");
+    let drift_row = text
+        .lines()
+        .find(|l| l.starts_with("drift"))
+        .unwrap_or_default();
+    assert!(
+        drift_row.contains(&format!("ModelDeployment, HandoffPolicy/{name}"))
+            && drift_row.contains("1 more person of data-platform")
+            && drift_row.contains("alice"),
+        "{text}"
     );
     // dave is in two groups (data and ml platform): one more person for data-platform.
     attest_as("dave", p, "scorer", "drift", "2.0.0", "scorer-drift-dave");

@@ -348,6 +348,39 @@ pub struct CandidateTracking {
     pub escalated: bool,
 }
 
+impl ModelDeployment {
+    /// The Team that owns item `id`: an item of its own checklist, or one a
+    /// HandoffPolicy adds (as the operator last recorded it in status).
+    pub fn item_team(&self, id: &str) -> Option<String> {
+        if let Some(item) = self.spec.checklist_item(id) {
+            return Some(self.spec.owners.team_for(item.owner).to_string());
+        }
+        self.status
+            .as_ref()?
+            .checklist
+            .iter()
+            .find(|i| i.id == id)
+            .map(|i| i.team.clone())
+    }
+
+    /// Every item id, its own and its policies', comma-separated, for messages.
+    pub fn item_ids(&self) -> String {
+        let mut ids: Vec<&str> = self
+            .spec
+            .handoff
+            .checklist
+            .iter()
+            .map(|item| item.id.as_str())
+            .collect();
+        for item in self.status.iter().flat_map(|s| &s.checklist) {
+            if !ids.contains(&item.id.as_str()) {
+                ids.push(&item.id);
+            }
+        }
+        ids.join(", ")
+    }
+}
+
 impl ModelDeploymentSpec {
     /// The checklist item with this id.
     pub fn checklist_item(&self, id: &str) -> Option<&ChecklistItem> {

@@ -83,6 +83,14 @@ enum Command {
         #[command(subcommand)]
         command: TeamCommand,
     },
+    /// The effective checklist: which policy required what, and what each item still
+    /// needs (how many more people, from which team, by when).
+    Explain {
+        /// `md` (the only kind explained so far).
+        #[arg(value_parser = ["md", "modeldeployment", "modeldeployments"])]
+        kind: String,
+        model_deployment: String,
+    },
     /// Promotions and rollbacks, with approvers.
     History { model_deployment: String },
     /// Request a rollback to the previous good version.
@@ -264,6 +272,9 @@ async fn run(args: &Args) -> Result<String, Failure> {
             )
             .await
         }
+        Command::Explain {
+            model_deployment, ..
+        } => commands::explain(&connect().await?, model_deployment).await,
         Command::History { model_deployment } => {
             commands::history(&connect().await?, model_deployment).await
         }

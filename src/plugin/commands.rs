@@ -98,6 +98,13 @@ pub async fn status(scope: &Scope, name: &str) -> Result<String, Failure> {
     scope.print(&view, || views::status_text(&view))
 }
 
+/// `explain md <md>`.
+pub async fn explain(scope: &Scope, name: &str) -> Result<String, Failure> {
+    let md = scope.model_deployment(name).await?;
+    let view = views::explain(&md);
+    scope.print(&view, || views::explain_text(&view))
+}
+
 /// `history <md>`.
 pub async fn history(scope: &Scope, name: &str) -> Result<String, Failure> {
     let md = scope.model_deployment(name).await?;
@@ -120,11 +127,11 @@ pub async fn attest(
     comment: Option<String>,
 ) -> Result<String, Failure> {
     let md = scope.model_deployment(name).await?;
-    if md.spec.checklist_item(item).is_none() {
+    if md.item_team(item).is_none() {
         return Err(Failure(format!(
             "item {item:?} is not on the checklist of {}/{name}; its items are: {}",
             scope.namespace,
-            md.spec.checklist_ids()
+            md.item_ids()
         )));
     }
     let version = md.spec.model.version.clone();

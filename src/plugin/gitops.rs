@@ -38,12 +38,12 @@ pub struct SignOff {
 /// its statement is [`statement`].
 pub fn unsigned(md: &ModelDeployment, sign_off: &SignOff) -> Result<Attestation, Failure> {
     let name = md.metadata.name.clone().unwrap_or_default();
-    if md.spec.checklist_item(&sign_off.item).is_none() {
+    if md.item_team(&sign_off.item).is_none() {
         return Err(Failure(format!(
             "item {:?} is not on the checklist of {}/{name}; its items are: {}",
             sign_off.item,
             sign_off.namespace,
-            md.spec.checklist_ids()
+            md.item_ids()
         )));
     }
     let version = md.spec.model.version.clone();
@@ -202,17 +202,14 @@ pub fn verify_report(
     }
     let team_name = match md {
         Some(md) => {
-            let item = md
-                .spec
-                .checklist_item(&attestation.spec.item)
-                .ok_or_else(|| {
-                    fail(format!(
-                        "item {} is not on the checklist of {}; its items are: {}",
-                        attestation.spec.item,
-                        namespaced_name(&md.metadata),
-                        md.spec.checklist_ids()
-                    ))
-                })?;
+            let team = md.item_team(&attestation.spec.item).ok_or_else(|| {
+                fail(format!(
+                    "item {} is not on the checklist of {}; its items are: {}",
+                    attestation.spec.item,
+                    namespaced_name(&md.metadata),
+                    md.item_ids()
+                ))
+            })?;
             let fingerprint = md.spec.fingerprint();
             if attestation.spec.candidate.as_deref() != Some(fingerprint.as_str()) {
                 return Err(fail(format!(
@@ -228,7 +225,7 @@ pub fn verify_report(
                     md.spec.model.version
                 )));
             }
-            Some(md.spec.owners.team_for(item.owner).to_string())
+            Some(team)
         }
         None => None,
     };
@@ -374,6 +371,34 @@ mod tests {
                 .0
                 .contains("drift, latency, kpis")
         );
+    }
+
+    #[test]
+    fn an_item_a_policy_adds_can_be_signed_off() {
+        let mut m = md("2.4.0");
+        let mut bias = sign_off();
+        bias.item = "bias-reviewed".into();
+        assert!(
+            unsigned(&m, &bias).is_err(),
+            "unknown before the operator records it"
+        );
+        m.status = Some(crate::api::ModelDeploymentStatus {
+            checklist: vec![crate::api::ChecklistItemStatus {
+                id: "bias-reviewed".into(),
+                owner: "application".into(),
+                team: "payments-app".into(),
+                required: true,
+                required_by: vec!["HandoffPolicy/prod".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        assert!(unsigned(&m, &bias).is_ok());
+        assert_eq!(
+            m.item_team("bias-reviewed").as_deref(),
+            Some("payments-app")
+        );
+        assert_eq!(m.item_ids(), "drift, latency, kpis, bias-reviewed");
     }
 
     #[test]

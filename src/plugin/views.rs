@@ -129,6 +129,158 @@ pub fn status(md: &ModelDeployment, attestations: &[Attestation]) -> Status {
     }
 }
 
+/// One item of `explain`: who asks for it and what it still needs.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExplainRow {
+    pub item: String,
+    pub owner: String,
+    pub team: String,
+    pub required: bool,
+    /// `ModelDeployment` and/or `HandoffPolicy/<name>`.
+    pub required_by: Vec<String>,
+    /// "done", "1 person", "2 more people", "optional", or why it is blocked.
+    pub needs: String,
+    /// Each person whose sign-off counts.
+    pub signed_off_by: Vec<String>,
+}
+
+/// `kubectl accord explain md NAME`: the effective checklist.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Explain {
+    pub namespace: String,
+    pub name: String,
+    pub candidate: String,
+    pub phase: Option<String>,
+    /// The HandoffPolicies that apply, from what the operator last recorded.
+    pub policies: Vec<String>,
+    /// When sign-off escalates (`spec.handoff.escalateAfter` after the candidate was
+    /// first seen), if it is set.
+    pub escalates_at: Option<String>,
+    pub items: Vec<ExplainRow>,
+}
+
+/// Builds `explain` from the checklist the operator recorded in status.
+pub fn explain(md: &ModelDeployment) -> Explain {
+    let st = md.status.clone().unwrap_or_default();
+    let mut policies: Vec<String> = st
+        .checklist
+        .iter()
+        .flat_map(|i| &i.required_by)
+        .filter_map(|by| by.strip_prefix("HandoffPolicy/"))
+        .map(String::from)
+        .collect();
+    policies.sort();
+    policies.dedup();
+    let escalates_at = st.candidate.as_ref().and_then(|c| {
+        let after =
+            crate::controller::rollout::parse_duration(md.spec.handoff.escalate_after.as_deref()?)?;
+        let after = jiff::SignedDuration::try_from(after).ok()?;
+        c.first_seen
+            .0
+            .checked_add(after)
+            .ok()
+            .map(|t| t.to_string())
+    });
+    let items = st
+        .checklist
+        .iter()
+        .map(|i| {
+            let needed = i.min_approvals.unwrap_or(1) as usize;
+            let more = needed.saturating_sub(i.approvals.len().max(usize::from(i.attested)));
+            let needs = if i.attested {
+                "done".to_string()
+            } else if let Some(reason) = i
+                .reason
+                .as_deref()
+                .filter(|r| r.contains("cannot be attested"))
+            {
+                format!("blocked: {reason}")
+            } else if !i.required {
+                "optional".to_string()
+            } else {
+                let people = if more == 1 { "person" } else { "people" };
+                let more_word = if i.approvals.is_empty() { "" } else { " more" };
+                format!("{more}{more_word} {people} of {}", i.team)
+            };
+            ExplainRow {
+                item: i.id.clone(),
+                owner: i.owner.clone(),
+                team: i.team.clone(),
+                required: i.required,
+                required_by: if i.required_by.is_empty() {
+                    vec![crate::policy::BY_MODEL_DEPLOYMENT.to_string()]
+                } else {
+                    i.required_by.clone()
+                },
+                needs,
+                signed_off_by: if i.approvals.is_empty() {
+                    i.attested_by.iter().cloned().collect()
+                } else {
+                    i.approvals.iter().map(|a| a.attested_by.clone()).collect()
+                },
+            }
+        })
+        .collect();
+    Explain {
+        namespace: md.metadata.namespace.clone().unwrap_or_default(),
+        name: md.metadata.name.clone().unwrap_or_default(),
+        candidate: md.spec.model.version.clone(),
+        phase: st.phase.map(|p| format!("{p:?}")),
+        policies,
+        escalates_at,
+        items,
+    }
+}
+
+/// `explain` as text.
+pub fn explain_text(view: &Explain) -> String {
+    let mut out = format!(
+        "{}/{} candidate {} ({})\n",
+        view.namespace,
+        view.name,
+        view.candidate,
+        view.phase.as_deref().unwrap_or("not decided yet")
+    );
+    out.push_str(&format!(
+        "policies: {}\n",
+        if view.policies.is_empty() {
+            "none".to_string()
+        } else {
+            view.policies.join(", ")
+        }
+    ));
+    if let Some(at) = &view.escalates_at {
+        out.push_str(&format!("sign-off escalates at {at}\n"));
+    }
+    out.push('\n');
+    let rows: Vec<Vec<String>> = view
+        .items
+        .iter()
+        .map(|r| {
+            vec![
+                r.item.clone(),
+                format!("{} ({})", r.owner, r.team),
+                r.required_by.join(", "),
+                r.needs.clone(),
+                r.signed_off_by.join(", "),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "ITEM",
+            "OWNER (TEAM)",
+            "REQUIRED BY",
+            "NEEDS",
+            "SIGNED OFF BY",
+        ],
+        &rows,
+    ));
+    out
+}
+
 /// One row of `history`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -554,5 +706,77 @@ mod tests {
             "fraud-scorer-2.4.0-drift"
         );
         assert_eq!(attestation_name("m", "V1_rc", "x"), "m-v1-rc-x");
+    }
+
+    #[test]
+    fn explain_says_who_required_each_item_and_how_many_more_people_it_needs() {
+        let mut m = md("2.4.0");
+        m.spec.handoff.escalate_after = Some("24h".into());
+        let approval = |who: &str| crate::api::ItemApproval {
+            attested_by: who.into(),
+            attestation: format!("a-{who}"),
+        };
+        m.status = Some(ModelDeploymentStatus {
+            phase: Some(Phase::AwaitingAttestations),
+            candidate: Some(crate::api::CandidateTracking {
+                fingerprint: None,
+                identity: m.spec.identity(),
+                author: None,
+                legacy_attestations: false,
+                first_seen: crate::controller::testing::time(0),
+                blocked_reported: false,
+                escalated: false,
+            }),
+            checklist: vec![
+                ChecklistItemStatus {
+                    id: "drift".into(),
+                    owner: "data".into(),
+                    team: "data-platform".into(),
+                    required: true,
+                    required_by: vec!["ModelDeployment".into(), "HandoffPolicy/prod".into()],
+                    min_approvals: Some(2),
+                    approvals: vec![approval("alice")],
+                    ..Default::default()
+                },
+                ChecklistItemStatus {
+                    id: "latency".into(),
+                    owner: "platform".into(),
+                    team: "ml-platform".into(),
+                    required: true,
+                    attested: true,
+                    attested_by: Some("bob".into()),
+                    approvals: vec![approval("bob")],
+                    ..Default::default()
+                },
+                ChecklistItemStatus {
+                    id: "bias-reviewed".into(),
+                    owner: "application".into(),
+                    team: "payments-app".into(),
+                    required: true,
+                    required_by: vec!["HandoffPolicy/prod".into()],
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        });
+        let view = explain(&m);
+        assert_eq!(view.policies, ["prod"]);
+        assert_eq!(view.escalates_at.as_deref(), Some("2027-01-16T08:00:00Z"));
+        let needs: Vec<&str> = view.items.iter().map(|r| r.needs.as_str()).collect();
+        assert_eq!(
+            needs,
+            [
+                "1 more person of data-platform",
+                "done",
+                "1 person of payments-app"
+            ]
+        );
+        assert_eq!(view.items[1].required_by, ["ModelDeployment"]);
+        let text = explain_text(&view);
+        assert!(text.contains("policies: prod"), "{text}");
+        assert!(
+            text.contains("ModelDeployment, HandoffPolicy/prod"),
+            "{text}"
+        );
     }
 }
