@@ -69,10 +69,7 @@ impl Stores {
 
     /// The labels of namespace `name` (empty when it is not known).
     pub fn namespace_labels(&self, name: &str) -> std::collections::BTreeMap<String, String> {
-        self.namespaces
-            .get(&ObjectRef::new(name))
-            .map(|ns| ns.labels().clone())
-            .unwrap_or_default()
+        labels_of(&self.namespaces, name)
     }
 
     /// A ModelDeployment's cache key.
@@ -82,6 +79,17 @@ impl Stores {
     ) -> ObjectRef<DeserializeGuard<ModelDeployment>> {
         ObjectRef::new(name).within(namespace)
     }
+}
+
+/// The labels of namespace `name` in `namespaces` (empty when it is not known).
+pub fn labels_of(
+    namespaces: &Store<Namespace>,
+    name: &str,
+) -> std::collections::BTreeMap<String, String> {
+    namespaces
+        .get(&ObjectRef::new(name))
+        .map(|ns| ns.labels().clone())
+        .unwrap_or_default()
 }
 
 /// What a change asks the reconcilers to do.

@@ -143,10 +143,6 @@ pub fn observe(stores: &Stores, md: &ModelDeployment) -> Observed {
             .get(&ObjectRef::new(&name).within(&namespace)),
         foreign: vec![],
         policies: stores.policies.state(),
-        namespace_labels: stores
-            .namespaces
-            .get(&ObjectRef::new(&namespace))
-            .map(|ns| ns.labels().clone())
-            .unwrap_or_default(),
+        namespace_labels: stores.namespace_labels(&namespace),
     }
 }

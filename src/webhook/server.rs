@@ -115,11 +115,7 @@ impl World for Cached<'_> {
         self.0.policies.state()
     }
     fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String> {
-        self.0
-            .namespaces
-            .get(&ObjectRef::new(namespace))
-            .map(|ns| ns.labels().clone())
-            .unwrap_or_default()
+        crate::watch::labels_of(&self.0.namespaces, namespace)
     }
 }
 
