@@ -16,7 +16,8 @@ use kube::{
 
 use crate::{
     api::{
-        ChecklistItem, HandoffPolicy, ModelDeployment, Role, handoff_policy::SignatureRequirement,
+        ChecklistItem, HandoffPolicy, ModelDeployment, Role,
+        handoff_policy::{SignatureRequirement, Stage},
     },
     controller::rollout::parse_duration,
 };
@@ -54,11 +55,22 @@ pub struct SignOffRules {
     pub signed_by: Option<String>,
 }
 
+/// An `autoApprove` rule of a matching policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoRule {
+    /// `HandoffPolicy/<name>`.
+    pub policy: String,
+    pub rule: String,
+    pub items: Vec<String>,
+}
+
 /// A ModelDeployment's checklist and rules with every matching policy applied.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Effective {
     pub items: Vec<Requirement>,
     pub rules: SignOffRules,
+    /// The matching policies' `autoApprove` rules, by policy name then rule order.
+    pub auto_approve: Vec<AutoRule>,
     /// Names of the policies that apply, sorted.
     pub policies: Vec<String>,
 }
@@ -205,6 +217,12 @@ pub fn effective<'a>(
                 }),
             }
         }
+        out.auto_approve
+            .extend(policy.spec.auto_approve.iter().map(|rule| AutoRule {
+                policy: by.clone(),
+                rule: rule.name.clone(),
+                items: rule.items.clone(),
+            }));
         if let Some(rules) = &policy.spec.attestations {
             if let Some(age) = rules.max_age.as_deref().and_then(parse_duration)
                 && out.rules.max_age.as_ref().is_none_or(|(d, _)| age < *d)
@@ -236,6 +254,71 @@ pub fn with_policy_items(md: &ModelDeployment, effective: &Effective) -> ModelDe
         })
         .collect();
     md
+}
+
+/// Who does what at one lifecycle stage for a model, by role, from its policies.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageRoles {
+    pub stage: Stage,
+    pub responsible: Vec<Role>,
+    /// One role, unless policies disagree (then all they name, and `conflict`).
+    pub accountable: Vec<Role>,
+    pub consulted: Vec<Role>,
+    pub informed: Vec<Role>,
+    /// The `HandoffPolicy/<name>`s that declare the stage.
+    pub declared_by: Vec<String>,
+    /// Set when the policies name different accountable roles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<String>,
+}
+
+fn add_roles(to: &mut Vec<Role>, roles: &[Role]) {
+    to.extend(roles);
+    to.sort();
+    to.dedup();
+}
+
+/// The responsibility matrix the given policies (those that apply to one model)
+/// declare, in lifecycle order; stages no policy declares are left out. Where several
+/// declare a stage, the roles they name are combined; different accountable roles are
+/// a conflict, reported rather than resolved.
+pub fn responsibilities<'a>(
+    policies: impl IntoIterator<Item = &'a HandoffPolicy>,
+) -> Vec<StageRoles> {
+    let mut policies: Vec<&HandoffPolicy> = policies.into_iter().collect();
+    policies.sort_by_key(|p| p.name_any());
+    let mut by_stage: BTreeMap<Stage, StageRoles> = BTreeMap::new();
+    for policy in policies {
+        for r in &policy.spec.responsibilities {
+            let entry = by_stage.entry(r.stage).or_insert_with(|| StageRoles {
+                stage: r.stage,
+                responsible: vec![],
+                accountable: vec![],
+                consulted: vec![],
+                informed: vec![],
+                declared_by: vec![],
+                conflict: None,
+            });
+            add_roles(&mut entry.responsible, &r.responsible);
+            add_roles(&mut entry.accountable, &[r.accountable]);
+            add_roles(&mut entry.consulted, &r.consulted);
+            add_roles(&mut entry.informed, &r.informed);
+            entry.declared_by.push(by_policy(&policy.name_any()));
+        }
+    }
+    by_stage
+        .into_values()
+        .map(|mut stage| {
+            if stage.accountable.len() > 1 {
+                stage.conflict = Some(format!(
+                    "{} name different accountable roles",
+                    stage.declared_by.join(", ")
+                ));
+            }
+            stage
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -358,6 +441,55 @@ mod tests {
             selector_error(&broken)
                 .unwrap()
                 .starts_with("spec.selector cannot be read")
+        );
+    }
+
+    #[test]
+    fn responsibilities_combine_in_lifecycle_order_and_flag_two_accountable_roles() {
+        use crate::api::handoff_policy::Responsibility;
+        let stage = |stage, responsible: &[Role], accountable, informed: &[Role]| Responsibility {
+            stage,
+            responsible: responsible.to_vec(),
+            accountable,
+            consulted: vec![],
+            informed: informed.to_vec(),
+        };
+        let mut a = policy("a", &[]);
+        a.spec.responsibilities = vec![
+            stage(
+                Stage::Monitoring,
+                &[Role::Platform],
+                Role::Platform,
+                &[Role::Application],
+            ),
+            stage(Stage::DataAccess, &[Role::Data], Role::Data, &[]),
+        ];
+        let mut b = policy("b", &[]);
+        b.spec.responsibilities = vec![stage(
+            Stage::Monitoring,
+            &[Role::Application],
+            Role::Application,
+            &[],
+        )];
+        let matrix = responsibilities([&b, &a]);
+        assert_eq!(
+            matrix.iter().map(|s| s.stage).collect::<Vec<_>>(),
+            [Stage::DataAccess, Stage::Monitoring]
+        );
+        assert!(matrix[0].conflict.is_none());
+        let monitoring = &matrix[1];
+        assert_eq!(monitoring.responsible, [Role::Platform, Role::Application]);
+        assert_eq!(monitoring.accountable, [Role::Platform, Role::Application]);
+        assert_eq!(
+            monitoring.declared_by,
+            ["HandoffPolicy/a", "HandoffPolicy/b"]
+        );
+        assert!(
+            monitoring
+                .conflict
+                .as_deref()
+                .unwrap()
+                .contains("different accountable")
         );
     }
 

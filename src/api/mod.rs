@@ -21,10 +21,10 @@ pub use attestation::{
 };
 pub use handoff_policy::{HandoffPolicy, HandoffPolicySpec, HandoffPolicyStatus};
 pub use model_deployment::{
-    Approval, CandidateTracking, ChecklistItem, ChecklistItemStatus, FailedCandidate, Handoff,
-    HistoryEntry, HistoryOutcome, ItemApproval, ModelDeployment, ModelDeploymentSpec,
-    ModelDeploymentStatus, ModelIdentity, ModelRef, Owners, Phase, Role, RollbackMode,
-    RollbackPlan, Serving,
+    Approval, AutoApproval, AutoApprovedItem, CandidateTracking, ChecklistItem,
+    ChecklistItemStatus, FailedCandidate, Handoff, HistoryEntry, HistoryOutcome, ItemApproval,
+    ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus, ModelIdentity, ModelRef, Owners,
+    Phase, Role, RollbackMode, RollbackPlan, Serving, TrainingData,
 };
 pub use team::{SigningKey, Team, TeamMembers, TeamSpec, TeamStatus};
 

@@ -104,6 +104,24 @@ pub struct ModelRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = SHA256_DIGEST))]
     pub digest: Option<String>,
+    /// The data the model was trained on. A HandoffPolicy's `autoApprove` rule only
+    /// applies to a patch release trained on the same data as the active version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_data: Option<TrainingData>,
+}
+
+/// The data a model version was trained on.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainingData {
+    /// Content digest of the training data set (e.g. of its manifest), as the data
+    /// team publishes it.
+    #[schemars(regex(pattern = SHA256_DIGEST))]
+    pub digest: String,
+    /// Where the training data lives, for humans, e.g. `s3://features/fraud/2026-11`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub uri: Option<String>,
 }
 
 fn default_replicas() -> i32 {
@@ -287,6 +305,9 @@ pub struct ModelDeploymentStatus {
     /// The last `accord.dev/rollback-requested-at` value acted on; each value acts once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rollback_request: Option<String>,
+    /// The HandoffPolicies that apply to this ModelDeployment, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
 }
 
 /// What makes a model version distinct: a change to any of these is a new candidate
@@ -478,6 +499,10 @@ pub struct ChecklistItemStatus {
     /// Each person whose sign-off counts for it, with the Attestation that counts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<ItemApproval>,
+    /// Set when no person signed it off and a HandoffPolicy's `autoApprove` rule
+    /// satisfied it: `HandoffPolicy/<name> rule <rule>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_approved_by: Option<String>,
 }
 
 /// One person's sign-off counting for an item.
@@ -508,6 +533,9 @@ pub struct HistoryEntry {
     /// Its artifact location, when the spec named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact: Option<String>,
+    /// Its training data digest, when the spec named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_data_digest: Option<String>,
     /// What happened.
     pub outcome: HistoryOutcome,
     /// When it happened.
@@ -517,6 +545,10 @@ pub struct HistoryEntry {
     /// The attestations that allowed a promotion.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<Approval>,
+    /// Items a HandoffPolicy's `autoApprove` rule satisfied for this promotion, with
+    /// the rule and the version it compared against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_approval: Option<AutoApproval>,
     /// The full serving shape that ran, so a rollback restores exactly it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serving: Option<Serving>,
@@ -559,6 +591,36 @@ impl HistoryEntry {
             image: self.image.clone(),
         }
     }
+}
+
+/// Items satisfied by HandoffPolicy `autoApprove` rules instead of by people.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoApproval {
+    /// Each item satisfied, with the policy and rule that did.
+    pub items: Vec<AutoApprovedItem>,
+    /// The active version the candidate was compared against.
+    pub baseline_version: String,
+    /// That version's candidate fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_fingerprint: Option<String>,
+    /// The training data digest both share.
+    pub training_data_digest: String,
+    /// Who introduced the candidate (no person signed these items off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduced_by: Option<String>,
+}
+
+/// One item an `autoApprove` rule satisfied.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoApprovedItem {
+    /// The checklist item.
+    pub item: String,
+    /// `HandoffPolicy/<name>`.
+    pub policy: String,
+    /// The rule's name.
+    pub rule: String,
 }
 
 /// Outcome of a history entry.

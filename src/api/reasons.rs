@@ -52,6 +52,9 @@ pub mod condition {
 pub mod history {
     /// Promoted after every required item was attested.
     pub const ALL_ITEMS_ATTESTED: &str = super::condition::ALL_ITEMS_ATTESTED;
+    /// Promoted with some items satisfied by a HandoffPolicy `autoApprove` rule
+    /// (a patch release trained on the same data) and the rest attested.
+    pub const AUTO_APPROVED: &str = "AutoApproved";
     /// Restored because an owner asked for it.
     pub const ROLLBACK_REQUESTED: &str = "RollbackRequested";
     /// Restored because the promoted version missed its progress deadline.

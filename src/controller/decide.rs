@@ -370,6 +370,82 @@ mod tests {
     }
 
     #[test]
+    fn a_patch_release_on_the_same_data_is_promoted_by_the_rule_and_recorded() {
+        use crate::api::{
+            HandoffPolicy, HandoffPolicySpec, TrainingData, handoff_policy::AutoApproveRule,
+            reasons::history,
+        };
+        let data = TrainingData {
+            digest: format!("sha256:{}", "a".repeat(64)),
+            uri: None,
+        };
+        let mut world = World::signed_off();
+        world
+            .model_deployment
+            .as_mut()
+            .unwrap()
+            .spec
+            .model
+            .training_data = Some(data.clone());
+        for att in &mut world.attestations {
+            att.spec.candidate = Some(world.model_deployment.as_ref().unwrap().spec.fingerprint());
+        }
+        world.converge(&Verify::default());
+        world.policies = vec![HandoffPolicy::new(
+            "patches",
+            HandoffPolicySpec {
+                auto_approve: vec![AutoApproveRule {
+                    name: "patch".into(),
+                    description: None,
+                    items: vec!["latency".into(), "kpis".into()],
+                }],
+                ..Default::default()
+            },
+        )];
+        let md = world.model_deployment.as_mut().unwrap();
+        md.spec.model.version = "2.4.1".into();
+        md.spec.serving.image = "registry.example.com/fraud-scorer:2.4.1".into();
+        // drift still needs a person: without one, nothing is promoted.
+        let decision = world.decide(&Verify::default(), 10);
+        let status = decision.writes.status.clone().unwrap();
+        assert_eq!(status.phase, Some(Phase::AwaitingAttestations));
+        assert_eq!(status.pending_items, 1);
+        assert_eq!(status.policies, ["patches"]);
+        let kpis = status.checklist.iter().find(|i| i.id == "kpis").unwrap();
+        assert!(kpis.attested);
+        assert_eq!(
+            kpis.auto_approved_by.as_deref(),
+            Some("HandoffPolicy/patches rule patch")
+        );
+        let mut drift = crate::controller::testing::attestation(
+            "a4",
+            "drift",
+            "2.4.1",
+            "alice",
+            &["data-platform-eng"],
+        );
+        drift.spec.candidate = Some(world.md().spec.fingerprint());
+        world.attestations.push(drift);
+        world.converge(&Verify::default());
+        let status = world.md().status.clone().unwrap();
+        assert_eq!(status.active_version.as_deref(), Some("2.4.1"));
+        let entry = status.history.last().unwrap();
+        assert_eq!(entry.reason, history::AUTO_APPROVED);
+        assert!(entry.seal.is_some());
+        assert_eq!(
+            entry.training_data_digest.as_deref(),
+            Some(data.digest.as_str())
+        );
+        let auto = entry.auto_approval.as_ref().unwrap();
+        assert_eq!(auto.baseline_version, "2.4.0");
+        let items: Vec<&str> = auto.items.iter().map(|i| i.item.as_str()).collect();
+        assert_eq!(items, ["latency", "kpis"]);
+        assert_eq!(entry.approvals.len(), 1, "alice for drift");
+        // Serving, the record keeps saying why: nothing is pending.
+        assert_eq!(status.pending_items, 0);
+    }
+
+    #[test]
     fn a_changed_deployment_is_replaced_and_drift_named_only_when_someone_else_did_it() {
         let mut world = World::converged();
         let deployment = world.deployment.as_mut().unwrap();

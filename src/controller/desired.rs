@@ -235,6 +235,8 @@ mod tests {
                     attested_by: u.to_string(),
                 })
                 .collect(),
+            auto_approval: None,
+            training_data_digest: None,
             serving: Some(md.spec.serving.clone()),
             available_at: None,
         }

@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use super::{
+    auto_approve::{self, AutoOutcome},
     candidate::Candidate,
     trust::{Author, Verifier},
 };
 use crate::{
     api::{
-        Approval, Attestation, ChecklistItemStatus, ItemApproval, ModelDeployment, Role, Team,
-        VerifiedSigner,
+        Approval, Attestation, AutoApproval, ChecklistItemStatus, ItemApproval, ModelDeployment,
+        Role, Team, VerifiedSigner,
         fingerprint::short,
         labels::{ATTESTER_GROUPS, MODEL_DEPLOYMENT_UID},
         reasons::counted,
@@ -48,6 +49,10 @@ pub struct GateOutcome {
     pub rejected: Vec<(String, Rejection)>,
     /// Signed attestations for this candidate whose signature verifies now, by name.
     pub verified: BTreeMap<String, VerifiedSigner>,
+    /// Items an `autoApprove` rule satisfied because no person had, with the baseline.
+    pub auto_approval: Option<AutoApproval>,
+    /// The HandoffPolicies that apply, by name.
+    pub policies: Vec<String>,
 }
 
 impl GateOutcome {
@@ -351,13 +356,17 @@ pub fn evaluate<'a>(
         key(a).cmp(&key(b))
     });
 
-    let mut outcome = GateOutcome::default();
+    let mut outcome = GateOutcome {
+        policies: effective.policies.clone(),
+        ..Default::default()
+    };
     let mut teams: BTreeMap<Role, (String, Option<Team>)> = BTreeMap::new();
     for role in Role::ALL {
         let team_name = md.spec.owners.team_for(role).to_string();
         let found = team(&team_name);
         teams.insert(role, (team_name, found));
     }
+    let auto = auto_approve::judge(md, effective, candidate);
     for item in &effective.items {
         let (team_name, team) = &teams[&item.owner];
         let status = judge.item(
@@ -368,21 +377,42 @@ pub fn evaluate<'a>(
             &effective.rules,
             &mut outcome,
         );
-        record(item, status, team_name, &mut outcome);
+        record(item, status, team_name, &auto, &mut outcome);
     }
     outcome
 }
 
-/// Records an item's verdict in the outcome: its approvals when complete, what its
-/// team still owes otherwise.
+/// Records an item's verdict in the outcome: its approvals when complete (by people,
+/// or else by an `autoApprove` rule), what its team still owes otherwise.
 fn record(
     item: &Requirement,
     mut status: ChecklistItemStatus,
     team_name: &str,
+    auto: &AutoOutcome,
     outcome: &mut GateOutcome,
 ) {
     let needed = item.min_approvals.max(1) as usize;
     status.attested = status.approvals.len() >= needed;
+    if !status.attested
+        && let (Some(grant), Some(basis)) = (auto.granted.get(&item.id), &auto.basis)
+    {
+        status.attested = true;
+        status.auto_approved_by = Some(format!("{} rule {}", grant.policy, grant.rule));
+        status.reason = None;
+        outcome
+            .auto_approval
+            .get_or_insert_with(|| basis.clone())
+            .items
+            .push(grant.clone());
+        outcome.items.push(status);
+        return;
+    }
+    if !status.attested
+        && status.reason.is_none()
+        && let Some(why) = auto.refused.get(&item.id)
+    {
+        status.reason = Some(why.clone());
+    }
     if status.attested {
         outcome
             .approvals

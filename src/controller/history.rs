@@ -78,6 +78,8 @@ mod tests {
             at: time(0),
             reason: "AllItemsAttested".into(),
             approvals: vec![],
+            auto_approval: None,
+            training_data_digest: None,
             serving: None,
             available_at: None,
             seal: None,

@@ -7,6 +7,7 @@
 //! [`desired`] and [`verdicts`]) → [`apply`] (only what differs) → [`events`].
 
 pub mod apply;
+pub mod auto_approve;
 pub mod candidate;
 pub mod decide;
 pub mod desired;

@@ -120,6 +120,8 @@ mod tests {
                     at: time(i as i64),
                     reason: "AllItemsAttested".into(),
                     approvals: vec![],
+                    auto_approval: None,
+                    training_data_digest: None,
                     serving: None,
                     available_at: None,
                 },

@@ -167,6 +167,7 @@ pub fn md(version: &str) -> ModelDeployment {
                 version: version.into(),
                 artifact: None,
                 digest: None,
+                training_data: None,
             },
             serving: Serving {
                 image: format!("registry.example.com/fraud-scorer:{version}"),

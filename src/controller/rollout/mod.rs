@@ -266,6 +266,7 @@ impl<'a> Decision<'a> {
         self.status.candidate = Some(CandidateTracking { author, ..tracking });
         self.migrate_failed_candidate();
         self.status.checklist = gate.items.clone();
+        self.status.policies = gate.policies.clone();
         self.status.pending_items = gate.pending() as i32;
         let version = self.version();
         if gate.complete() {
@@ -546,16 +547,35 @@ impl<'a> Decision<'a> {
             artifact: candidate.artifact.clone(),
             outcome: HistoryOutcome::Promoted,
             at: self.now(),
-            reason: history::ALL_ITEMS_ATTESTED.into(),
+            reason: if self.input.gate.auto_approval.is_some() {
+                history::AUTO_APPROVED.into()
+            } else {
+                history::ALL_ITEMS_ATTESTED.into()
+            },
             approvals: self.input.gate.approvals.clone(),
+            auto_approval: self.input.gate.auto_approval.clone(),
+            training_data_digest: self
+                .spec()
+                .model
+                .training_data
+                .as_ref()
+                .map(|t| t.digest.clone()),
             serving: Some(self.spec().serving.clone()),
             available_at: None,
         };
-        let approvers: Vec<String> = entry
+        let mut approvers: Vec<String> = entry
             .approvals
             .iter()
             .map(|a| format!("{} ({})", a.attested_by, a.item))
             .collect();
+        if let Some(auto) = &entry.auto_approval {
+            approvers.extend(auto.items.iter().map(|i| {
+                format!(
+                    "{} rule {} ({}, patch release of {} trained on the same data)",
+                    i.policy, i.rule, i.item, auto.baseline_version
+                )
+            }));
+        }
         let previous = self
             .status
             .history
