@@ -84,7 +84,7 @@ enum Command {
         command: TeamCommand,
     },
     /// The effective checklist: which policy required what, and what each item still
-    /// needs (how many more people, from which team, by when).
+    /// needs (how many more people, from which team, by when); and the model's RACI.
     Explain {
         /// `md` (the only kind explained so far).
         #[arg(value_parser = ["md", "modeldeployment", "modeldeployments"])]
@@ -95,7 +95,8 @@ enum Command {
     History { model_deployment: String },
     /// Request a rollback to the previous good version.
     Rollback { model_deployment: String },
-    /// The responsibility matrix: models × data/platform/application teams.
+    /// The responsibility matrix: for each model, the Team holding each role and what
+    /// it owes, and the RACI per lifecycle stage that its HandoffPolicies declare.
     Matrix,
     /// Teams with members, models owned and items pending.
     Teams,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{gitops, views};
-use crate::api::{Attestation, AttestationSpec, ModelDeployment, Team, labels};
+use crate::api::{Attestation, AttestationSpec, HandoffPolicy, ModelDeployment, Team, labels};
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -71,6 +71,16 @@ impl Scope {
         }
     }
 
+    /// Every HandoffPolicy (cluster-scoped; readable by the users' ClusterRole).
+    async fn policies(&self) -> Result<Vec<HandoffPolicy>, Failure> {
+        let api: Api<HandoffPolicy> = Api::all(self.client.clone());
+        Ok(api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| self.explain(e))?
+            .items)
+    }
+
     async fn model_deployments(&self) -> Result<Vec<ModelDeployment>, Failure> {
         let api: Api<ModelDeployment> = if self.all_namespaces {
             Api::all(self.client.clone())
@@ -101,7 +111,8 @@ pub async fn status(scope: &Scope, name: &str) -> Result<String, Failure> {
 /// `explain md <md>`.
 pub async fn explain(scope: &Scope, name: &str) -> Result<String, Failure> {
     let md = scope.model_deployment(name).await?;
-    let view = views::explain(&md);
+    let policies = scope.policies().await?;
+    let view = views::explain(&md, &policies);
     scope.print(&view, || views::explain_text(&view))
 }
 
@@ -194,7 +205,8 @@ pub async fn rollback(scope: &Scope, name: &str) -> Result<String, Failure> {
 
 /// `matrix`: the responsibility matrix.
 pub async fn matrix(scope: &Scope) -> Result<String, Failure> {
-    let rows = views::matrix(&scope.model_deployments().await?);
+    let policies = scope.policies().await?;
+    let rows = views::matrix(&scope.model_deployments().await?, &policies);
     scope.print(&rows, || views::matrix_text(&rows))
 }
 

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::api::{Attestation, ModelDeployment, Role, Team};
+use crate::{
+    api::{Attestation, HandoffPolicy, ModelDeployment, Role, Team},
+    policy::{StageRoles, responsibilities},
+};
 
 /// One checklist row of `status`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -159,10 +162,106 @@ pub struct Explain {
     /// first seen), if it is set.
     pub escalates_at: Option<String>,
     pub items: Vec<ExplainRow>,
+    /// The responsibility matrix its policies declare, with the actual Teams.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub responsibilities: Vec<RaciRow>,
 }
 
-/// Builds `explain` from the checklist the operator recorded in status.
-pub fn explain(md: &ModelDeployment) -> Explain {
+/// One lifecycle stage of a model's responsibility matrix, with Team names.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RaciRow {
+    /// e.g. `data access`.
+    pub stage: String,
+    /// `team (role)` for each role.
+    pub responsible: Vec<String>,
+    pub accountable: Vec<String>,
+    pub consulted: Vec<String>,
+    pub informed: Vec<String>,
+    pub declared_by: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<String>,
+}
+
+/// The policies among `all` that apply to `md`, as the operator last recorded.
+pub fn policies_of<'a>(md: &ModelDeployment, all: &'a [HandoffPolicy]) -> Vec<&'a HandoffPolicy> {
+    let names = md
+        .status
+        .as_ref()
+        .map(|s| s.policies.as_slice())
+        .unwrap_or_default();
+    all.iter()
+        .filter(|p| p.metadata.name.as_ref().is_some_and(|n| names.contains(n)))
+        .collect()
+}
+
+/// `md`'s responsibility matrix under `policies`, with its owner Teams named.
+pub fn raci(md: &ModelDeployment, policies: &[&HandoffPolicy]) -> Vec<RaciRow> {
+    let teams = |roles: &[Role]| -> Vec<String> {
+        roles
+            .iter()
+            .map(|r| format!("{} ({r})", md.spec.owners.team_for(*r)))
+            .collect()
+    };
+    responsibilities(policies.iter().copied())
+        .into_iter()
+        .map(|s: StageRoles| RaciRow {
+            stage: s.stage.words().to_string(),
+            responsible: teams(&s.responsible),
+            accountable: teams(&s.accountable),
+            consulted: teams(&s.consulted),
+            informed: teams(&s.informed),
+            declared_by: s.declared_by,
+            conflict: s.conflict,
+        })
+        .collect()
+}
+
+/// The RACI rows as a table, `prefix` cells first (e.g. the model's name).
+fn raci_table(rows: &[(String, &RaciRow)], with_model: bool) -> String {
+    let join = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(model, r)| {
+            let mut accountable = join(&r.accountable);
+            if let Some(conflict) = &r.conflict {
+                accountable = format!("{accountable} (conflict: {conflict})");
+            }
+            let mut row = vec![
+                r.stage.clone(),
+                join(&r.responsible),
+                accountable,
+                join(&r.consulted),
+                join(&r.informed),
+            ];
+            if with_model {
+                row.insert(0, model.clone());
+            }
+            row
+        })
+        .collect();
+    let mut header = vec![
+        "STAGE",
+        "RESPONSIBLE",
+        "ACCOUNTABLE",
+        "CONSULTED",
+        "INFORMED",
+    ];
+    if with_model {
+        header.insert(0, "MODEL");
+    }
+    table(&header, &cells)
+}
+
+/// Builds `explain` from the checklist the operator recorded in status, and the
+/// responsibility matrix of the policies it recorded as applying.
+pub fn explain(md: &ModelDeployment, all_policies: &[HandoffPolicy]) -> Explain {
     let st = md.status.clone().unwrap_or_default();
     let mut policies: Vec<String> = st
         .checklist
@@ -170,6 +269,7 @@ pub fn explain(md: &ModelDeployment) -> Explain {
         .flat_map(|i| &i.required_by)
         .filter_map(|by| by.strip_prefix("HandoffPolicy/"))
         .map(String::from)
+        .chain(st.policies.iter().cloned())
         .collect();
     policies.sort();
     policies.dedup();
@@ -189,7 +289,9 @@ pub fn explain(md: &ModelDeployment) -> Explain {
         .map(|i| {
             let needed = i.min_approvals.unwrap_or(1) as usize;
             let more = needed.saturating_sub(i.approvals.len().max(usize::from(i.attested)));
-            let needs = if i.attested {
+            let needs = if let Some(rule) = &i.auto_approved_by {
+                format!("done: auto-approved by {rule}")
+            } else if i.attested {
                 "done".to_string()
             } else if let Some(reason) = i
                 .reason
@@ -228,6 +330,7 @@ pub fn explain(md: &ModelDeployment) -> Explain {
         name: md.metadata.name.clone().unwrap_or_default(),
         candidate: md.spec.model.version.clone(),
         phase: st.phase.map(|p| format!("{p:?}")),
+        responsibilities: raci(md, &policies_of(md, all_policies)),
         policies,
         escalates_at,
         items,
@@ -278,6 +381,15 @@ pub fn explain_text(view: &Explain) -> String {
         ],
         &rows,
     ));
+    if !view.responsibilities.is_empty() {
+        out.push_str("\nresponsibilities:\n");
+        let rows: Vec<(String, &RaciRow)> = view
+            .responsibilities
+            .iter()
+            .map(|r| (String::new(), r))
+            .collect();
+        out.push_str(&raci_table(&rows, false));
+    }
     out
 }
 
@@ -334,10 +446,14 @@ pub struct MatrixRow {
     pub data: MatrixCell,
     pub platform: MatrixCell,
     pub application: MatrixCell,
+    /// The RACI its policies declare, with the actual Teams.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub responsibilities: Vec<RaciRow>,
 }
 
-/// Who is accountable for what, across ModelDeployments.
-pub fn matrix(mds: &[ModelDeployment]) -> Vec<MatrixRow> {
+/// Who is accountable for what, across ModelDeployments: the Team holding each role
+/// and, where policies declare one, the responsibility matrix per lifecycle stage.
+pub fn matrix(mds: &[ModelDeployment], policies: &[HandoffPolicy]) -> Vec<MatrixRow> {
     let mut rows: Vec<MatrixRow> = mds
         .iter()
         .map(|md| {
@@ -359,6 +475,7 @@ pub fn matrix(mds: &[ModelDeployment]) -> Vec<MatrixRow> {
                 data: cell(Role::Data),
                 platform: cell(Role::Platform),
                 application: cell(Role::Application),
+                responsibilities: raci(md, &policies_of(md, policies)),
             }
         })
         .collect();
@@ -379,7 +496,7 @@ pub struct TeamRow {
 
 /// Teams with their members, the ModelDeployments they own, and items pending.
 pub fn teams(teams: &[Team], mds: &[ModelDeployment]) -> Vec<TeamRow> {
-    let matrix = matrix(mds);
+    let matrix = matrix(mds, &[]);
     let mut rows: Vec<TeamRow> = teams
         .iter()
         .map(|t| {
@@ -537,8 +654,8 @@ fn cell_text(cell: &MatrixCell) -> String {
 }
 
 /// `matrix` as text.
-pub fn matrix_text(rows: &[MatrixRow]) -> String {
-    let rows: Vec<Vec<String>> = rows
+pub fn matrix_text(matrix: &[MatrixRow]) -> String {
+    let rows: Vec<Vec<String>> = matrix
         .iter()
         .map(|r| {
             vec![
@@ -551,7 +668,7 @@ pub fn matrix_text(rows: &[MatrixRow]) -> String {
             ]
         })
         .collect();
-    table(
+    let mut out = table(
         &[
             "MODEL",
             "CANDIDATE",
@@ -561,7 +678,20 @@ pub fn matrix_text(rows: &[MatrixRow]) -> String {
             "APPLICATION",
         ],
         &rows,
-    )
+    );
+    let raci: Vec<(String, &RaciRow)> = matrix
+        .iter()
+        .flat_map(|m| {
+            m.responsibilities
+                .iter()
+                .map(|r| (m.model_deployment.clone(), r))
+        })
+        .collect();
+    if !raci.is_empty() {
+        out.push_str("\nresponsibilities (from HandoffPolicies):\n");
+        out.push_str(&raci_table(&raci, true));
+    }
+    out
 }
 
 /// `teams` as text.
@@ -672,7 +802,7 @@ mod tests {
 
     #[test]
     fn matrix_has_one_row_per_model_and_a_cell_per_role() {
-        let rows = matrix(&[waiting()]);
+        let rows = matrix(&[waiting()], &[]);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].data.pending, Vec::<String>::new());
         assert_eq!(rows[0].platform.pending, ["latency"]);
@@ -759,7 +889,7 @@ mod tests {
             ],
             ..Default::default()
         });
-        let view = explain(&m);
+        let view = explain(&m, &[]);
         assert_eq!(view.policies, ["prod"]);
         assert_eq!(view.escalates_at.as_deref(), Some("2027-01-16T08:00:00Z"));
         let needs: Vec<&str> = view.items.iter().map(|r| r.needs.as_str()).collect();
@@ -778,5 +908,54 @@ mod tests {
             text.contains("ModelDeployment, HandoffPolicy/prod"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_raci_names_the_actual_teams_of_each_model() {
+        use crate::api::{
+            HandoffPolicySpec,
+            handoff_policy::{Responsibility, Stage},
+        };
+        let mut policy = HandoffPolicy::new(
+            "fraud-raci",
+            HandoffPolicySpec {
+                responsibilities: vec![Responsibility {
+                    stage: Stage::IncidentResponse,
+                    responsible: vec![Role::Platform],
+                    accountable: Role::Application,
+                    consulted: vec![Role::Data],
+                    informed: vec![],
+                }],
+                ..Default::default()
+            },
+        );
+        policy.metadata.name = Some("fraud-raci".into());
+        let mut m = md("2.4.0");
+        let other = HandoffPolicy::new("unrelated", policy.spec.clone());
+        let all = [policy, other];
+        // Only the policies the operator recorded as applying count.
+        assert!(explain(&m, &all).responsibilities.is_empty());
+        m.status = Some(ModelDeploymentStatus {
+            policies: vec!["fraud-raci".into()],
+            ..Default::default()
+        });
+        let view = explain(&m, &all);
+        let row = &view.responsibilities[0];
+        assert_eq!(row.stage, "incident response");
+        assert_eq!(row.responsible, ["ml-platform (platform)"]);
+        assert_eq!(row.accountable, ["payments-app (application)"]);
+        assert_eq!(row.consulted, ["data-platform (data)"]);
+        assert_eq!(row.declared_by, ["HandoffPolicy/fraud-raci"]);
+        let text = explain_text(&view);
+        assert!(text.contains("responsibilities:"), "{text}");
+        let rows = matrix(&[m], &all);
+        assert_eq!(rows[0].responsibilities, view.responsibilities);
+        let text = matrix_text(&rows);
+        let line = text
+            .lines()
+            .find(|l| l.contains("incident response"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(line.starts_with("payments/fraud-scorer"), "{line}");
+        assert!(line.contains("payments-app (application)"), "{line}");
     }
 }
