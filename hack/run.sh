@@ -67,6 +67,8 @@ if $local_cluster; then
     sleep 0.5
   done
 fi
+say "applying the example HandoffPolicies (RACI, auto-approved patch releases)"
+kubectl apply -f examples/policies.yaml
 say "applying the fraud-scorer ModelDeployment"
 kubectl apply -f examples/fraud-scorer.yaml
 
@@ -93,6 +95,11 @@ $(attest carol payments-app)
 
     kubectl get md,deploy,pods -n payments --show-labels
     kubectl get events -n payments
+
+  Who is responsible for what (examples/policies.yaml), and what a release still needs:
+
+    kubectl accord matrix -n payments
+    kubectl accord explain md fraud-scorer -n payments
 
   The operator runs in this terminal; Ctrl-C stops it.
 EOF2

@@ -385,3 +385,243 @@ fn max_age_expires_old_sign_offs_and_signed_policies_refuse_unsigned_ones() {
     assert_eq!(get_md(n, "aging")["status"]["activeVersion"], "1.0.0");
     Kubectl::admin().ok(&["delete", "handoffpolicy", &name]);
 }
+
+/// Runs the plugin as the cluster admin; returns stdout (it must succeed).
+fn plugin_as_admin(args: &[&str]) -> String {
+    let out = plugin_command()
+        .arg("--kubeconfig")
+        .arg(cluster_dir().join("kubeconfig"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn set_release(namespace: &str, name: &str, version: &str, data: &str) {
+    support::patch_md(
+        namespace,
+        name,
+        json!({"spec": {
+            "model": {"version": version, "trainingData": {"digest": data}},
+            "serving": {"image": format!("registry.example.com/{name}:{version}")}
+        }}),
+    );
+}
+
+/// Waits until `md` waits for sign-off of `version` with `id`'s reason containing `why`.
+fn refused_for(namespace: &str, md: &str, version: &str, id: &str, why: &str) -> Value {
+    poll(
+        &format!("{version} to be refused auto-approval"),
+        WAIT,
+        || {
+            let md = get_md(namespace, md);
+            let reason = item(&md, id)["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            (md["status"]["candidateVersion"] == version
+                && md["status"]["phase"] == "AwaitingAttestations"
+                && reason.contains(why))
+            .then_some(md.clone())
+            .ok_or_else(|| md["status"].to_string())
+        },
+    )
+}
+
+#[test]
+fn patch_releases_on_the_same_data_are_auto_approved_and_nothing_else_is() {
+    let _guard = accord_e2e::exclusive();
+    let _operator = Operator::start("policy-auto", "accord-operator", &[]);
+    let ns = TestNamespace::create("policy-auto");
+    let n = ns.name.as_str();
+    let selector = format!("accord-e2e-patches-{n}");
+    let name = format!("{n}-patches");
+    let (data_a, data_b) = (
+        format!("sha256:{}", "a".repeat(64)),
+        format!("sha256:{}", "b".repeat(64)),
+    );
+    let rule = json!({"name": "patch-releases", "items": ["drift", "latency", "kpis"],
+        "description": "a patch release on the same training data changes no evidence"});
+    let mut manifest = json!({
+        "apiVersion": "accord.dev/v1alpha1", "kind": "HandoffPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {selector.clone(): "yes"}},
+            "requiredItems": [{"id": "kpis", "owner": "application", "minApprovals": 2}],
+            "autoApprove": [rule],
+            "responsibilities": [
+                {"stage": "IncidentResponse", "responsible": ["platform"], "accountable": "application",
+                 "consulted": ["data"]},
+                {"stage": "Monitoring", "responsible": ["platform", "application"], "accountable": "platform",
+                 "consulted": ["platform"]}
+            ]
+        }
+    });
+    // Apply-time validation names the field: no two-person item is automatic, and a
+    // role is not both responsible and consulted.
+    let out = Kubectl::admin().apply(&manifest.to_string());
+    assert!(!out.success, "accepted: {}", out.stdout);
+    assert!(
+        out.stderr.contains("spec.autoApprove")
+            && out
+                .stderr
+                .contains("the two-person rule is never automatic")
+            && out.stderr.contains("spec.responsibilities[1].consulted"),
+        "{}",
+        out.stderr
+    );
+    assert!(policy(&name).is_none());
+    manifest["spec"]["requiredItems"][0]["minApprovals"] = json!(1);
+    manifest["spec"]["responsibilities"][1]["consulted"] = json!(["data"]);
+    create(&manifest);
+
+    // 1.0.0 is signed off by people: there is nothing to compare it with.
+    let label = |md: &mut Value| {
+        md["metadata"]["labels"] = json!({selector.clone(): "yes"});
+        md["spec"]["model"]["trainingData"] = json!({"digest": data_a});
+    };
+    let md = serving(n, "fraud", "1.0.0", label);
+    let first = md["status"]["history"][0].clone();
+    assert_eq!(first["reason"], "AllItemsAttested");
+    assert!(first["autoApproval"].is_null());
+    assert_eq!(first["trainingDataDigest"], json!(data_a));
+
+    // 1.0.1 on the same data: promoted with no Attestation at all, and recorded.
+    set_release(n, "fraud", "1.0.1", &data_a);
+    let md = poll("the patch release to be promoted", WAIT, || {
+        let md = get_md(n, "fraud");
+        (md["status"]["activeVersion"] == "1.0.1" && md["status"]["phase"] == "Serving")
+            .then_some(md.clone())
+            .ok_or_else(|| md["status"].to_string())
+    });
+    let entry = md["status"]["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(entry["reason"], "AutoApproved");
+    assert!(entry["seal"].is_string(), "{entry}");
+    let auto = &entry["autoApproval"];
+    assert_eq!(auto["baselineVersion"], "1.0.0");
+    assert_eq!(auto["baselineFingerprint"], first["fingerprint"]);
+    assert_eq!(auto["trainingDataDigest"], json!(data_a));
+    assert!(auto["introducedBy"].is_string(), "{auto}");
+    let items: Vec<&str> = auto["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert_eq!(i["policy"], format!("HandoffPolicy/{name}"));
+            assert_eq!(i["rule"], "patch-releases");
+            i["item"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(items, ["drift", "latency", "kpis"]);
+    assert_eq!(
+        item(&md, "kpis")["autoApprovedBy"],
+        format!("HandoffPolicy/{name} rule patch-releases")
+    );
+    let listed = Kubectl::admin()
+        .get_json(&["attestations", "-n", n])
+        .unwrap();
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(3),
+        "only 1.0.0's three sign-offs exist"
+    );
+
+    // A minor release is not a patch release: people must sign it off.
+    set_release(n, "fraud", "1.1.0", &data_a);
+    let md = refused_for(
+        n,
+        "fraud",
+        "1.1.0",
+        "latency",
+        "not a patch release of the active version 1.0.1",
+    );
+    assert_eq!(md["status"]["activeVersion"], "1.0.1");
+    assert_eq!(md["status"]["pendingItems"], 3);
+    // A patch release on other data is not either.
+    set_release(n, "fraud", "1.0.2", &data_b);
+    let md = refused_for(n, "fraud", "1.0.2", "drift", "trained on other data");
+    assert_eq!(md["status"]["activeVersion"], "1.0.1");
+    std::thread::sleep(Duration::from_secs(3));
+    let md = get_md(n, "fraud");
+    assert_eq!(md["status"]["phase"], "AwaitingAttestations");
+    assert_eq!(md["status"]["activeVersion"], "1.0.1");
+    assert!(
+        md["status"]["history"].as_array().map(Vec::len) == Some(2),
+        "nothing was promoted: {}",
+        md["status"]["history"]
+    );
+
+    // Only admins may add a rule: alice (a team member with RBAC to write policies)
+    // is refused, and the policy is unchanged.
+    apply_file("e2e/manifests/red-team-rbac.yaml");
+    let grant = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": format!("{n}-policies")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "accord-red-team-policies"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]});
+    create(&grant);
+    let widen = json!({"spec": {"autoApprove": [{"name": "anything", "items": ["drift", "latency", "kpis"]}]}});
+    let out = Kubectl::user("alice").run(&[
+        "patch",
+        "handoffpolicy",
+        &name,
+        "--type",
+        "merge",
+        "-p",
+        &widen.to_string(),
+    ]);
+    denied(&out, &format!("alice may not change HandoffPolicy {name}"));
+    assert_eq!(
+        policy(&name).unwrap()["spec"]["autoApprove"][0]["name"],
+        "patch-releases"
+    );
+    let _ = Kubectl::admin().run(&["delete", "clusterrolebinding", &format!("{n}-policies")]);
+
+    // The responsibility matrix, with the model's actual Teams.
+    let text = plugin_as_admin(&["explain", "md", "fraud", "-n", n]);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("incident response"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.contains("ml-platform (platform)")
+            && row.contains("payments-app (application)")
+            && row.contains("data-platform (data)"),
+        "{row}"
+    );
+    let text = plugin_as_admin(&["matrix", "-n", n]);
+    let row = text
+        .lines()
+        .find(|l| l.contains("monitoring"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.starts_with(&format!("{n}/fraud"))
+            && row.contains("ml-platform (platform), payments-app (application)"),
+        "{row}"
+    );
+    let json: Value =
+        serde_json::from_str(&plugin_as_admin(&["matrix", "-n", n, "-o", "json"])).unwrap();
+    let incident = json[0]["responsibilities"]
+        .as_array()
+        .and_then(|r| r.iter().find(|s| s["stage"] == "incident response"))
+        .cloned()
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(
+        incident["accountable"],
+        json!(["payments-app (application)"])
+    );
+    assert_eq!(
+        incident["declaredBy"],
+        json!([format!("HandoffPolicy/{name}")])
+    );
+    Kubectl::admin().ok(&["delete", "handoffpolicy", &name]);
+}

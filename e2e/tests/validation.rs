@@ -237,7 +237,11 @@ fn examples_are_accepted() {
     accord_e2e::prepare();
     let admin = Kubectl::admin();
     let root = repo_root();
-    for file in ["examples/teams.yaml", "examples/fraud-scorer.yaml"] {
+    for file in [
+        "examples/teams.yaml",
+        "examples/policies.yaml",
+        "examples/fraud-scorer.yaml",
+    ] {
         let out = admin.run(&[
             "apply",
             "--dry-run=server",
