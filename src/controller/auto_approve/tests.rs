@@ -237,3 +237,77 @@ fn once_promoted_the_baseline_stays_the_version_before_it() {
     assert!(out.granted.contains_key("latency"), "{out:?}");
     assert_eq!(out.basis.unwrap().baseline_version, "2.4.0");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const IDS: [&str; 4] = ["drift", "latency", "kpis", "extra"];
+
+    fn role() -> impl Strategy<Value = Role> {
+        prop_oneof![
+            Just(Role::Data),
+            Just(Role::Platform),
+            Just(Role::Application)
+        ]
+    }
+
+    /// A policy: required items (id, owner, minApprovals) and one rule's items.
+    fn policy() -> impl Strategy<Value = (Vec<(usize, Role, u32)>, Vec<usize>)> {
+        (
+            prop::collection::vec((0..IDS.len(), role(), 1u32..3), 0..3),
+            prop::collection::vec(0..IDS.len(), 0..4),
+        )
+    }
+
+    fn build(n: usize, (items, rule): &(Vec<(usize, Role, u32)>, Vec<usize>)) -> HandoffPolicy {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut p = rule_policy(&format!("p{n}"), &[]);
+        p.spec.required_items = items
+            .iter()
+            .filter(|(id, ..)| seen.insert(*id))
+            .map(|(id, owner, min)| PolicyItem {
+                id: IDS[*id].into(),
+                owner: *owner,
+                description: None,
+                min_approvals: *min,
+            })
+            .collect();
+        p.spec.auto_approve[0].items = rule.iter().map(|i| IDS[*i].to_string()).collect();
+        p
+    }
+
+    proptest! {
+        /// Whatever the policies say, an auto-approved item needs one person, has no
+        /// role conflict, and every policy requiring it auto-approves it; and no item
+        /// is granted for a release that is not a patch release on the same data.
+        #[test]
+        fn auto_approval_never_outruns_the_strictest_policy(
+            specs in prop::collection::vec(policy(), 1..4),
+            minor in any::<bool>(),
+            other_data in any::<bool>(),
+        ) {
+            let policies: Vec<HandoffPolicy> =
+                specs.iter().enumerate().map(|(n, s)| build(n, s)).collect();
+            let active = trained_on("2.4.0", DATA_A);
+            let version = if minor { "2.5.0" } else { "2.4.1" };
+            let data = if other_data { DATA_B } else { DATA_A };
+            let m = after(&active, trained_on(version, data), true);
+            let e = effective(&m, &Default::default(), &policies);
+            let out = judge(&m, &e, &current(&m, &by_alice()));
+            if minor || other_data {
+                prop_assert!(out.granted.is_empty());
+            }
+            for id in out.granted.keys() {
+                let item = e.item(id).unwrap();
+                prop_assert_eq!(item.min_approvals, 1);
+                prop_assert!(item.conflict.is_none());
+                for p in &policies {
+                    if p.spec.required_items.iter().any(|i| &i.id == id) {
+                        prop_assert!(p.spec.auto_approve.iter().any(|r| r.items.contains(id)));
+                    }
+                }
+            }
+        }
+    }
+}
