@@ -53,15 +53,19 @@ fn model(name: &str) -> Value {
 }
 
 /// Policy `k` of the benchmark: it selects every benchmark ModelDeployment and asks for
-/// nothing they do not already need (the items they have, a 30-day maxAge), so it costs
-/// the operator its matching and merging on every decision but no extra sign-off.
+/// nothing they do not already need (the items they have, a 30-day maxAge, an
+/// auto-approve rule that never applies to a first version, a RACI row), so it costs
+/// the operator its matching, merging and rule judging on every decision but no extra
+/// sign-off.
 fn policy(k: usize) -> Value {
     json!({"apiVersion": "accord.dev/v1alpha1", "kind": "HandoffPolicy",
         "metadata": {"name": format!("bench-scale-{k:02}")},
         "spec": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NS}},
                  "requiredItems": [{"id": if k.is_multiple_of(2) { "drift" } else { "latency" },
                                     "owner": if k.is_multiple_of(2) { "data" } else { "platform" }}],
-                 "attestations": {"maxAge": "720h"}}})
+                 "attestations": {"maxAge": "720h"},
+                 "autoApprove": [{"name": "patch", "items": ["drift", "latency"]}],
+                 "responsibilities": [{"stage": "Deployment", "responsible": ["platform"], "accountable": "platform"}]}})
 }
 
 fn attestation(md: &str, item: &str) -> Value {
