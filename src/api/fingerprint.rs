@@ -75,9 +75,51 @@ pub fn run_identity(pod_spec: &Value) -> Value {
     Value::Object(run)
 }
 
+/// Pod fields that decide what the model's pods may do, rather than what runs.
+const POD_PRIVILEGE_FIELDS: [&str; 10] = [
+    "serviceAccountName",
+    "serviceAccount",
+    "automountServiceAccountToken",
+    "securityContext",
+    "hostNetwork",
+    "hostPID",
+    "hostIPC",
+    "hostUsers",
+    "shareProcessNamespace",
+    "runtimeClassName",
+];
+
+/// What the model's pods may do: the pod's identity, host access and security
+/// contexts (each container's too). Not part of the fingerprint (the design keeps it to
+/// what runs), but changing it on an existing ModelDeployment is the platform team's
+/// decision. The simple form always runs with Accord's restricted defaults.
+pub fn privileges(serving: &super::Serving) -> Value {
+    let Some(pod) = serving.template.as_ref().and_then(|t| t.spec.as_ref()) else {
+        return json!("restricted");
+    };
+    let pod = serde_json::to_value(pod).expect("pod specs serialize");
+    let mut out = only(&pod, &POD_PRIVILEGE_FIELDS);
+    for key in ["containers", "initContainers"] {
+        let contexts: Vec<Value> = pod
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|c| only(c, &["name", "securityContext"]))
+            .collect();
+        if !contexts.is_empty() {
+            out[key] = Value::Array(contexts);
+        }
+    }
+    out
+}
+
 /// What runs, for the serving part of a spec.
 fn serving_run(spec: &ModelDeploymentSpec) -> Value {
     let serving = &spec.serving;
+    if let Some(pod) = serving.template.as_ref().and_then(|t| t.spec.as_ref()) {
+        return run_identity(&serde_json::to_value(pod).expect("pod specs serialize"));
+    }
     let container = json!({
         "name": SERVING_CONTAINER,
         "image": serving.image,
@@ -201,7 +243,10 @@ mod tests {
                 "artifact",
                 Box::new(|s| s.model.artifact = Some("s3://m/2".into())),
             ),
-            ("image", Box::new(|s| s.serving.image = "evil:1".into())),
+            (
+                "image",
+                Box::new(|s| s.serving.image = Some("evil:1".into())),
+            ),
             (
                 "args",
                 Box::new(|s| s.serving.args = vec!["--unsafe".into()]),
@@ -251,6 +296,61 @@ mod tests {
     }
 
     #[test]
+    fn the_simple_form_and_its_equivalent_template_fingerprint_alike() {
+        let simple = md("2.4.0").spec;
+        let mut templated = simple.clone();
+        templated.serving = crate::api::Serving {
+            replicas: 5,
+            template: Some(
+                serde_json::from_value(json!({"spec": {
+                    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],
+                    "nodeSelector": {"accelerator": "nvidia-a100"},
+                    "containers": [{"name": "model", "image": "registry.example.com/fraud-scorer:2.4.0",
+                                    "readinessProbe": {"httpGet": {"port": 8080}},
+                                    "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}))
+                .unwrap(),
+            ),
+            ..Default::default()
+        };
+        assert_eq!(
+            candidate_fingerprint(&templated),
+            candidate_fingerprint(&simple)
+        );
+        // What runs in a template counts: a volume, a mount, a command, an init container.
+        for change in [
+            json!({"volumes": [{"name": "w", "emptyDir": {}}]}),
+            json!({"containers": [{"name": "model", "image": "registry.example.com/fraud-scorer:2.4.0",
+                                   "volumeMounts": [{"name": "w", "mountPath": "/w"}]}]}),
+            json!({"containers": [{"name": "model", "image": "registry.example.com/fraud-scorer:2.4.0",
+                                   "command": ["/bin/evil"]}]}),
+            json!({"initContainers": [{"name": "fetch", "image": "busybox"}]}),
+        ] {
+            let mut changed = templated.clone();
+            let mut pod = serde_json::to_value(
+                changed
+                    .serving
+                    .template
+                    .as_ref()
+                    .unwrap()
+                    .spec
+                    .as_ref()
+                    .unwrap(),
+            )
+            .unwrap();
+            for (key, value) in change.as_object().unwrap() {
+                pod[key] = value.clone();
+            }
+            changed.serving.template.as_mut().unwrap().spec =
+                Some(serde_json::from_value(pod).unwrap());
+            assert_ne!(
+                candidate_fingerprint(&changed),
+                candidate_fingerprint(&simple),
+                "{change}"
+            );
+        }
+    }
+
+    #[test]
     fn run_identity_of_a_pod_spec_ignores_operational_fields() {
         let pod = json!({
             "containers": [{"name": "model", "image": "i", "resources": {"limits": {"cpu": "1"}},
@@ -284,7 +384,7 @@ mod tests {
         fn images_and_versions_count_replicas_do_not(image in "[a-z]{1,10}:[0-9]{1,3}", replicas in 0i32..100) {
             let base = fingerprint_of(|_| {});
             prop_assume!(image != "fraud-scorer:2.4.0");
-            prop_assert_ne!(fingerprint_of(|s| s.serving.image = image.clone()), base.clone());
+            prop_assert_ne!(fingerprint_of(|s| s.serving.image = Some(image.clone())), base.clone());
             prop_assert_eq!(fingerprint_of(|s| s.serving.replicas = replicas), base);
         }
     }

@@ -13,6 +13,7 @@ pub mod labels;
 pub mod model_deployment;
 pub mod reasons;
 pub mod reference;
+pub mod schema;
 pub mod team;
 pub mod validation;
 

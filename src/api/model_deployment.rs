@@ -3,7 +3,7 @@
 //! for rolling back a version that fails.
 
 use k8s_openapi::{
-    api::core::v1::{EnvVar, ResourceRequirements},
+    api::core::v1::{EnvVar, PodTemplateSpec, ResourceRequirements},
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
 };
 use kube::{CustomResource, KubeSchema};
@@ -128,30 +128,104 @@ fn default_replicas() -> i32 {
     1
 }
 
-/// How the model is served: the shape of the managed Deployment (and Service).
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+/// How the model is served: the shape of the managed Deployment (and Service). Either
+/// the simple form (`image` and a few fields; Accord adds a restricted-compliant
+/// security context) or a full pod `template`; exactly one.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[x_kube(validation = kube::core::Rule::new("has(self.image) != has(self.template)").message(
+    "spec.serving: set exactly one of image (the simple form) or template (a full pod template)"
+))]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(self.template) || (!has(self.args) && !has(self.env) && !has(self.resources))"
+).message("spec.serving.args, env and resources belong to the serving container of spec.serving.template when a template is set"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.container) || has(self.template)").message(
+    "spec.serving.container names a container of spec.serving.template; set it only with a template"
+).field_path(".container"))]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(self.template) || (has(self.template.spec) && self.template.spec.containers.exists(c, c.name == (has(self.container) ? self.container : 'model')))"
+).message("spec.serving.template.spec.containers must include the serving container: one named model, or the one spec.serving.container names").field_path(".template"))]
 #[serde(rename_all = "camelCase")]
 pub struct Serving {
-    /// Container image that serves the model.
+    /// Container image that serves the model (the simple form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
-    pub image: String,
+    pub image: Option<String>,
     /// Number of serving pods.
     #[serde(default = "default_replicas")]
     #[schemars(range(min = 0, max = 100))]
     pub replicas: i32,
-    /// Container port; when set, a Service of the same name is managed too.
+    /// The port the model serves on; when set, a Service of the same name is managed too
+    /// (in the template form, the serving container must listen on it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 65535))]
     pub port: Option<i32>,
-    /// Arguments passed to the serving container.
+    /// Arguments passed to the serving container (simple form).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
-    /// Environment of the serving container.
+    /// Environment of the serving container (simple form).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
-    /// Compute resources of the serving container.
+    /// Compute resources of the serving container (simple form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// A full pod template (the template form): probes, GPUs, tolerations, volumes, a
+    /// ServiceAccount, security contexts. Accord merges its labels in and passes the
+    /// rest through; `replicas` still comes from `spec.serving.replicas`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::pod_template")]
+    pub template: Option<PodTemplateSpec>,
+    /// The template's container that serves the model (default `model`): its image is
+    /// the candidate's image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = DNS1123_LABEL))]
+    pub container: Option<String>,
+}
+
+impl Serving {
+    /// The name of the container that serves the model.
+    pub fn container_name(&self) -> &str {
+        self.container
+            .as_deref()
+            .unwrap_or(super::fingerprint::SERVING_CONTAINER)
+    }
+
+    /// The image that serves the model: `image`, or the serving container's image in
+    /// the template (empty when neither names one).
+    pub fn serving_image(&self) -> String {
+        if let Some(image) = &self.image {
+            return image.clone();
+        }
+        self.template
+            .as_ref()
+            .and_then(|t| t.spec.as_ref())
+            .and_then(|spec| {
+                spec.containers
+                    .iter()
+                    .find(|c| c.name == self.container_name())
+            })
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default()
+    }
+
+    /// The same shape running `image` instead (what a history entry from before
+    /// serving snapshots recorded).
+    pub fn with_image(&self, image: &str) -> Serving {
+        let mut serving = self.clone();
+        match &mut serving.template {
+            Some(template) => {
+                let name = self.container_name().to_string();
+                if let Some(container) = template
+                    .spec
+                    .as_mut()
+                    .and_then(|s| s.containers.iter_mut().find(|c| c.name == name))
+                {
+                    container.image = Some(image.to_string());
+                }
+            }
+            None => serving.image = Some(image.to_string()),
+        }
+        serving
+    }
 }
 
 /// The handoff checklist and when overdue sign-off escalates.
@@ -305,6 +379,11 @@ pub struct ModelDeploymentStatus {
     /// The last `accord.dev/rollback-requested-at` value acted on; each value acts once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rollback_request: Option<String>,
+    /// When the running version, after being available, was first seen with fewer
+    /// Ready pods than it wants; cleared once all are Ready again. It fails when this
+    /// lasts longer than `spec.rollback.progressDeadlineSeconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unready_since: Option<Time>,
     /// The HandoffPolicies that apply to this ModelDeployment, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<String>,
@@ -439,7 +518,7 @@ impl ModelDeploymentSpec {
             version: self.model.version.clone(),
             digest: self.model.digest.clone(),
             artifact: self.model.artifact.clone(),
-            image: self.serving.image.clone(),
+            image: self.serving.serving_image(),
         }
     }
 }
@@ -549,8 +628,10 @@ pub struct HistoryEntry {
     /// the rule and the version it compared against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_approval: Option<AutoApproval>,
-    /// The full serving shape that ran, so a rollback restores exactly it.
+    /// The full serving shape that ran, so a rollback restores exactly it (as
+    /// `spec.serving`; written by the operator only, so not validated again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::opaque_object")]
     pub serving: Option<Serving>,
     /// When the Deployment first became available running this entry; a version with
     /// this set is a known-good rollback target.
@@ -574,11 +655,11 @@ impl HistoryEntry {
         recorded.model.version = self.version.clone();
         recorded.model.digest = self.digest.clone();
         recorded.model.artifact = self.artifact.clone();
-        recorded.serving = self.serving.clone().unwrap_or_else(|| Serving {
-            image: self.image.clone(),
-            ..spec.serving.clone()
-        });
-        recorded.serving.image = self.image.clone();
+        recorded.serving = self
+            .serving
+            .as_ref()
+            .unwrap_or(&spec.serving)
+            .with_image(&self.image);
         recorded.fingerprint()
     }
 

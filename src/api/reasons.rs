@@ -14,6 +14,9 @@ pub mod condition {
     pub const AVAILABLE: &str = "Available";
     /// `Ready=False`: a promoted version is rolling out.
     pub const ROLLOUT_IN_PROGRESS: &str = "RolloutInProgress";
+    /// `Ready=False`: the running version has pods that are not Ready (and, on
+    /// history entries and `RolledBack`, it failed because that lasted too long).
+    pub const NOT_READY: &str = "NotReady";
     /// `Ready=False`: an earlier version is being restored.
     pub const ROLLING_BACK: &str = "RollingBack";
     /// `Ready=False`: the candidate failed and an earlier version runs instead.
@@ -59,6 +62,9 @@ pub mod history {
     pub const ROLLBACK_REQUESTED: &str = "RollbackRequested";
     /// Restored because the promoted version missed its progress deadline.
     pub const PROGRESS_DEADLINE_EXCEEDED: &str = super::condition::PROGRESS_DEADLINE_EXCEEDED;
+    /// Restored because the promoted version, once available, had pods not Ready for
+    /// longer than its progress deadline.
+    pub const NOT_READY: &str = super::condition::NOT_READY;
 }
 
 /// Reasons of the Kubernetes Events Accord records, one per meaningful transition.

@@ -101,7 +101,7 @@ mod tests {
         m.status.as_mut().unwrap().candidate = Some(tracked(&m, Some(fingerprint), true));
         assert!(current(&m, &TrustAsWritten).legacy_attestations);
         // … and loses it for any other candidate.
-        m.spec.serving.image = "evil:1".into();
+        m.spec.serving.image = Some("evil:1".into());
         assert!(!current(&m, &TrustAsWritten).legacy_attestations);
         // A legacy record of another identity never adopts.
         let mut other = md("2.4.0");
@@ -135,7 +135,7 @@ mod tests {
             Some(time(50)),
             "an operational change is the same candidate"
         );
-        m.spec.serving.image = "other:1".into();
+        m.spec.serving.image = Some("other:1".into());
         assert_eq!(current(&m, &TrustAsWritten).failed_at, None);
     }
 }

@@ -404,7 +404,7 @@ mod tests {
         )];
         let md = world.model_deployment.as_mut().unwrap();
         md.spec.model.version = "2.4.1".into();
-        md.spec.serving.image = "registry.example.com/fraud-scorer:2.4.1".into();
+        md.spec.serving.image = Some("registry.example.com/fraud-scorer:2.4.1".into());
         // drift still needs a person: without one, nothing is promoted.
         let decision = world.decide(&Verify::default(), 10);
         let status = decision.writes.status.clone().unwrap();

@@ -7,7 +7,8 @@ use k8s_openapi::{
     api::{
         apps::v1::{Deployment, DeploymentSpec},
         core::v1::{
-            Container, ContainerPort, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
+            Capabilities, Container, ContainerPort, PodSecurityContext, PodSpec, PodTemplateSpec,
+            SeccompProfile, SecurityContext, Service, ServicePort, ServiceSpec,
         },
     },
     apimachinery::pkg::{
@@ -21,6 +22,9 @@ use sha2::{Digest, Sha256};
 use crate::api::{HistoryEntry, HistoryOutcome, ModelDeployment, Serving, labels};
 
 pub use crate::api::fingerprint::SERVING_CONTAINER as CONTAINER_NAME;
+
+/// The name of the serving port (container port of the simple form, Service port).
+const PORT_NAME: &str = "http";
 
 /// Labels on the ModelDeployment itself: its owners and model.
 pub fn owner_labels(md: &ModelDeployment) -> BTreeMap<String, String> {
@@ -100,10 +104,78 @@ pub fn content_hash(value: &impl serde::Serialize) -> String {
 }
 
 fn serving_of(active: &HistoryEntry, md: &ModelDeployment) -> Serving {
-    active.serving.clone().unwrap_or_else(|| Serving {
-        image: active.image.clone(),
-        ..md.spec.serving.clone()
-    })
+    active
+        .serving
+        .clone()
+        .unwrap_or_else(|| md.spec.serving.with_image(&active.image))
+}
+
+/// The security context Accord gives the simple form's container: what Pod Security
+/// `restricted` demands (no privilege escalation, every capability dropped).
+fn restricted_container() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            add: None,
+        }),
+        ..Default::default()
+    }
+}
+
+/// The simple form's pod security context: non-root, RuntimeDefault seccomp.
+fn restricted_pod() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            localhost_profile: None,
+        }),
+        ..Default::default()
+    }
+}
+
+/// The pod template of the simple form: one container named `model`, restricted.
+fn simple_template(serving: &Serving) -> PodTemplateSpec {
+    let container = Container {
+        name: CONTAINER_NAME.into(),
+        image: serving.image.clone(),
+        args: (!serving.args.is_empty()).then(|| serving.args.clone()),
+        env: (!serving.env.is_empty()).then(|| serving.env.clone()),
+        resources: serving.resources.clone(),
+        ports: serving.port.map(|port| {
+            vec![ContainerPort {
+                name: Some(PORT_NAME.into()),
+                container_port: port,
+                ..Default::default()
+            }]
+        }),
+        security_context: Some(restricted_container()),
+        ..Default::default()
+    };
+    PodTemplateSpec {
+        metadata: None,
+        spec: Some(PodSpec {
+            containers: vec![container],
+            security_context: Some(restricted_pod()),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The pod template that runs `serving`: the template form as written, or the simple
+/// form's; Accord's labels are merged in over the template's own.
+fn pod_template(serving: &Serving, labels: &BTreeMap<String, String>) -> PodTemplateSpec {
+    let mut template = serving
+        .template
+        .clone()
+        .unwrap_or_else(|| simple_template(serving));
+    let meta = template.metadata.get_or_insert_default();
+    meta.labels.get_or_insert_default().extend(labels.clone());
+    // Only labels and annotations of a pod template's metadata mean anything.
+    meta.name = None;
+    meta.namespace = None;
+    template
 }
 
 /// The Deployment running `active` (the last history entry), with its content hash in
@@ -115,21 +187,6 @@ pub fn desired_deployment(
 ) -> Deployment {
     let serving = serving_of(active, md);
     let labels = managed_labels(md, &active.version);
-    let container = Container {
-        name: CONTAINER_NAME.into(),
-        image: Some(serving.image.clone()),
-        args: (!serving.args.is_empty()).then(|| serving.args.clone()),
-        env: (!serving.env.is_empty()).then(|| serving.env.clone()),
-        resources: serving.resources.clone(),
-        ports: serving.port.map(|port| {
-            vec![ContainerPort {
-                name: Some("http".into()),
-                container_port: port,
-                ..Default::default()
-            }]
-        }),
-        ..Default::default()
-    };
     let mut deployment = Deployment {
         metadata: ObjectMeta {
             name: md.metadata.name.clone(),
@@ -149,16 +206,7 @@ pub fn desired_deployment(
                 ..Default::default()
             },
             progress_deadline_seconds: Some(md.spec.rollback.progress_deadline_seconds),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    ..Default::default()
-                }),
-            },
+            template: pod_template(&serving, &labels),
             ..Default::default()
         }),
         status: None,
@@ -187,9 +235,15 @@ pub fn desired_service(md: &ModelDeployment, active: &HistoryEntry) -> Option<Se
         spec: Some(ServiceSpec {
             selector: Some(selector_labels(md)),
             ports: Some(vec![ServicePort {
-                name: Some("http".into()),
+                name: Some(PORT_NAME.into()),
                 port,
-                target_port: Some(IntOrString::String("http".into())),
+                // The simple form names its container port; a template's container
+                // listens on the number.
+                target_port: Some(if serving.template.is_some() {
+                    IntOrString::Int(port)
+                } else {
+                    IntOrString::String(PORT_NAME.into())
+                }),
                 ..Default::default()
             }]),
             ..Default::default()
@@ -210,7 +264,7 @@ pub fn recorded_hash(meta: &ObjectMeta) -> Option<&str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{
         api::{Approval, HistoryOutcome},
@@ -222,7 +276,7 @@ mod tests {
             fingerprint: None,
             seal: None,
             version: md.spec.model.version.clone(),
-            image: md.spec.serving.image.clone(),
+            image: md.spec.serving.serving_image(),
             digest: None,
             artifact: None,
             outcome,
@@ -346,5 +400,110 @@ mod tests {
         assert_eq!(svc.metadata.labels.unwrap()[labels::MODEL_VERSION], "2.4.0");
         md.spec.serving.port = None;
         assert!(desired_service(&md, &entry(&md, HistoryOutcome::Promoted, &[])).is_none());
+    }
+
+    /// fraud-scorer served by a full template: a GPU, a toleration, a probe, a volume,
+    /// a ServiceAccount, and a container named `server`.
+    pub fn templated(version: &str) -> ModelDeployment {
+        let mut m = md(version);
+        let template: PodTemplateSpec = serde_json::from_value(serde_json::json!({
+            "metadata": {"labels": {"team": "fraud", "accord.dev/model": "spoofed"},
+                         "annotations": {"prometheus.io/scrape": "true"}},
+            "spec": {
+                "serviceAccountName": "fraud-scorer",
+                "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+                "volumes": [{"name": "weights", "emptyDir": {}}],
+                "containers": [{
+                    "name": "server",
+                    "image": format!("registry.example.com/fraud-scorer:{version}"),
+                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                    "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}},
+                    "volumeMounts": [{"name": "weights", "mountPath": "/weights"}]
+                }]
+            }
+        }))
+        .unwrap();
+        m.spec.serving = Serving {
+            replicas: 3,
+            port: Some(8080),
+            template: Some(template),
+            container: Some("server".into()),
+            ..Default::default()
+        };
+        m
+    }
+
+    #[test]
+    fn the_template_form_passes_through_with_accords_labels_merged_in() {
+        let m = templated("2.4.0");
+        assert_eq!(
+            m.spec.serving.serving_image(),
+            "registry.example.com/fraud-scorer:2.4.0"
+        );
+        let active = entry(&m, HistoryOutcome::Promoted, &["alice"]);
+        let d = desired_deployment(&m, &active, std::slice::from_ref(&active));
+        let spec = d.spec.unwrap();
+        assert_eq!(spec.replicas, Some(3));
+        let meta = spec.template.metadata.unwrap();
+        let labels = meta.labels.unwrap();
+        assert_eq!(labels["team"], "fraud", "the template's own labels stay");
+        assert_eq!(labels[labels::MODEL], "fraud-scorer", "Accord's win");
+        assert_eq!(labels[labels::INSTANCE], "fraud-scorer");
+        assert_eq!(meta.annotations.unwrap()["prometheus.io/scrape"], "true");
+        let pod = spec.template.spec.unwrap();
+        assert_eq!(pod.service_account_name.as_deref(), Some("fraud-scorer"));
+        assert_eq!(
+            pod.tolerations.unwrap()[0].key.as_deref(),
+            Some("nvidia.com/gpu")
+        );
+        assert!(
+            pod.security_context.is_none(),
+            "the template decides its own security"
+        );
+        let server = &pod.containers[0];
+        assert_eq!(server.name, "server");
+        assert!(server.readiness_probe.is_some());
+        let svc = desired_service(&m, &active).unwrap();
+        assert_eq!(
+            svc.spec.unwrap().ports.unwrap()[0].target_port,
+            Some(IntOrString::Int(8080)),
+            "a template's container is reached by port number"
+        );
+    }
+
+    #[test]
+    fn the_simple_form_is_restricted_by_default() {
+        let m = md("2.4.0");
+        let active = entry(&m, HistoryOutcome::Promoted, &[]);
+        let pod = desired_deployment(&m, &active, &[])
+            .spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap();
+        let context = pod.security_context.unwrap();
+        assert_eq!(context.run_as_non_root, Some(true));
+        assert_eq!(context.seccomp_profile.unwrap().type_, "RuntimeDefault");
+        let container = pod.containers[0].security_context.clone().unwrap();
+        assert_eq!(container.allow_privilege_escalation, Some(false));
+        assert_eq!(container.capabilities.unwrap().drop.unwrap(), ["ALL"]);
+    }
+
+    #[test]
+    fn a_history_entry_without_a_snapshot_runs_the_spec_with_its_image() {
+        let m = templated("2.5.0");
+        let mut old = entry(&m, HistoryOutcome::Promoted, &[]);
+        old.serving = None;
+        old.image = "registry.example.com/fraud-scorer:2.4.0".into();
+        let pod = desired_deployment(&m, &old, &[])
+            .spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap();
+        assert_eq!(
+            pod.containers[0].image.as_deref(),
+            Some("registry.example.com/fraud-scorer:2.4.0")
+        );
     }
 }

@@ -739,7 +739,7 @@ mod tests {
         let atts = all_three("2.4.0");
         assert!(evaluate(&md, &atts, &teams, &TrustAsWritten).complete());
         // Same version and digest, another image: another candidate, nothing counts.
-        md.spec.serving.image = "registry.example.com/evil:2.4.0".into();
+        md.spec.serving.image = Some("registry.example.com/evil:2.4.0".into());
         let out = evaluate(&md, &atts, &teams, &TrustAsWritten);
         assert_eq!(out.pending(), 3);
         assert!(
@@ -747,7 +747,7 @@ mod tests {
             "other candidates are ignored silently"
         );
         // An operational change is the same candidate.
-        md.spec.serving.image = "registry.example.com/fraud-scorer:2.4.0".into();
+        md.spec.serving.image = Some("registry.example.com/fraud-scorer:2.4.0".into());
         md.spec.serving.replicas = 9;
         assert!(evaluate(&md, &atts, &teams, &TrustAsWritten).complete());
     }

@@ -22,6 +22,9 @@ pub struct DeploymentObservation {
     /// The Deployment controller has observed the latest spec and every replica is
     /// updated and available (what `kubectl rollout status` waits for).
     pub rollout_complete: bool,
+    /// Pods Ready (available), and the replicas wanted.
+    pub ready: i32,
+    pub want: i32,
 }
 
 /// Everything one decision reads about the world.
@@ -99,6 +102,16 @@ impl Observed {
         Some(DeploymentObservation {
             hash: desired::recorded_hash(&deployment.metadata).map(String::from),
             rollout_complete: rollout_complete(deployment),
+            ready: deployment
+                .status
+                .as_ref()
+                .and_then(|s| s.available_replicas)
+                .unwrap_or(0),
+            want: deployment
+                .spec
+                .as_ref()
+                .and_then(|s| s.replicas)
+                .unwrap_or(1),
         })
     }
 }

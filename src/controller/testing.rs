@@ -170,12 +170,10 @@ pub fn md(version: &str) -> ModelDeployment {
                 training_data: None,
             },
             serving: Serving {
-                image: format!("registry.example.com/fraud-scorer:{version}"),
+                image: Some(format!("registry.example.com/fraud-scorer:{version}")),
                 replicas: 2,
                 port: Some(8080),
-                args: vec![],
-                env: vec![],
-                resources: None,
+                ..Default::default()
             },
             handoff: Handoff {
                 checklist: [

@@ -31,7 +31,7 @@ fn after(active: &ModelDeployment, candidate: ModelDeployment, available: bool) 
         history: vec![HistoryEntry {
             fingerprint: Some(active.spec.fingerprint()),
             version: active.spec.model.version.clone(),
-            image: active.spec.serving.image.clone(),
+            image: active.spec.serving.serving_image(),
             digest: None,
             artifact: None,
             training_data_digest: active

@@ -136,10 +136,13 @@ pub fn plan(input: &PlanInput) -> Plan {
 /// How the version that runs is doing, whatever the candidate.
 #[derive(Debug, Default)]
 struct ActiveHealth {
-    /// It failed and nothing was (or could be) restored: why, for the Ready condition.
-    degraded: Option<String>,
+    /// It failed and nothing was (or could be) restored: the reason and why, for the
+    /// Ready condition.
+    degraded: Option<(&'static str, String)>,
     /// It is still rolling out within its deadline.
     in_progress: bool,
+    /// It was available and has fewer Ready pods than it wants, within its deadline.
+    unready: Option<String>,
 }
 
 /// The decision being built: the next status, Events and signals.
@@ -372,7 +375,8 @@ impl<'a> Decision<'a> {
     }
 
     /// Step 3: the health of what runs. Applies operational changes to the running
-    /// version, marks it available once rolled out, and acts on a missed deadline.
+    /// version, marks it available once rolled out, and acts on a missed deadline —
+    /// before it was ever available, or after its pods stopped being Ready.
     fn check_active_health(&mut self) -> ActiveHealth {
         let Some(mut active) = self.status.history.last().cloned() else {
             return ActiveHealth::default();
@@ -387,12 +391,17 @@ impl<'a> Decision<'a> {
                     .expect("non-empty")
                     .available_at = Some(now);
             }
+            self.status.unready_since = None;
             return ActiveHealth::default();
         }
-        if active.outcome != HistoryOutcome::Promoted || active.available_at.is_some() {
+        if active.available_at.is_some() {
+            return self.check_still_ready(&active);
+        }
+        self.status.unready_since = None;
+        if active.outcome != HistoryOutcome::Promoted {
             return ActiveHealth {
-                degraded: None,
                 in_progress: true,
+                ..Default::default()
             };
         }
         let deadline = seconds(self.spec().rollback.progress_deadline_seconds);
@@ -400,13 +409,76 @@ impl<'a> Decision<'a> {
         if waited < deadline {
             self.requeue_within(deadline - waited);
             return ActiveHealth {
-                degraded: None,
                 in_progress: true,
+                ..Default::default()
+            };
+        }
+        let why = format!(
+            "version {} did not become available within {}s of its promotion",
+            active.version,
+            self.spec().rollback.progress_deadline_seconds
+        );
+        ActiveHealth {
+            degraded: self.act_on_failure(why, history::PROGRESS_DEADLINE_EXCEEDED),
+            ..Default::default()
+        }
+    }
+
+    /// A version that was available runs with fewer Ready pods than it wants (crash
+    /// loops, failing readiness probes): it fails once that lasts past the progress
+    /// deadline. A Deployment Accord is about to rewrite is not judged yet.
+    fn check_still_ready(&mut self, active: &HistoryEntry) -> ActiveHealth {
+        let Some(observed) = self.input.deployment.as_ref().filter(|d| {
+            let want = desired::desired_deployment(self.input.md, active, &self.status.history);
+            d.hash.as_deref() == desired::recorded_hash(&want.metadata)
+        }) else {
+            self.status.unready_since = None;
+            return ActiveHealth {
+                in_progress: true,
+                ..Default::default()
+            };
+        };
+        let since = self
+            .status
+            .unready_since
+            .get_or_insert_with(|| self.input.now.clone())
+            .clone();
+        let deadline = seconds(self.spec().rollback.progress_deadline_seconds);
+        let waited = elapsed(&since, &self.input.now);
+        let why = format!(
+            "version {} has {} of {} pods Ready since {}",
+            active.version, observed.ready, observed.want, since.0
+        );
+        if waited < deadline {
+            self.requeue_within(deadline - waited);
+            return ActiveHealth {
+                unready: Some(format!(
+                    "{why}; it fails if that lasts {}s",
+                    self.spec().rollback.progress_deadline_seconds
+                )),
+                ..Default::default()
+            };
+        }
+        self.status.unready_since = None;
+        let why = format!(
+            "{why}, longer than its progress deadline of {}s",
+            self.spec().rollback.progress_deadline_seconds
+        );
+        if active.outcome != HistoryOutcome::Promoted {
+            // A restored version that fails too is left for people to decide.
+            return ActiveHealth {
+                degraded: Some((
+                    history::NOT_READY,
+                    format!(
+                        "{why}; it was itself restored by a rollback, so Accord does not roll back further"
+                    ),
+                )),
+                ..Default::default()
             };
         }
         ActiveHealth {
-            degraded: self.act_on_missed_deadline(&active),
-            in_progress: false,
+            degraded: self.act_on_failure(why, history::NOT_READY),
+            ..Default::default()
         }
     }
 
@@ -428,21 +500,23 @@ impl<'a> Decision<'a> {
         self.event(EventType::Normal, event::SERVING_UPDATED, note);
     }
 
-    /// A promoted version missed its progress deadline: roll back by the plan.
+    /// A promoted version failed (`why`): roll back by the plan, recording `reason`.
     /// Returns why it is degraded when nothing was restored.
-    fn act_on_missed_deadline(&mut self, active: &HistoryEntry) -> Option<String> {
-        let why = format!(
-            "version {} did not become available within {}s of its promotion",
-            active.version,
-            self.spec().rollback.progress_deadline_seconds
-        );
+    fn act_on_failure(
+        &mut self,
+        why: String,
+        reason: &'static str,
+    ) -> Option<(&'static str, String)> {
         if self.spec().rollback.mode == RollbackMode::Manual {
-            return Some(format!(
-                "{why}; rollback mode is Manual: set the annotation {} to roll back",
-                labels::ROLLBACK_REQUESTED_AT
+            return Some((
+                reason,
+                format!(
+                    "{why}; rollback mode is Manual: set the annotation {} to roll back",
+                    labels::ROLLBACK_REQUESTED_AT
+                ),
             ));
         }
-        match self.roll_back(history::PROGRESS_DEADLINE_EXCEEDED) {
+        match self.roll_back(reason) {
             Some((_, restored)) => {
                 let note = format!(
                     "{why}; rolled back to {} (rollback mode Automatic)",
@@ -451,8 +525,9 @@ impl<'a> Decision<'a> {
                 self.event(EventType::Warning, event::ROLLED_BACK, note);
                 None
             }
-            None => Some(format!(
-                "{why}, and there is no earlier good version to restore"
+            None => Some((
+                reason,
+                format!("{why}, and there is no earlier good version to restore"),
             )),
         }
     }
@@ -471,7 +546,7 @@ impl<'a> Decision<'a> {
                 false
             }
             Some(active) if failed => {
-                self.report_failed(&active);
+                self.report_failed(&active, health);
                 false
             }
             _ => {
@@ -483,13 +558,15 @@ impl<'a> Decision<'a> {
 
     /// The candidate is the version that runs: serving, rolling out, or degraded.
     fn report_active(&mut self, active: &HistoryEntry, health: &ActiveHealth) {
-        if let Some(message) = &health.degraded {
+        if let Some((reason, message)) = &health.degraded {
             self.status.phase = Some(Phase::Degraded);
-            let reason = reason::PROGRESS_DEADLINE_EXCEEDED;
             self.condition(READY, false, reason, message.clone());
             if self.old.phase != Some(Phase::Degraded) {
                 self.event(EventType::Warning, event::DEGRADED, message.clone());
             }
+        } else if let Some(message) = &health.unready {
+            self.status.phase = Some(Phase::Serving);
+            self.condition(READY, false, reason::NOT_READY, message.clone());
         } else if active.available_at.is_some() {
             self.status.phase = Some(Phase::Serving);
             let replicas = active
@@ -516,7 +593,10 @@ impl<'a> Decision<'a> {
     }
 
     /// The candidate failed and an earlier version runs (or is being restored).
-    fn report_failed(&mut self, active: &HistoryEntry) {
+    fn report_failed(&mut self, active: &HistoryEntry, health: &ActiveHealth) {
+        if health.degraded.is_some() {
+            return self.report_active(active, health);
+        }
         self.status.phase = Some(if active.available_at.is_some() {
             Phase::RolledBack
         } else {
@@ -527,7 +607,13 @@ impl<'a> Decision<'a> {
             self.version(),
             active.version
         );
-        self.condition(READY, false, reason::CANDIDATE_ROLLED_BACK, message);
+        match &health.unready {
+            Some(unready) => {
+                let message = format!("{message}; but {unready}");
+                self.condition(READY, false, reason::NOT_READY, message);
+            }
+            None => self.condition(READY, false, reason::CANDIDATE_ROLLED_BACK, message),
+        }
     }
 
     /// Every required item is attested: record the promotion; the Deployment follows.
@@ -730,7 +816,12 @@ impl<'a> Decision<'a> {
             .unwrap_or_default();
         let (reconciling, stalled) = match phase {
             Phase::AwaitingAttestations | Phase::Promoting | Phase::RollingBack => (true, false),
-            Phase::Serving => (false, false),
+            // Serving with pods not Ready is still progressing (kstatus: InProgress).
+            Phase::Serving => (
+                status::condition(&self.status.conditions, READY)
+                    .is_some_and(|c| c.status == "False"),
+                false,
+            ),
             Phase::RolledBack | Phase::Degraded | Phase::Invalid => (false, true),
         };
         if reconciling {

@@ -86,6 +86,17 @@ fn rolled_out(md: &ModelDeployment, plan: &Plan) -> Option<DeploymentObservation
     Some(DeploymentObservation {
         hash: desired::recorded_hash(&want.metadata).map(String::from),
         rollout_complete: true,
+        ready: 2,
+        want: 2,
+    })
+}
+
+/// The same Deployment with one of its two pods not Ready.
+fn one_unready(md: &ModelDeployment, plan: &Plan) -> Option<DeploymentObservation> {
+    rolled_out(md, plan).map(|d| DeploymentObservation {
+        rollout_complete: false,
+        ready: 1,
+        ..d
     })
 }
 
@@ -295,6 +306,88 @@ fn automatic_rollback_after_the_deadline_and_no_repromotion() {
 }
 
 #[test]
+fn a_version_whose_pods_stop_being_ready_fails_after_the_deadline_and_is_rolled_back() {
+    let mut m = serving("2.4.0");
+    m.spec = md("2.5.0").spec;
+    let promoted = step(&mut m, &gate(true), None, 100);
+    let obs = rolled_out(&m, &promoted);
+    let available = step(&mut m, &gate(true), obs, 105);
+    assert_eq!(available.status.phase, Some(Phase::Serving));
+    let unready = one_unready(&m, &available);
+
+    // Within the deadline (60 s): still serving, but not Ready, and kstatus InProgress.
+    let first = step(&mut m, &gate(true), unready.clone(), 200);
+    assert_eq!(first.status.phase, Some(Phase::Serving));
+    assert_eq!(first.status.unready_since, Some(time(200)));
+    let ready = condition(&m, conditions::READY);
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", reason::NOT_READY)
+    );
+    assert!(
+        ready.message.contains("1 of 2 pods Ready"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(condition(&m, conditions::RECONCILING).status, "True");
+    assert!(first.requeue_after <= Duration::from_secs(60));
+
+    // Ready again in time: the clock resets.
+    let obs = rolled_out(&m, &available);
+    let recovered = step(&mut m, &gate(true), obs, 220);
+    assert_eq!(recovered.status.unready_since, None);
+    assert_eq!(condition(&m, conditions::READY).status, "True");
+    let again = step(&mut m, &gate(true), unready.clone(), 225);
+    assert_eq!(again.status.unready_since, Some(time(225)));
+    assert!(!again.signals.rolled_back);
+
+    // Past the deadline: rolled back to the last good version, with the reason.
+    let failed = step(&mut m, &gate(true), unready, 286);
+    assert_eq!(reasons(&failed), [event::ROLLED_BACK]);
+    assert!(
+        failed.events[0].note.contains("1 of 2 pods Ready"),
+        "{}",
+        failed.events[0].note
+    );
+    let restored = failed.serve.clone().unwrap();
+    assert_eq!(
+        (restored.version.as_str(), restored.reason.as_str()),
+        ("2.4.0", history::NOT_READY)
+    );
+    assert_eq!(failed.status.failed_candidates[0].version, "2.5.0");
+    assert_eq!(failed.status.unready_since, None);
+}
+
+#[test]
+fn a_restored_version_that_stops_being_ready_degrades_instead_of_rolling_back_again() {
+    let mut m = serving("2.4.0");
+    m.spec = md("2.5.0").spec;
+    let promoted = step(&mut m, &gate(true), None, 100);
+    let obs = stuck(&m, &promoted);
+    let failed = step(&mut m, &gate(true), obs, 161);
+    assert_eq!(reasons(&failed), [event::ROLLED_BACK]);
+    let obs = rolled_out(&m, &failed);
+    let back = step(&mut m, &gate(true), obs, 170);
+    assert_eq!(back.status.phase, Some(Phase::RolledBack));
+    let unready = one_unready(&m, &back);
+    step(&mut m, &gate(true), unready.clone(), 180);
+    let degraded = step(&mut m, &gate(true), unready, 241);
+    assert!(!degraded.signals.rolled_back);
+    assert_eq!(
+        m.status.as_ref().unwrap().history.len(),
+        3,
+        "no further rollback"
+    );
+    let ready = condition(&m, conditions::READY);
+    assert_eq!(ready.reason, reason::NOT_READY);
+    assert!(
+        ready.message.contains("does not roll back further"),
+        "{}",
+        ready.message
+    );
+}
+
+#[test]
 fn manual_mode_degrades_then_the_annotation_rolls_back_once() {
     let mut m = serving("2.4.0");
     m.spec = md("2.5.0").spec;
@@ -408,7 +501,7 @@ fn overdue_sign_off_escalates_once_naming_teams_and_contacts() {
     m.spec.handoff.escalate_after = Some("30s".into());
     let first = step(&mut m, &gate(false), None, 0);
     assert_eq!(condition(&m, conditions::ESCALATED).status, "False");
-    assert!(first.requeue_after <= Duration::from_secs(30));
+    assert!(first.requeue_after <= Duration::from_secs(60));
     let late = step(&mut m, &gate(false), None, 31);
     assert_eq!(reasons(&late), [event::ESCALATED]);
     assert!(

@@ -572,7 +572,7 @@ mod tests {
         ));
         assert!(message.contains("cannot tell who introduced"), "{message}");
         let mut moved = changed.clone();
-        moved.spec.serving.image = "registry.example.com/fraud-scorer:other".into();
+        moved.spec.serving.image = Some("registry.example.com/fraud-scorer:other".into());
         let message = denied(create(
             &request("drift", "2.4.0"),
             &alice,

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 
 use super::{Requester, Rights, Verdict, annotation, member_of, pointer_token};
 use crate::{
-    api::{ModelDeployment, ModelDeploymentSpec, Role, Team, labels, namespaced_name},
+    api::{
+        ModelDeployment, ModelDeploymentSpec, Role, Team, fingerprint::privileges, labels,
+        namespaced_name,
+    },
     seal::{SealKeys, candidate_author_record},
 };
 
@@ -228,6 +231,13 @@ fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<Decisio
     if old.spec.rollback != new.spec.rollback {
         decisions.push(Decision {
             action: "change spec.rollback of".into(),
+            teams: vec![team_of(Role::Platform)],
+            all: false,
+        });
+    }
+    if privileges(&old.spec.serving) != privileges(&new.spec.serving) {
+        decisions.push(Decision {
+            action: "change what the pods may do (ServiceAccount, security contexts, host access in spec.serving) of".into(),
             teams: vec![team_of(Role::Platform)],
             all: false,
         });
@@ -545,6 +555,63 @@ mod tests {
                 &teams,
                 &rights()
             ),
+            Verdict::allow()
+        );
+    }
+
+    #[test]
+    fn what_the_pods_may_do_is_the_platform_teams() {
+        let old = crate::controller::desired::tests::templated("2.4.0");
+        let pod = |md: &mut ModelDeployment| {
+            md.spec
+                .serving
+                .template
+                .as_mut()
+                .unwrap()
+                .spec
+                .as_mut()
+                .unwrap()
+                .clone()
+        };
+        let mut escalate = old.clone();
+        let mut spec = pod(&mut escalate);
+        spec.service_account_name = Some("cluster-admin-sa".into());
+        spec.containers[0].security_context = Some(k8s_openapi::api::core::v1::SecurityContext {
+            privileged: Some(true),
+            ..Default::default()
+        });
+        escalate.spec.serving.template.as_mut().unwrap().spec = Some(spec);
+        for change in [escalate.clone(), md("2.4.0")] {
+            let message = denied(validate_update(
+                &old,
+                &change,
+                &user("carol", &[]),
+                &teams,
+                &rights(),
+            ));
+            assert!(
+                message.contains("carol may not change what the pods may do")
+                    && message.contains("ml-platform"),
+                "{message}"
+            );
+            assert_eq!(
+                validate_update(
+                    &old,
+                    &change,
+                    &user("bob", &["ml-platform-eng"]),
+                    &teams,
+                    &rights()
+                ),
+                Verdict::allow()
+            );
+        }
+        // Operational template changes are anyone's who may edit.
+        let mut scaled = old.clone();
+        let mut spec = pod(&mut scaled);
+        spec.node_selector = Some(BTreeMap::from([("accelerator".into(), "h100".into())]));
+        scaled.spec.serving.template.as_mut().unwrap().spec = Some(spec);
+        assert_eq!(
+            validate_update(&old, &scaled, &user("carol", &[]), &teams, &rights()),
             Verdict::allow()
         );
     }
