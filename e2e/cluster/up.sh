@@ -179,6 +179,22 @@ status:
   phase: Running
 "
 done
+# One tainted GPU node, for workloads that tolerate it and request nvidia.com/gpu.
+nodes_yaml+="---
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-gpu-0
+  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: \"0\"}
+  labels: {type: kwok-gpu, accelerator: nvidia-a100, kubernetes.io/hostname: kwok-gpu-0, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
+spec:
+  taints: [{key: nvidia.com/gpu, value: present, effect: NoSchedule}]
+status:
+  allocatable: {cpu: \"$KWOK_NODE_CPU\", memory: $KWOK_NODE_MEMORY, pods: \"$KWOK_NODE_PODS\", nvidia.com/gpu: \"8\"}
+  capacity: {cpu: \"$KWOK_NODE_CPU\", memory: $KWOK_NODE_MEMORY, pods: \"$KWOK_NODE_PODS\", nvidia.com/gpu: \"8\"}
+  nodeInfo: {architecture: amd64, operatingSystem: linux, kubeletVersion: fake, kubeProxyVersion: fake}
+  phase: Running
+"
 kc apply -f - <<< "$nodes_yaml" >/dev/null
 ready_nodes() {
   check_alive "${components[@]}"
@@ -187,6 +203,10 @@ ready_nodes() {
   (( n >= KWOK_NODES ))
 }
 wait_for "$KWOK_NODES Ready KWOK nodes" 120 ready_nodes || { "$cluster_dir_script/down.sh"; exit 1; }
+gpu_ready() {
+  [[ $(kc get node kwok-gpu-0 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
+}
+wait_for "the tainted GPU node" 60 gpu_ready || { "$cluster_dir_script/down.sh"; exit 1; }
 # The default ServiceAccount is what most workloads run as; wait for its controller.
 wait_for "the default ServiceAccount" 60 kc get serviceaccount default -n default >/dev/null 2>&1 \
   || { "$cluster_dir_script/down.sh"; exit 1; }
