@@ -27,7 +27,10 @@ if ready ~= nil and ready.message ~= nil and ready.message ~= "" then
   message = ready.message
 end
 
-if phase == "Serving" then
+if phase == "Serving" and ready ~= nil and ready.status == "False" then
+  -- Serving, but pods stopped being Ready: Accord rolls back if it lasts.
+  hs.status = "Progressing"
+elseif phase == "Serving" then
   hs.status = "Healthy"
 elseif phase == "AwaitingAttestations" then
   local handoff = condition(obj.status.conditions, "HandoffComplete")
