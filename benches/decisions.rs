@@ -268,6 +268,8 @@ fn main() {
             name_conflicts: vec![],
             contacts: Default::default(),
             deployment: None,
+            canary: None,
+            measurement: None,
             now: now.clone(),
         };
         black_box(rollout::plan(&input));

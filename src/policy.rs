@@ -16,7 +16,7 @@ use kube::{
 
 use crate::{
     api::{
-        ChecklistItem, HandoffPolicy, ModelDeployment, Role,
+        After, ChecklistItem, HandoffPolicy, ModelDeployment, Role,
         handoff_policy::{SignatureRequirement, Stage},
     },
     controller::rollout::parse_duration,
@@ -44,6 +44,9 @@ pub struct Requirement {
     /// Set when two sources give the item to different roles: it cannot be attested
     /// until they agree.
     pub conflict: Option<String>,
+    /// Attested on canary evidence (`after: Canary`): the canary starts without it.
+    /// A policy that requires the same item requires it before the canary.
+    pub after_canary: bool,
 }
 
 /// The strictest sign-off rules of the matching policies.
@@ -163,6 +166,7 @@ fn requirement(item: &ChecklistItem) -> Requirement {
         min_approvals: 1,
         required_by: vec![BY_MODEL_DEPLOYMENT.to_string()],
         conflict: None,
+        after_canary: item.after == Some(After::Canary),
     }
 }
 
@@ -190,6 +194,7 @@ pub fn effective<'a>(
             match out.items.iter_mut().find(|r| r.id == item.id) {
                 Some(existing) => {
                     existing.required = true;
+                    existing.after_canary = false;
                     existing.min_approvals = existing.min_approvals.max(item.min_approvals);
                     if existing.owner != item.owner && existing.conflict.is_none() {
                         existing.conflict = Some(format!(
@@ -214,6 +219,7 @@ pub fn effective<'a>(
                     min_approvals: item.min_approvals,
                     required_by: vec![by.clone()],
                     conflict: None,
+                    after_canary: false,
                 }),
             }
         }
@@ -251,6 +257,7 @@ pub fn with_policy_items(md: &ModelDeployment, effective: &Effective) -> ModelDe
             owner: r.owner,
             description: r.description.clone(),
             required: r.required,
+            after: r.after_canary.then_some(After::Canary),
         })
         .collect();
     md
@@ -532,7 +539,7 @@ mod tests {
                 .iter()
                 .filter(|(id, ..)| seen.insert(id.clone()))
                 .map(|(id, owner, _, required)| ChecklistItem {
-                    id: id.clone(), owner: *owner, description: None, required: *required,
+                    id: id.clone(), owner: *owner, description: None, required: *required, after: None
                 })
                 .collect();
             let policies: Vec<HandoffPolicy> = policies

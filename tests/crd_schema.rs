@@ -84,7 +84,8 @@ fn model_deployment_required_fields() {
         assert!(required(at(&s, "spec.owners")).contains(&field));
     }
     assert_eq!(required(at(&s, "spec.model")), ["name", "version"]);
-    assert_eq!(required(at(&s, "spec.serving")), ["image"]);
+    // Exactly one of image and template: a CEL rule, not a required field.
+    assert!(required(at(&s, "spec.serving")).is_empty());
     assert_eq!(required(at(&s, "spec.handoff")), ["checklist"]);
     assert_eq!(
         required(at(&s, "spec.handoff.checklist.[]")),
@@ -105,9 +106,14 @@ fn model_deployment_enums() {
         ["Automatic", "Manual"]
     );
     assert_eq!(
+        enum_values(at(&s, "spec.handoff.checklist.[].after")),
+        ["Canary"]
+    );
+    assert_eq!(
         enum_values(at(&s, "status.phase")),
         [
             "AwaitingAttestations",
+            "Canary",
             "Promoting",
             "Serving",
             "RollingBack",

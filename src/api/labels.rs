@@ -21,6 +21,13 @@ pub const MANAGED_BY_VALUE: &str = "accord";
 /// Selector label binding a managed Deployment to its pods; set to the ModelDeployment name.
 /// It never changes for the life of the Deployment, so selectors stay immutable-safe.
 pub const INSTANCE: &str = "accord.dev/instance";
+/// On the canary Deployment and its pods: `canary`. The Service selects by
+/// [`INSTANCE`] only, so it sends traffic to the canary's pods too.
+pub const TRACK: &str = "accord.dev/track";
+/// The value of [`TRACK`] on a canary.
+pub const TRACK_CANARY: &str = "canary";
+/// The suffix of the canary Deployment's name (`<ModelDeployment>-canary`).
+pub const CANARY_SUFFIX: &str = "-canary";
 
 /// Annotation on the managed Deployment: the users whose attestations promoted it.
 pub const APPROVED_BY: &str = "accord.dev/approved-by";

@@ -22,10 +22,11 @@ pub use attestation::{
 };
 pub use handoff_policy::{HandoffPolicy, HandoffPolicySpec, HandoffPolicyStatus};
 pub use model_deployment::{
-    Approval, AutoApproval, AutoApprovedItem, CandidateTracking, ChecklistItem,
-    ChecklistItemStatus, FailedCandidate, Handoff, HistoryEntry, HistoryOutcome, ItemApproval,
-    ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus, ModelIdentity, ModelRef, Owners,
-    Phase, Role, RollbackMode, RollbackPlan, Serving, TrainingData,
+    After, Analysis, Approval, AutoApproval, AutoApprovedItem, Canary, CanaryRecord, CanaryStatus,
+    CandidateTracking, ChecklistItem, ChecklistItemStatus, FailedCandidate, Handoff, HistoryEntry,
+    HistoryOutcome, ItemApproval, Measurement, ModelDeployment, ModelDeploymentSpec,
+    ModelDeploymentStatus, ModelIdentity, ModelRef, Owners, Phase, Role, RollbackMode,
+    RollbackPlan, RolloutStrategy, Serving, TrainingData,
 };
 pub use team::{SigningKey, Team, TeamMembers, TeamSpec, TeamStatus};
 

@@ -8,7 +8,9 @@ use k8s_openapi::{
 };
 use kube::{CustomResource, KubeSchema};
 
-use super::validation::{DNS1123_LABEL, DNS1123_SUBDOMAIN, DURATION, LABEL_VALUE, SHA256_DIGEST};
+use super::validation::{
+    DNS1123_LABEL, DNS1123_SUBDOMAIN, DURATION, HTTP_URL, LABEL_VALUE, SHA256_DIGEST,
+};
 use serde::{Deserialize, Serialize};
 
 /// A model in production, owned jointly by a data, a platform and an application Team.
@@ -47,6 +49,89 @@ pub struct ModelDeploymentSpec {
     pub handoff: Handoff,
     /// What happens when a promoted version fails.
     pub rollback: RollbackPlan,
+    /// How a signed-off candidate reaches production: with `canary`, it first runs
+    /// beside the active version, behind the same Service, until it has baked (and its
+    /// analysis held, and the items marked `after: Canary` are attested).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutStrategy>,
+}
+
+/// How a candidate reaches production.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutStrategy {
+    /// Run the candidate as a canary first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
+}
+
+fn default_canary_replicas() -> i32 {
+    1
+}
+
+fn default_bake_seconds() -> i32 {
+    300
+}
+
+/// A canary: the candidate runs with `replicas` pods beside the active version (the
+/// Service sends it a share of the traffic) for `bakeSeconds` once available.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Canary {
+    /// Pods of the candidate while it is a canary.
+    #[serde(default = "default_canary_replicas")]
+    #[schemars(range(min = 1, max = 100))]
+    pub replicas: i32,
+    /// How long the canary runs, once available, before it can be promoted.
+    #[serde(default = "default_bake_seconds")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub bake_seconds: i32,
+    /// A Prometheus query that must hold while the canary bakes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Analysis>,
+}
+
+fn default_interval() -> i32 {
+    30
+}
+
+/// A metric the canary must keep within bounds, measured every `intervalSeconds`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = kube::core::Rule::new("has(self.maxValue) != has(self.minValue)").message(
+    "spec.rollout.canary.analysis: set exactly one of maxValue or minValue"
+))]
+#[serde(rename_all = "camelCase")]
+pub struct Analysis {
+    /// The Prometheus server, e.g. `http://prometheus.monitoring:9090`.
+    #[schemars(length(min = 1, max = 1024), regex(pattern = HTTP_URL))]
+    pub address: String,
+    /// PromQL returning one number; `{{version}}`, `{{namespace}}` and `{{name}}` are
+    /// replaced with the candidate's version, the namespace and the ModelDeployment's
+    /// name, e.g. `sum(rate(errors{version="{{version}}"}[1m])) / sum(rate(requests{version="{{version}}"}[1m]))`.
+    #[schemars(length(min = 1, max = 4096))]
+    pub query: String,
+    /// The canary fails a measurement above this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_value: Option<f64>,
+    /// The canary fails a measurement below this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_value: Option<f64>,
+    /// Seconds between measurements.
+    #[serde(default = "default_interval")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub interval_seconds: i32,
+    /// Failed measurements tolerated; one more fails the canary.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub failure_limit: i32,
+}
+
+/// When an item is attested.
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum After {
+    /// While the canary runs, on what it showed: full promotion waits for it, the
+    /// canary does not.
+    Canary,
 }
 
 /// One Team name per role. Each must name an existing Team; a missing one sets phase `Invalid`.
@@ -264,6 +349,11 @@ pub struct ChecklistItem {
     /// Whether promotion waits for this item.
     #[serde(default = "default_true")]
     pub required: bool,
+    /// `Canary`: the item is attested on canary evidence, while the canary runs; the
+    /// canary starts without it and full promotion waits for it. Without a canary (or
+    /// for the first version) it is an ordinary item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<After>,
 }
 
 /// The three roles that share a model.
@@ -384,6 +474,9 @@ pub struct ModelDeploymentStatus {
     /// lasts longer than `spec.rollback.progressDeadlineSeconds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unready_since: Option<Time>,
+    /// The canary of the current candidate while it runs (see `spec.rollout.canary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryStatus>,
     /// The HandoffPolicies that apply to this ModelDeployment, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<String>,
@@ -416,6 +509,60 @@ pub struct FailedCandidate {
     pub version: String,
     /// When it was rolled back; only attestations admitted later can promote it again.
     pub failed_at: Time,
+}
+
+/// A canary in progress.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryStatus {
+    /// The candidate fingerprint the canary runs.
+    pub fingerprint: String,
+    /// Its version, for humans.
+    pub version: String,
+    /// When the canary Deployment was first written.
+    pub started_at: Time,
+    /// When every canary pod was first available; the bake time counts from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_at: Option<Time>,
+    /// The analysis measurements, newest last (the last 20).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measurements: Vec<Measurement>,
+    /// How many measurements failed in all.
+    #[serde(default)]
+    pub failed_measurements: i32,
+}
+
+/// One measurement of a canary's analysis query.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Measurement {
+    /// When it was taken.
+    pub at: Time,
+    /// The value as Prometheus returned it, when it returned one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Whether it is within the bound.
+    pub passed: bool,
+    /// Why it failed or counted for nothing (no data, an error), for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// What a canary showed, kept in the history entry of what followed it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryRecord {
+    /// The canary's version and fingerprint.
+    pub version: String,
+    pub fingerprint: String,
+    /// When it started and ended.
+    pub started_at: Time,
+    pub ended_at: Time,
+    /// `Promoted`, `AnalysisFailed`, `NoMeasurement` or `RollbackRequested`.
+    pub outcome: String,
+    /// The analysis measurements, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measurements: Vec<Measurement>,
 }
 
 /// Bookkeeping for the current candidate.
@@ -528,6 +675,8 @@ impl ModelDeploymentSpec {
 pub enum Phase {
     /// The candidate waits for required attestations.
     AwaitingAttestations,
+    /// The signed-off candidate runs as a canary beside the active version.
+    Canary,
     /// The candidate was promoted and its Deployment is rolling out.
     Promoting,
     /// The candidate is promoted and available.
@@ -582,6 +731,9 @@ pub struct ChecklistItemStatus {
     /// satisfied it: `HandoffPolicy/<name> rule <rule>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_approved_by: Option<String>,
+    /// `Canary`: attested on canary evidence, while the canary runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<After>,
 }
 
 /// One person's sign-off counting for an item.
@@ -624,6 +776,10 @@ pub struct HistoryEntry {
     /// The attestations that allowed a promotion.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<Approval>,
+    /// The canary that preceded this entry: promoted after it, or (for a `RolledBack`
+    /// entry keeping the active version) failed or aborted, with its measurements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryRecord>,
     /// Items a HandoffPolicy's `autoApprove` rule satisfied for this promotion, with
     /// the rule and the version it compared against.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -17,6 +17,8 @@ pub mod condition {
     /// `Ready=False`: the running version has pods that are not Ready (and, on
     /// history entries and `RolledBack`, it failed because that lasted too long).
     pub const NOT_READY: &str = "NotReady";
+    /// `Ready=False`: the candidate runs as a canary beside the active version.
+    pub const CANARY_IN_PROGRESS: &str = "CanaryInProgress";
     /// `Ready=False`: an earlier version is being restored.
     pub const ROLLING_BACK: &str = "RollingBack";
     /// `Ready=False`: the candidate failed and an earlier version runs instead.
@@ -60,6 +62,11 @@ pub mod history {
     pub const AUTO_APPROVED: &str = "AutoApproved";
     /// Restored because an owner asked for it.
     pub const ROLLBACK_REQUESTED: &str = "RollbackRequested";
+    /// The active version was kept because the canary's analysis failed.
+    pub const ANALYSIS_FAILED: &str = "AnalysisFailed";
+    /// The active version was kept because no analysis measurement passed during the
+    /// canary's bake.
+    pub const NO_MEASUREMENT: &str = "NoMeasurement";
     /// Restored because the promoted version missed its progress deadline.
     pub const PROGRESS_DEADLINE_EXCEEDED: &str = super::condition::PROGRESS_DEADLINE_EXCEEDED;
     /// Restored because the promoted version, once available, had pods not Ready for
@@ -73,6 +80,10 @@ pub mod event {
     pub const PROMOTION_BLOCKED: &str = "PromotionBlocked";
     /// A candidate was promoted.
     pub const PROMOTED: &str = "Promoted";
+    /// A signed-off candidate started running as a canary.
+    pub const CANARY_STARTED: &str = "CanaryStarted";
+    /// A canary ended without promotion (analysis failed, never available, aborted).
+    pub const CANARY_FAILED: &str = "CanaryFailed";
     /// An earlier version was restored.
     pub const ROLLED_BACK: &str = "RolledBack";
     /// A rollback was asked for but nothing earlier can be restored.
@@ -134,6 +145,9 @@ pub mod counted {
     pub const BAD_SIGNATURE: &str = "SignatureNotVerified";
     /// It is older than a HandoffPolicy's `attestations.maxAge`.
     pub const EXPIRED: &str = "Expired";
+    /// It signs off an item on canary evidence but was given before the canary was
+    /// available.
+    pub const BEFORE_CANARY: &str = "BeforeCanary";
     /// A HandoffPolicy requires signed sign-offs and it is not signed.
     pub const SIGNATURE_REQUIRED: &str = "SignatureRequired";
     /// The same person already counts for this item (distinct people are counted).

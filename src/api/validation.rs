@@ -10,6 +10,8 @@ pub const DNS1123_SUBDOMAIN: &str =
 pub const LABEL_VALUE: &str = "^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$";
 /// An OCI content digest in the only algorithm Accord accepts.
 pub const SHA256_DIGEST: &str = "^sha256:[a-f0-9]{64}$";
+/// An http or https URL (a Prometheus server).
+pub const HTTP_URL: &str = "^https?://[^\\s]+$";
 /// A Go-style duration made of whole units, such as `30s`, `15m`, `24h` or `1h30m`.
 pub const DURATION: &str = "^([0-9]+(ms|s|m|h))+$";
 

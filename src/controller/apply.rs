@@ -62,10 +62,11 @@ pub async fn carry_out(
             .map_err(|e| Error::kube(&key, e))?;
     }
     let mut drift = Vec::new();
+    let name = md.name_any();
     if let Some(write) = &writes.deployment {
         let object = format!("Deployment {key}");
         drift.extend(
-            object_write::<Deployment>(client, md, write)
+            object_write::<Deployment>(client, md, &name, write)
                 .await
                 .map_err(|e| Error::kube(&object, e))?,
         );
@@ -73,7 +74,16 @@ pub async fn carry_out(
     if let Some(write) = &writes.service {
         let object = format!("Service {key}");
         drift.extend(
-            object_write::<Service>(client, md, write)
+            object_write::<Service>(client, md, &name, write)
+                .await
+                .map_err(|e| Error::kube(&object, e))?,
+        );
+    }
+    if let Some(write) = &writes.canary {
+        let canary = crate::controller::desired::canary_name(md);
+        let object = format!("Deployment {key}{}", crate::api::labels::CANARY_SUFFIX);
+        drift.extend(
+            object_write::<Deployment>(client, md, &canary, write)
                 .await
                 .map_err(|e| Error::kube(&object, e))?,
         );
@@ -93,6 +103,7 @@ fn params() -> PostParams {
 async fn object_write<K>(
     client: &Client,
     md: &ModelDeployment,
+    name: &str,
     write: &ObjectWrite<K>,
 ) -> kube::Result<Option<DriftReport>>
 where
@@ -124,7 +135,7 @@ where
             }))
         }
         ObjectWrite::Delete => {
-            let uid = api.get_opt(&md.name_any()).await?.and_then(|o| o.uid());
+            let uid = api.get_opt(name).await?.and_then(|o| o.uid());
             let params = DeleteParams {
                 preconditions: Some(Preconditions {
                     uid,
@@ -132,7 +143,7 @@ where
                 }),
                 ..DeleteParams::default()
             };
-            match api.delete(&md.name_any(), &params).await {
+            match api.delete(name, &params).await {
                 Ok(_) => Ok(None),
                 Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
                 Err(err) => Err(err),
@@ -166,8 +177,9 @@ pub fn last_manager<K: Resource>(object: &K) -> String {
         .unwrap_or_else(|| "an unknown field manager".into())
 }
 
-/// The object named like `md` of kind `K`, read live (for a name check before creating).
-pub async fn get<K>(client: &Client, md: &ModelDeployment) -> kube::Result<Option<K>>
+/// The object `name` of kind `K` in `md`'s namespace, read live (for a name check
+/// before creating).
+pub async fn get<K>(client: &Client, md: &ModelDeployment, name: &str) -> kube::Result<Option<K>>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + DeserializeOwned
@@ -175,7 +187,7 @@ where
         + std::fmt::Debug,
 {
     Api::<K>::namespaced(client.clone(), &md.namespace().unwrap_or_default())
-        .get_opt(&md.name_any())
+        .get_opt(name)
         .await
 }
 

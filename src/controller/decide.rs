@@ -55,6 +55,8 @@ pub struct Writes {
     pub status: Option<ModelDeploymentStatus>,
     pub deployment: Option<ObjectWrite<Deployment>>,
     pub service: Option<ObjectWrite<Service>>,
+    /// The canary Deployment (`<name>-canary`).
+    pub canary: Option<ObjectWrite<Deployment>>,
 }
 
 impl Writes {
@@ -63,6 +65,7 @@ impl Writes {
         self.labels.is_none()
             && self.deployment.is_none()
             && self.service.is_none()
+            && self.canary.is_none()
             && self.status.is_none()
     }
 
@@ -70,6 +73,7 @@ impl Writes {
     pub fn creates(&self) -> bool {
         self.deployment.as_ref().is_some_and(ObjectWrite::creates)
             || self.service.as_ref().is_some_and(ObjectWrite::creates)
+            || self.canary.as_ref().is_some_and(ObjectWrite::creates)
     }
 }
 
@@ -138,6 +142,8 @@ pub fn decide(
         },
         contacts: contacts(observed),
         deployment: observed.deployment_observation(md),
+        canary: observed.canary_observation(md),
+        measurement: observed.measurement.clone(),
         now: now.clone(),
     };
     let mut plan = rollout::plan(&input);
@@ -224,6 +230,17 @@ fn writes(
     if read.status.as_ref() != Some(&plan.status) {
         writes.status = Some(plan.status.clone());
     }
+    let live_canary = observed.controlled_canary(md);
+    writes.canary = match &plan.canary {
+        Some(run) => object_write(
+            desired::desired_canary(md, &run.version, &run.serving, run.replicas),
+            live_canary,
+            |d| &d.metadata,
+        ),
+        None => live_canary.and_then(|live| {
+            object_write(desired::parked_canary(live), Some(live), |d| &d.metadata)
+        }),
+    };
     let Some(active) = &plan.serve else {
         return writes;
     };
@@ -524,6 +541,7 @@ mod tests {
                 owner: Role::Application,
                 description: None,
                 required: true,
+                after: None,
             });
         world.converge(&Verify::default());
         world

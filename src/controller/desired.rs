@@ -220,6 +220,78 @@ pub fn desired_deployment(
     deployment
 }
 
+/// The name of `md`'s canary Deployment.
+pub fn canary_name(md: &ModelDeployment) -> String {
+    format!(
+        "{}{}",
+        md.metadata.name.as_deref().unwrap_or_default(),
+        labels::CANARY_SUFFIX
+    )
+}
+
+/// The canary Deployment running the candidate `version` with `serving` on `replicas`
+/// pods, beside the active version and behind the same Service.
+pub fn desired_canary(
+    md: &ModelDeployment,
+    version: &str,
+    serving: &Serving,
+    replicas: i32,
+) -> Deployment {
+    let mut labels = managed_labels(md, version);
+    labels.insert(labels::TRACK.into(), labels::TRACK_CANARY.into());
+    let mut selector = selector_labels(md);
+    selector.insert(labels::TRACK.into(), labels::TRACK_CANARY.into());
+    let mut deployment = Deployment {
+        metadata: ObjectMeta {
+            name: Some(canary_name(md)),
+            namespace: md.metadata.namespace.clone(),
+            labels: Some(labels.clone()),
+            owner_references: Some(owner_reference(md)),
+            ..Default::default()
+        },
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas),
+            selector: LabelSelector {
+                match_labels: Some(selector),
+                ..Default::default()
+            },
+            progress_deadline_seconds: Some(md.spec.rollback.progress_deadline_seconds),
+            template: pod_template(serving, &labels),
+            ..Default::default()
+        }),
+        status: None,
+    };
+    let hash = content_hash(&deployment);
+    deployment.metadata.annotations =
+        Some(BTreeMap::from([(labels::SERVING_HASH.to_string(), hash)]));
+    deployment
+}
+
+/// The serving hash of a parked canary Deployment.
+pub const PARKED: &str = "parked";
+
+/// A canary Deployment with no canary running: parked at zero replicas rather than
+/// deleted, so the operator needs no right to delete workloads. The next canary
+/// replaces it.
+pub fn parked_canary(live: &Deployment) -> Deployment {
+    let mut annotations = live.metadata.annotations.clone().unwrap_or_default();
+    annotations.insert(labels::SERVING_HASH.to_string(), PARKED.to_string());
+    let mut spec = live.spec.clone().unwrap_or_default();
+    spec.replicas = Some(0);
+    Deployment {
+        metadata: ObjectMeta {
+            name: live.metadata.name.clone(),
+            namespace: live.metadata.namespace.clone(),
+            labels: live.metadata.labels.clone(),
+            annotations: Some(annotations),
+            owner_references: live.metadata.owner_references.clone(),
+            ..Default::default()
+        },
+        spec: Some(spec),
+        status: None,
+    }
+}
+
 /// The Service for `active`, when its serving shape names a port.
 pub fn desired_service(md: &ModelDeployment, active: &HistoryEntry) -> Option<Service> {
     let serving = serving_of(active, md);
@@ -290,6 +362,7 @@ pub(crate) mod tests {
                 })
                 .collect(),
             auto_approval: None,
+            canary: None,
             training_data_digest: None,
             serving: Some(md.spec.serving.clone()),
             available_at: None,
@@ -505,5 +578,28 @@ pub(crate) mod tests {
             pod.containers[0].image.as_deref(),
             Some("registry.example.com/fraud-scorer:2.4.0")
         );
+    }
+
+    #[test]
+    fn the_canary_runs_the_candidate_beside_the_stable_version_and_parks_at_zero() {
+        let m = md("2.5.0");
+        let canary = desired_canary(&m, "2.5.0", &m.spec.serving, 1);
+        assert_eq!(canary.metadata.name.as_deref(), Some("fraud-scorer-canary"));
+        let spec = canary.spec.clone().unwrap();
+        assert_eq!(spec.replicas, Some(1));
+        let selector = spec.selector.match_labels.unwrap();
+        assert_eq!(selector[labels::TRACK], labels::TRACK_CANARY);
+        let pod_labels = spec.template.metadata.unwrap().labels.unwrap();
+        assert_eq!(
+            pod_labels[labels::INSTANCE],
+            "fraud-scorer",
+            "the Service selects it too"
+        );
+        assert_eq!(pod_labels[labels::MODEL_VERSION], "2.5.0");
+        assert!(controlled_by(&canary.metadata, &m));
+        let parked = parked_canary(&canary);
+        assert_eq!(parked.spec.unwrap().replicas, Some(0));
+        assert_eq!(recorded_hash(&parked.metadata), Some(PARKED));
+        assert!(controlled_by(&parked.metadata, &m));
     }
 }

@@ -43,6 +43,11 @@ pub struct GateOutcome {
     pub items: Vec<ChecklistItemStatus>,
     /// Team name → required item ids it has not attested, in checklist order.
     pub owed: BTreeMap<String, Vec<String>>,
+    /// The same for items attested on canary evidence (`after: Canary`), when the
+    /// candidate runs as a canary first; otherwise they are in `owed`.
+    pub owed_after_canary: BTreeMap<String, Vec<String>>,
+    /// Required items needed before the canary (all required items without one).
+    pub required_before_canary: usize,
     /// Who attested what, for the promotion record (required and optional items).
     pub approvals: Vec<Approval>,
     /// Attestations for this candidate that exist but do not count: (name, reason).
@@ -58,21 +63,35 @@ pub struct GateOutcome {
 impl GateOutcome {
     /// Whether every required item is attested.
     pub fn complete(&self) -> bool {
+        self.owed.is_empty() && self.owed_after_canary.is_empty()
+    }
+
+    /// Whether every item needed before a canary is attested.
+    pub fn ready_for_canary(&self) -> bool {
         self.owed.is_empty()
     }
 
     /// Number of required items not attested.
     pub fn pending(&self) -> usize {
-        self.owed.values().map(Vec::len).sum()
+        self.owed
+            .values()
+            .chain(self.owed_after_canary.values())
+            .map(Vec::len)
+            .sum()
     }
 
-    /// "data-platform owes data-drift-checked, pii-reviewed; ml-platform owes latency-slo-met".
+    /// "data-platform owes data-drift-checked, pii-reviewed; ml-platform owes latency-slo-met";
+    /// items attested on canary evidence say so.
     pub fn owed_message(&self) -> String {
-        self.owed
+        let before = self
+            .owed
             .iter()
-            .map(|(team, items)| format!("{team} owes {}", items.join(", ")))
-            .collect::<Vec<_>>()
-            .join("; ")
+            .map(|(team, items)| format!("{team} owes {}", items.join(", ")));
+        let after = self
+            .owed_after_canary
+            .iter()
+            .map(|(team, items)| format!("{team} owes {} (on canary evidence)", items.join(", ")));
+        before.chain(after).collect::<Vec<_>>().join("; ")
     }
 }
 
@@ -284,6 +303,56 @@ pub fn is_for_candidate(
     }
 }
 
+/// When a sign-off was given: `signedAt` for a signed one, else its creation.
+fn given_at(attestation: &Attestation) -> Option<Timestamp> {
+    match &attestation.spec.signature {
+        Some(signature) => signing::parse_signed_at(&signature.signed_at).ok(),
+        None => attestation
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0),
+    }
+}
+
+impl Judge<'_> {
+    /// An item on canary evidence counts only sign-off given after the canary of this
+    /// candidate became available (until the candidate is promoted: then it was
+    /// judged so already).
+    fn canary_rejection(&self, attestation: &Attestation, item: &Requirement) -> Option<Rejection> {
+        let status = self.md.status.as_ref()?;
+        let promoted = status
+            .history
+            .last()
+            .is_some_and(|e| e.fingerprint_in(&self.md.spec) == self.candidate.fingerprint);
+        if !item.after_canary || promoted || !super::canary::applies(self.md) {
+            return None;
+        }
+        let available = status
+            .canary
+            .as_ref()
+            .filter(|c| c.fingerprint == self.candidate.fingerprint)
+            .and_then(|c| c.available_at.as_ref());
+        let given = given_at(attestation);
+        match (available, given) {
+            (Some(since), Some(given)) if given > since.0 => None,
+            (since, _) => rejected(
+                counted::BEFORE_CANARY,
+                match since {
+                    Some(since) => format!(
+                        "item {} is signed off on canary evidence, and this was given before the canary was available at {}: attest again on what it showed",
+                        item.id, since.0
+                    ),
+                    None => format!(
+                        "item {} is signed off on canary evidence, and the canary is not available yet: attest once it has run",
+                        item.id
+                    ),
+                },
+            ),
+        }
+    }
+}
+
 /// Why a sign-off that is otherwise sound does not meet the matching policies' rules
 /// (`require: Signed`, `maxAge`), or `None`.
 fn policy_rejection(
@@ -302,14 +371,7 @@ fn policy_rejection(
         );
     }
     let (max_age, policy) = rules.max_age.as_ref()?;
-    let given = match &attestation.spec.signature {
-        Some(signature) => signing::parse_signed_at(&signature.signed_at).ok(),
-        None => attestation
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map(|t| t.0),
-    }?;
+    let given = given_at(attestation)?;
     let limit = jiff::SignedDuration::try_from(*max_age).ok()?;
     (now.duration_since(given) > limit).then(|| Rejection {
         reason: counted::EXPIRED,
@@ -367,6 +429,7 @@ pub fn evaluate<'a>(
         teams.insert(role, (team_name, found));
     }
     let auto = auto_approve::judge(md, effective, candidate);
+    let canary = super::canary::applies(md);
     for item in &effective.items {
         let (team_name, team) = &teams[&item.owner];
         let status = judge.item(
@@ -377,7 +440,7 @@ pub fn evaluate<'a>(
             &effective.rules,
             &mut outcome,
         );
-        record(item, status, team_name, &auto, &mut outcome);
+        record(item, status, team_name, &auto, canary, &mut outcome);
     }
     outcome
 }
@@ -389,9 +452,12 @@ fn record(
     mut status: ChecklistItemStatus,
     team_name: &str,
     auto: &AutoOutcome,
+    canary: bool,
     outcome: &mut GateOutcome,
 ) {
     let needed = item.min_approvals.max(1) as usize;
+    let after_canary = canary && item.after_canary;
+    outcome.required_before_canary += usize::from(item.required && !after_canary);
     status.attested = status.approvals.len() >= needed;
     if !status.attested
         && let (Some(grant), Some(basis)) = (auto.granted.get(&item.id), &auto.basis)
@@ -444,11 +510,12 @@ fn record(
             } else {
                 item.id.clone()
             };
-            outcome
-                .owed
-                .entry(team_name.to_string())
-                .or_default()
-                .push(owed);
+            let owed_in = if after_canary {
+                &mut outcome.owed_after_canary
+            } else {
+                &mut outcome.owed
+            };
+            owed_in.entry(team_name.to_string()).or_default().push(owed);
         }
     }
     outcome.items.push(status);
@@ -475,6 +542,7 @@ impl Judge<'_> {
             required_by: item.required_by.clone(),
             min_approvals: (needed > 1).then_some(item.min_approvals),
             reason: item.conflict.clone(),
+            after: item.after_canary.then_some(crate::api::After::Canary),
             ..Default::default()
         };
         let candidates = relevant
@@ -492,7 +560,8 @@ impl Judge<'_> {
             }
             let rejection = self
                 .rejection(attestation, team_name, team, signature.as_ref())
-                .or_else(|| policy_rejection(attestation, rules, self.now));
+                .or_else(|| policy_rejection(attestation, rules, self.now))
+                .or_else(|| self.canary_rejection(attestation, item));
             let complete = status.approvals.len() >= needed;
             match rejection {
                 None if complete => {}
@@ -583,6 +652,71 @@ mod tests {
             "data-platform owes drift; ml-platform owes latency; payments-app owes kpis"
         );
         assert!(out.items.iter().all(|i| !i.attested));
+    }
+
+    #[test]
+    fn sign_off_on_canary_evidence_counts_only_after_the_canary_was_available() {
+        use crate::api::{
+            After, Canary, CanaryStatus, HistoryEntry, ModelDeploymentStatus, RolloutStrategy,
+        };
+        let mut m = md("2.0.0");
+        m.spec.handoff.checklist[2].after = Some(After::Canary);
+        m.spec.rollout = Some(RolloutStrategy {
+            canary: Some(Canary {
+                replicas: 1,
+                bake_seconds: 60,
+                analysis: None,
+            }),
+        });
+        let active: HistoryEntry = serde_json::from_value(serde_json::json!({
+            "version": "1.0.0", "image": "i:1", "outcome": "Promoted", "at": "2027-01-15T08:00:00Z",
+            "reason": "AllItemsAttested", "availableAt": "2027-01-15T08:00:10Z"}))
+        .unwrap();
+        let mut canary = CanaryStatus {
+            fingerprint: m.spec.fingerprint(),
+            version: "2.0.0".into(),
+            started_at: time(40),
+            available_at: None,
+            measurements: vec![],
+            failed_measurements: 0,
+        };
+        let at = |name: &str, secs: i64| {
+            let mut a = attestation(name, "kpis", "2.0.0", "carol", &[]);
+            a.metadata.creation_timestamp = Some(time(secs));
+            a
+        };
+        let (early, late) = (at("early", 10), at("late", 60));
+        let others = [
+            attestation("a1", "drift", "2.0.0", "alice", &["data-platform-eng"]),
+            attestation("a2", "latency", "2.0.0", "bob", &[]),
+        ];
+        let teams = |name: &str| match name {
+            "payments-app" => Some(team("payments-app", &["carol"], &[])),
+            other => teams(other),
+        };
+        let judge = |m: &ModelDeployment, atts: Vec<&Attestation>| {
+            evaluate(m, atts, &teams, &TrustAsWritten)
+        };
+        for available in [None, Some(time(50))] {
+            canary.available_at = available.clone();
+            m.status = Some(ModelDeploymentStatus {
+                history: vec![active.clone()],
+                canary: Some(canary.clone()),
+                ..Default::default()
+            });
+            let out = judge(&m, others.iter().chain([&early]).collect());
+            assert!(out.ready_for_canary(), "the canary does not wait for it");
+            assert!(!out.complete());
+            assert_eq!(out.owed_after_canary["payments-app"], ["kpis"]);
+            let (name, rejection) = &out.rejected[0];
+            assert_eq!(
+                (name.as_str(), rejection.reason),
+                ("early", counted::BEFORE_CANARY)
+            );
+        }
+        let out = judge(&m, others.iter().chain([&early, &late]).collect());
+        assert!(out.complete(), "{:?}", out.rejected);
+        assert_eq!(out.items[2].attestation.as_deref(), Some("late"));
     }
 
     #[test]

@@ -79,6 +79,7 @@ mod tests {
             reason: "AllItemsAttested".into(),
             approvals: vec![],
             auto_approval: None,
+            canary: None,
             training_data_digest: None,
             serving: None,
             available_at: None,

@@ -6,8 +6,10 @@
 //! [`observe`] (read the caches) → [`decide`] (pure: [`gate`] → [`rollout`] →
 //! [`desired`] and [`verdicts`]) → [`apply`] (only what differs) → [`events`].
 
+pub mod analysis;
 pub mod apply;
 pub mod auto_approve;
+pub mod canary;
 pub mod candidate;
 pub mod decide;
 pub mod desired;
@@ -113,6 +115,8 @@ pub struct Context {
     pub backoff: Backoff,
     /// Accord's own ModelDeployment writes, so their watch events ask for nothing.
     pub own_writes: Arc<OwnWrites>,
+    /// Queries canaries' analysis servers.
+    pub prometheus: analysis::Prometheus,
 }
 
 impl Context {
@@ -132,6 +136,7 @@ impl Context {
             stores,
             verifier,
             backoff: Backoff::default(),
+            prometheus: analysis::Prometheus::new(),
         }
     }
 }

@@ -18,6 +18,7 @@ use k8s_openapi::{
 use super::{
     Context, Error,
     apply::{self, DriftReport},
+    canary,
     decide::{Decision, ObjectWrite, Writes, decide},
     desired,
     events::{self, PlannedEvent},
@@ -42,6 +43,11 @@ pub async fn reconcile(
     }
     let now = Time(jiff::Timestamp::now());
     let mut observed = observe(&ctx.stores, md);
+    if let Some((analysis, query)) = canary::analysis_due(md, &md.spec.fingerprint(), &now) {
+        let measurement = ctx.prometheus.measure(&analysis, &query, now.clone()).await;
+        tracing::info!(query, value = ?measurement.value, passed = measurement.passed, "canary analysis");
+        observed.measurement = Some(measurement);
+    }
     let mut decision = decide(md, &observed, ctx.verifier.as_ref(), now.clone());
     if decision.writes.creates() && look_up_names(&ctx, md, &decision.writes, &mut observed).await?
     {
@@ -63,9 +69,12 @@ async fn look_up_names(
     writes: &Writes,
     observed: &mut Observed,
 ) -> Result<bool, Error> {
-    let (deployment, service) = futures::join!(
-        look_up::<Deployment>(ctx, md, creates(&writes.deployment)),
-        look_up::<Service>(ctx, md, creates(&writes.service)),
+    let name = md.name_any();
+    let canary_name = desired::canary_name(md);
+    let (deployment, service, canary) = futures::join!(
+        look_up::<Deployment>(ctx, md, &name, creates(&writes.deployment)),
+        look_up::<Service>(ctx, md, &name, creates(&writes.service)),
+        look_up::<Deployment>(ctx, md, &canary_name, creates(&writes.canary)),
     );
     let mut found = false;
     if let Some(live) = deployment? {
@@ -78,6 +87,16 @@ async fn look_up_names(
         note_owner(md, &live.metadata, "Service", observed);
         observed.service = Some(Arc::new(live));
     }
+    if let Some(live) = canary? {
+        found = true;
+        if !desired::controlled_by(&live.metadata, md) {
+            let namespace = md.namespace().unwrap_or_default();
+            observed
+                .foreign
+                .push(format!("Deployment {namespace}/{canary_name}"));
+        }
+        observed.canary = Some(Arc::new(live));
+    }
     Ok(found)
 }
 
@@ -85,8 +104,13 @@ fn creates<K>(write: &Option<ObjectWrite<K>>) -> bool {
     write.as_ref().is_some_and(ObjectWrite::creates)
 }
 
-/// The live object of kind `K` named like `md`, when `wanted`.
-async fn look_up<K>(ctx: &Context, md: &ModelDeployment, wanted: bool) -> Result<Option<K>, Error>
+/// The live object of kind `K` named `name` in `md`'s namespace, when `wanted`.
+async fn look_up<K>(
+    ctx: &Context,
+    md: &ModelDeployment,
+    name: &str,
+    wanted: bool,
+) -> Result<Option<K>, Error>
 where
     K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + serde::de::DeserializeOwned
@@ -96,8 +120,9 @@ where
     if !wanted {
         return Ok(None);
     }
-    apply::get::<K>(&ctx.client, md).await.map_err(|e| {
-        let object = format!("{} {}", K::kind(&()), namespaced_name(&md.metadata));
+    apply::get::<K>(&ctx.client, md, name).await.map_err(|e| {
+        let namespace = md.namespace().unwrap_or_default();
+        let object = format!("{} {namespace}/{name}", K::kind(&()));
         Error::kube(&object, e)
     })
 }

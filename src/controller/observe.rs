@@ -9,7 +9,7 @@ use kube::{ResourceExt, runtime::reflector::ObjectRef};
 
 use super::desired;
 use crate::{
-    api::{Attestation, HandoffPolicy, ModelDeployment, Team},
+    api::{Attestation, HandoffPolicy, Measurement, ModelDeployment, Team},
     policy::{self, Effective},
     watch::Stores,
 };
@@ -38,6 +38,10 @@ pub struct Observed {
     pub deployment: Option<Arc<Deployment>>,
     /// The Service of the ModelDeployment's name, if one is known.
     pub service: Option<Arc<Service>>,
+    /// The canary Deployment (`<name>-canary`), if one is known.
+    pub canary: Option<Arc<Deployment>>,
+    /// A measurement of the canary's analysis, taken for this reconcile when due.
+    pub measurement: Option<Measurement>,
     /// Objects of the managed names that exist but are not controlled by this
     /// ModelDeployment, found by a live read before creating (e.g. "Deployment ns/name").
     pub foreign: Vec<String>,
@@ -73,6 +77,18 @@ impl Observed {
             .filter(|d| desired::controlled_by(&d.metadata, md))
     }
 
+    /// The canary Deployment, when this ModelDeployment controls it.
+    pub fn controlled_canary(&self, md: &ModelDeployment) -> Option<&Deployment> {
+        self.canary
+            .as_deref()
+            .filter(|d| desired::controlled_by(&d.metadata, md))
+    }
+
+    /// What the controlled canary Deployment reports.
+    pub fn canary_observation(&self, md: &ModelDeployment) -> Option<DeploymentObservation> {
+        observation(self.controlled_canary(md)?)
+    }
+
     /// The Service, when this ModelDeployment controls it.
     pub fn controlled_service(&self, md: &ModelDeployment) -> Option<&Service> {
         self.service
@@ -90,6 +106,16 @@ impl Observed {
         if self.service.is_some() && self.controlled_service(md).is_none() {
             conflicts.push(format!("Service {key}"));
         }
+        if crate::controller::canary::config(md).is_some()
+            && self.canary.is_some()
+            && self.controlled_canary(md).is_none()
+        {
+            conflicts.push(format!(
+                "Deployment {}/{}",
+                md.namespace().unwrap_or_default(),
+                desired::canary_name(md)
+            ));
+        }
         conflicts.sort();
         conflicts.dedup();
         conflicts
@@ -97,23 +123,23 @@ impl Observed {
 
     /// What the controlled Deployment reports.
     pub fn deployment_observation(&self, md: &ModelDeployment) -> Option<DeploymentObservation> {
-        let deployment = self.controlled_deployment(md)?;
-        deployment.spec.as_ref()?;
-        Some(DeploymentObservation {
-            hash: desired::recorded_hash(&deployment.metadata).map(String::from),
-            rollout_complete: rollout_complete(deployment),
-            ready: deployment
-                .status
-                .as_ref()
-                .and_then(|s| s.available_replicas)
-                .unwrap_or(0),
-            want: deployment
-                .spec
-                .as_ref()
-                .and_then(|s| s.replicas)
-                .unwrap_or(1),
-        })
+        observation(self.controlled_deployment(md)?)
     }
+}
+
+/// What a controlled Deployment reports.
+fn observation(deployment: &Deployment) -> Option<DeploymentObservation> {
+    let spec = deployment.spec.as_ref()?;
+    Some(DeploymentObservation {
+        hash: desired::recorded_hash(&deployment.metadata).map(String::from),
+        rollout_complete: rollout_complete(deployment),
+        ready: deployment
+            .status
+            .as_ref()
+            .and_then(|s| s.available_replicas)
+            .unwrap_or(0),
+        want: spec.replicas.unwrap_or(1),
+    })
 }
 
 /// Whether the Deployment controller has observed the latest spec and every replica is
@@ -154,6 +180,10 @@ pub fn observe(stores: &Stores, md: &ModelDeployment) -> Observed {
         service: stores
             .services
             .get(&ObjectRef::new(&name).within(&namespace)),
+        canary: stores
+            .deployments
+            .get(&ObjectRef::new(&desired::canary_name(md)).within(&namespace)),
+        measurement: None,
         foreign: vec![],
         policies: stores.policies.state(),
         namespace_labels: stores.namespace_labels(&namespace),

@@ -187,10 +187,12 @@ pub fn md(version: &str) -> ModelDeployment {
                     owner,
                     description: None,
                     required: true,
+                    after: None,
                 })
                 .collect(),
                 escalate_after: None,
             },
+            rollout: None,
             rollback: RollbackPlan {
                 mode: RollbackMode::Automatic,
                 progress_deadline_seconds: 60,

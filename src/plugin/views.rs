@@ -51,6 +51,50 @@ pub struct Status {
     pub checklist: Vec<ItemRow>,
     /// Team → items it still owes.
     pub owed: BTreeMap<String, Vec<String>>,
+    /// The canary of the candidate, while it runs: progress and analysis values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryView>,
+}
+
+/// A running canary, for `status`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryView {
+    pub version: String,
+    pub replicas: i32,
+    pub started_at: String,
+    pub available_at: Option<String>,
+    pub bake_seconds: i32,
+    /// `value (passed)` / `value (failed: why)`, oldest first.
+    pub measurements: Vec<String>,
+    pub failed_measurements: i32,
+    pub failure_limit: Option<i32>,
+}
+
+fn canary_view(md: &ModelDeployment) -> Option<CanaryView> {
+    let run = md.status.as_ref()?.canary.as_ref()?;
+    let config = crate::controller::canary::config(md)?;
+    Some(CanaryView {
+        version: run.version.clone(),
+        replicas: config.replicas,
+        started_at: run.started_at.0.to_string(),
+        available_at: run.available_at.as_ref().map(|t| t.0.to_string()),
+        bake_seconds: config.bake_seconds,
+        measurements: run
+            .measurements
+            .iter()
+            .map(|m| {
+                let value = m.value.as_deref().unwrap_or("-");
+                match (&m.message, m.passed) {
+                    (_, true) => format!("{value} (passed)"),
+                    (Some(why), false) => format!("{value} (failed: {why})"),
+                    (None, false) => format!("{value} (failed)"),
+                }
+            })
+            .collect(),
+        failed_measurements: run.failed_measurements,
+        failure_limit: config.analysis.as_ref().map(|a| a.failure_limit),
+    })
 }
 
 /// Builds the status view from a ModelDeployment and its Attestations (for evidence).
@@ -129,6 +173,7 @@ pub fn status(md: &ModelDeployment, attestations: &[Attestation]) -> Status {
             .collect(),
         checklist,
         owed,
+        canary: canary_view(md),
     }
 }
 
@@ -609,6 +654,9 @@ pub fn status_text(view: &Status) -> String {
         &["ITEM", "OWNER", "TEAM", "ATTESTED BY", "WHEN", "EVIDENCE"],
         &rows,
     )));
+    if let Some(canary) = &view.canary {
+        out.push_str(&canary_text(canary));
+    }
     if view.owed.is_empty() {
         out.push_str("\nEvery required item is attested for this candidate.\n");
     } else {
@@ -616,6 +664,35 @@ pub fn status_text(view: &Status) -> String {
         for (team, items) in &view.owed {
             out.push_str(&format!("  {team}: {}\n", items.join(", ")));
         }
+    }
+    out
+}
+
+/// A running canary's progress and analysis, for `status`.
+fn canary_text(canary: &CanaryView) -> String {
+    let mut out = format!(
+        "\nCanary: {} on {} pods, started {}, {}; bake {}s\n",
+        canary.version,
+        canary.replicas,
+        canary.started_at,
+        canary
+            .available_at
+            .as_ref()
+            .map_or("not available yet".to_string(), |at| format!(
+                "available since {at}"
+            )),
+        canary.bake_seconds
+    );
+    if let Some(limit) = canary.failure_limit {
+        out.push_str(&format!(
+            "  analysis: {} failed of {limit} allowed; measured: {}\n",
+            canary.failed_measurements,
+            if canary.measurements.is_empty() {
+                "nothing yet".to_string()
+            } else {
+                canary.measurements.join(", ")
+            }
+        ));
     }
     out
 }

@@ -45,6 +45,7 @@ fn after(active: &ModelDeployment, candidate: ModelDeployment, available: bool) 
             reason: "AllItemsAttested".into(),
             approvals: vec![],
             auto_approval: None,
+            canary: None,
             serving: Some(active.spec.serving.clone()),
             available_at: available.then(|| time(10)),
             seal: None,

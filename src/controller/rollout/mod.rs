@@ -17,8 +17,9 @@ use super::{
 };
 use crate::{
     api::{
-        CandidateTracking, FailedCandidate, HistoryEntry, HistoryOutcome, ModelDeployment,
-        ModelDeploymentSpec, ModelDeploymentStatus, Phase, Role, RollbackMode,
+        CanaryRecord, CandidateTracking, FailedCandidate, HistoryEntry, HistoryOutcome,
+        Measurement, ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus, Phase, Role,
+        RollbackMode,
         conditions::{ESCALATED, HANDOFF_COMPLETE, READY, RECONCILING, ROLLED_BACK, STALLED},
         labels,
         reasons::{condition as reason, event, history},
@@ -46,6 +47,10 @@ pub struct PlanInput<'a> {
     pub contacts: BTreeMap<String, Vec<String>>,
     /// The live Deployment, if any.
     pub deployment: Option<DeploymentObservation>,
+    /// The live canary Deployment, if any.
+    pub canary: Option<DeploymentObservation>,
+    /// A measurement of the canary's analysis taken for this decision, if one was due.
+    pub measurement: Option<Measurement>,
     pub now: Time,
 }
 
@@ -65,6 +70,8 @@ pub struct Plan {
     pub status: ModelDeploymentStatus,
     /// The history entry the managed Deployment must run; `None` leaves it untouched.
     pub serve: Option<HistoryEntry>,
+    /// The candidate the canary Deployment must run; `None`: there is none.
+    pub canary: Option<CanaryRun>,
     pub events: Vec<PlannedEvent>,
     pub requeue_after: Duration,
     pub signals: Signals,
@@ -153,6 +160,7 @@ struct Decision<'a> {
     events: Vec<PlannedEvent>,
     requeue_after: Duration,
     signals: Signals,
+    canary: Option<CanaryRun>,
 }
 
 impl<'a> Decision<'a> {
@@ -165,6 +173,7 @@ impl<'a> Decision<'a> {
             events: vec![],
             requeue_after: timing::IDLE_REQUEUE,
             signals: Signals::default(),
+            canary: None,
         }
     }
 
@@ -227,12 +236,15 @@ impl<'a> Decision<'a> {
     /// the failures known before this decision: a candidate rolled back in this very
     /// decision is not promoted again on the same sign-off.
     fn signed_off(&self) -> bool {
-        let failed_now = self
-            .status
+        self.input.gate.complete() && !self.failed_now()
+    }
+
+    /// Whether the candidate failed in this very decision.
+    fn failed_now(&self) -> bool {
+        self.status
             .failed_candidates
             .iter()
-            .any(|f| f.fingerprint == self.fingerprint() && f.failed_at == self.input.now);
-        self.input.gate.complete() && !failed_now
+            .any(|f| f.fingerprint == self.fingerprint() && f.failed_at == self.input.now)
     }
 
     /// Step 1: the candidate's bookkeeping, the checklist and `HandoffComplete`.
@@ -355,6 +367,9 @@ impl<'a> Decision<'a> {
             return;
         }
         self.status.last_rollback_request = Some(request.clone());
+        if self.abort_canary_on_request(&request) {
+            return;
+        }
         match self.roll_back(history::ROLLBACK_REQUESTED) {
             Some((failed, restored)) => {
                 let note = format!(
@@ -535,14 +550,18 @@ impl<'a> Decision<'a> {
     /// Step 4: what the candidate's state is. Returns whether it waits for sign-off.
     fn decide_candidate(&mut self, health: &ActiveHealth) -> bool {
         let failed = self.candidate_failed();
+        // Only a canary decided below keeps running.
+        self.status.canary = None;
         match self.status.history.last().cloned() {
             Some(active) if !failed && self.fingerprint_of(&active) == self.fingerprint() => {
                 self.report_active(&active, health);
                 false
             }
+            _ if self.canary_due() && !self.failed_now() => self.run_canary(),
             // Fresh sign-off (given after a failure) may promote a failed candidate again.
-            _ if self.signed_off() => {
-                self.promote();
+            // With a canary, promotion only ever follows a canary.
+            _ if self.signed_off() && !super::canary::applies(self.input.md) => {
+                self.promote(None);
                 false
             }
             Some(active) if failed => {
@@ -616,8 +635,9 @@ impl<'a> Decision<'a> {
         }
     }
 
-    /// Every required item is attested: record the promotion; the Deployment follows.
-    fn promote(&mut self) {
+    /// Every required item is attested (and the canary, if any, passed): record the
+    /// promotion, with what the canary showed; the Deployment follows.
+    fn promote(&mut self, canary: Option<CanaryRecord>) {
         let candidate = self.spec().identity();
         let version = self.version();
         let fingerprint = self.fingerprint().to_string();
@@ -640,6 +660,7 @@ impl<'a> Decision<'a> {
             },
             approvals: self.input.gate.approvals.clone(),
             auto_approval: self.input.gate.auto_approval.clone(),
+            canary,
             training_data_digest: self
                 .spec()
                 .model
@@ -800,6 +821,7 @@ impl<'a> Decision<'a> {
         self.kstatus_conditions();
         Plan {
             serve,
+            canary: self.canary,
             status: self.status,
             events: self.events,
             requeue_after: self.requeue_after,
@@ -815,7 +837,9 @@ impl<'a> Decision<'a> {
             .map(|c| c.message.clone())
             .unwrap_or_default();
         let (reconciling, stalled) = match phase {
-            Phase::AwaitingAttestations | Phase::Promoting | Phase::RollingBack => (true, false),
+            Phase::AwaitingAttestations | Phase::Canary | Phase::Promoting | Phase::RollingBack => {
+                (true, false)
+            }
             // Serving with pods not Ready is still progressing (kstatus: InProgress).
             Phase::Serving => (
                 status::condition(&self.status.conditions, READY)
@@ -894,3 +918,9 @@ impl<'a> Decision<'a> {
 
 #[cfg(test)]
 mod tests;
+
+mod canary;
+pub use canary::CanaryRun;
+
+#[cfg(test)]
+mod canary_tests;

@@ -72,6 +72,8 @@ fn fresh_step(
         name_conflicts: vec![],
         contacts: BTreeMap::from([("data-platform".to_string(), vec!["slack:#data".to_string()])]),
         deployment,
+        canary: None,
+        measurement: None,
         now: time(now),
     };
     let plan = plan(&input);
@@ -176,6 +178,7 @@ fn idle_reconcile_changes_nothing() {
     let before = m.status.clone();
     let current = Plan {
         serve: before.as_ref().unwrap().history.last().cloned(),
+        canary: None,
         status: before.clone().unwrap(),
         events: vec![],
         requeue_after: IDLE_REQUEUE,
@@ -475,6 +478,8 @@ fn unknown_team_is_invalid_and_touches_nothing() {
         name_conflicts: vec![],
         contacts: BTreeMap::new(),
         deployment: None,
+        canary: None,
+        measurement: None,
         now: time(60),
     };
     let plan = plan(&input);
@@ -573,6 +578,8 @@ fn a_name_conflict_is_invalid_and_promotes_nothing() {
         name_conflicts: vec!["Deployment payments/fraud-scorer".into()],
         contacts: BTreeMap::new(),
         deployment: None,
+        canary: None,
+        measurement: None,
         now: time(0),
     };
     let plan = plan(&input);

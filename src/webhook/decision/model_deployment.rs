@@ -196,6 +196,36 @@ fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<Decisio
             all: false,
         });
     }
+    decisions.extend(checklist_decisions(old, new));
+    if old.spec.rollback != new.spec.rollback {
+        decisions.push(Decision {
+            action: "change spec.rollback of".into(),
+            teams: vec![team_of(Role::Platform)],
+            all: false,
+        });
+    }
+    if old.spec.rollout != new.spec.rollout {
+        decisions.push(Decision {
+            action: "change spec.rollout (the canary and its analysis) of".into(),
+            teams: vec![team_of(Role::Platform)],
+            all: false,
+        });
+    }
+    if privileges(&old.spec.serving) != privileges(&new.spec.serving) {
+        decisions.push(Decision {
+            action: "change what the pods may do (ServiceAccount, security contexts, host access in spec.serving) of".into(),
+            teams: vec![team_of(Role::Platform)],
+            all: false,
+        });
+    }
+    decisions
+}
+
+/// The checklist decisions of an update: removing an item, making it optional, letting
+/// the canary start without it, or moving it to another role.
+fn checklist_decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<Decision<'a>> {
+    let team_of = |role: Role| old.spec.owners.team_for(role);
+    let mut decisions = Vec::new();
     for item in &old.spec.handoff.checklist {
         let owning = team_of(item.owner);
         match new.spec.checklist_item(&item.id) {
@@ -208,6 +238,16 @@ fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<Decisio
                 all: false,
             }),
             Some(changed) => {
+                if item.after.is_none() && changed.after.is_some() {
+                    decisions.push(Decision {
+                        action: format!(
+                            "let the canary start without checklist item {} in",
+                            item.id
+                        ),
+                        teams: vec![owning],
+                        all: false,
+                    });
+                }
                 if item.required && !changed.required {
                     decisions.push(Decision {
                         action: format!("make checklist item {} optional in", item.id),
@@ -227,20 +267,6 @@ fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<Decisio
                 }
             }
         }
-    }
-    if old.spec.rollback != new.spec.rollback {
-        decisions.push(Decision {
-            action: "change spec.rollback of".into(),
-            teams: vec![team_of(Role::Platform)],
-            all: false,
-        });
-    }
-    if privileges(&old.spec.serving) != privileges(&new.spec.serving) {
-        decisions.push(Decision {
-            action: "change what the pods may do (ServiceAccount, security contexts, host access in spec.serving) of".into(),
-            teams: vec![team_of(Role::Platform)],
-            all: false,
-        });
     }
     decisions
 }
@@ -462,6 +488,7 @@ mod tests {
             owner,
             description: None,
             required,
+            after: None,
         }
     }
 
@@ -555,6 +582,49 @@ mod tests {
                 &teams,
                 &rights()
             ),
+            Verdict::allow()
+        );
+    }
+
+    #[test]
+    fn the_canary_is_the_platform_teams_and_items_move_after_it_only_with_their_owners() {
+        let old = md("2.4.0");
+        let mut no_canary = old.clone();
+        no_canary.spec.rollout = Some(crate::api::RolloutStrategy {
+            canary: Some(crate::api::Canary {
+                replicas: 1,
+                bake_seconds: 0,
+                analysis: None,
+            }),
+        });
+        let message = denied(validate_update(
+            &old,
+            &no_canary,
+            &user("carol", &[]),
+            &teams,
+            &rights(),
+        ));
+        assert!(
+            message.contains("carol may not change spec.rollout (the canary and its analysis)")
+                && message.contains("ml-platform"),
+            "{message}"
+        );
+        let bob = user("bob", &["ml-platform-eng"]);
+        assert_eq!(
+            validate_update(&old, &no_canary, &bob, &teams, &rights()),
+            Verdict::allow()
+        );
+        // Letting the canary start without drift (a data item) is the data team's call.
+        let mut later = old.clone();
+        later.spec.handoff.checklist[0].after = Some(crate::api::After::Canary);
+        let message = denied(validate_update(&old, &later, &bob, &teams, &rights()));
+        assert!(
+            message.contains("bob may not let the canary start without checklist item drift"),
+            "{message}"
+        );
+        let alice = user("alice", &["data-platform-eng"]);
+        assert_eq!(
+            validate_update(&old, &later, &alice, &teams, &rights()),
             Verdict::allow()
         );
     }
