@@ -36,7 +36,7 @@ elseif phase == "AwaitingAttestations" then
   local handoff = condition(obj.status.conditions, "HandoffComplete")
   hs.status = "Suspended"
   if handoff ~= nil and handoff.message ~= nil then message = handoff.message end
-elseif phase == "Promoting" or phase == "RollingBack" then
+elseif phase == "Canary" or phase == "Promoting" or phase == "RollingBack" then
   hs.status = "Progressing"
 elseif phase == "RolledBack" or phase == "Degraded" or phase == "Invalid" then
   hs.status = "Degraded"
