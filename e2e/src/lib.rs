@@ -6,7 +6,7 @@
 //! - [`setup`]: the one way a test prepares the cluster and gets an operator;
 //! - [`kubectl`]: acting as a user; [`identity`]: ServiceAccount kubeconfigs;
 //! - [`operator`]: the operator as a real process; [`flux`]: Flux and a Git server;
-//!   [`audit`]: the API server's audit
+//!   [`prometheus`]: a real Prometheus scraping a test-controlled endpoint; [`audit`]: the API server's audit
 //!   log; [`events`]: Kubernetes Events as a user sees them; [`poll`]: waiting with a
 //!   deadline that reports the last observed state.
 
@@ -18,6 +18,7 @@ pub mod kubectl;
 pub mod namespace;
 pub mod operator;
 pub mod poll;
+pub mod prometheus;
 pub mod setup;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub use kubectl::{Kubectl, Output};
 pub use namespace::TestNamespace;
 pub use operator::{Operator, remove_webhook_configurations, stop_stray_operators};
 pub use poll::poll;
+pub use prometheus::{MetricsSource, Prometheus};
 pub use setup::{apply_file, exclusive, prepare, shared_operator};
 
 /// The repository root (the parent of `e2e/`).

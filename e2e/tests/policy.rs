@@ -12,21 +12,10 @@ use accord_e2e::{
 };
 use serde_json::{Value, json};
 use support::{
-    attest, condition, create, create_as, get_md, model_deployment, serving, wait_phase,
+    attest, attest_as_named, condition, create, get_md, model_deployment, serving, wait_phase,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// `user` attests `item` as themselves under the Attestation name `name` (the webhook
-/// records who and for which team).
-fn attest_as(user: &str, namespace: &str, md: &str, item: &str, version: &str, name: &str) {
-    let attestation = json!({
-        "apiVersion": "accord.dev/v1alpha1", "kind": "Attestation",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"modelDeployment": md, "item": item, "version": version}
-    });
-    create_as(user, &attestation);
-}
 
 fn item(md: &Value, id: &str) -> Value {
     md["status"]["checklist"]
@@ -221,8 +210,8 @@ fn a_policy_tightens_the_models_it_selects_and_only_admins_decide_it() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    attest_as("alice", p, "scorer", "drift", "2.0.0", "scorer-drift-alice");
-    attest_as(
+    attest_as_named("alice", p, "scorer", "drift", "2.0.0", "scorer-drift-alice");
+    attest_as_named(
         "alice",
         p,
         "scorer",
@@ -277,7 +266,7 @@ fn a_policy_tightens_the_models_it_selects_and_only_admins_decide_it() {
         "{text}"
     );
     // dave is in two groups (data and ml platform): one more person for data-platform.
-    attest_as("dave", p, "scorer", "drift", "2.0.0", "scorer-drift-dave");
+    attest_as_named("dave", p, "scorer", "drift", "2.0.0", "scorer-drift-dave");
     let md = wait_phase(p, "scorer", "Serving", WAIT);
     let drift_approvers: Vec<&str> = md["status"]["history"]
         .as_array()
@@ -360,7 +349,7 @@ fn max_age_expires_old_sign_offs_and_signed_policies_refuse_unsigned_ones() {
         "{reason}"
     );
     // A fresh sign-off counts.
-    attest_as("bob", n, "aging", "latency", "1.0.0", "aging-latency-again");
+    attest_as_named("bob", n, "aging", "latency", "1.0.0", "aging-latency-again");
     wait_phase(n, "aging", "Serving", WAIT);
 
     // A policy requiring signed sign-offs: an unsigned one does not count.

@@ -98,6 +98,7 @@ fn invalid_manifests_are_rejected_naming_the_field() {
     };
     let dup_checklist =
         json!([{"id": "same", "owner": "data"}, {"id": "same", "owner": "platform"}]);
+    let template = json!({"spec": {"containers": [{"name": "server", "image": "i:1"}]}});
 
     #[rustfmt::skip]
     let cases = vec![
@@ -107,7 +108,14 @@ fn invalid_manifests_are_rejected_naming_the_field() {
         Case { rule: "model.name required", object: with(md("c3b"), "/spec/model/name", Value::Null), expect: &["spec.model.name: Required value"] },
         Case { rule: "rollback plan required", object: with(md("c4"), "/spec/rollback", Value::Null), expect: &["spec.rollback: Required value"] },
         Case { rule: "rollback mode required", object: with(md("c4b"), "/spec/rollback/mode", Value::Null), expect: &["spec.rollback.mode: Required value"] },
-        Case { rule: "serving.image required", object: with(md("c5"), "/spec/serving/image", Value::Null), expect: &["spec.serving.image: Required value"] },
+        Case { rule: "serving: image or template (CEL)", object: with(md("c5"), "/spec/serving/image", Value::Null), expect: &["spec.serving", "set exactly one of image (the simple form) or template"] },
+        Case { rule: "serving: not both forms (CEL)", object: with(md("c5b"), "/spec/serving/template", template.clone()), expect: &["spec.serving", "set exactly one of image (the simple form) or template"] },
+        Case { rule: "serving: the template has the serving container (CEL)", object: with(with(md("c5c"), "/spec/serving/image", Value::Null), "/spec/serving/template", template.clone()), expect: &["spec.serving.template", "must include the serving container"] },
+        Case { rule: "serving: the template is a pod template", object: with(with(md("c5d"), "/spec/serving/image", Value::Null), "/spec/serving/template", json!({"spec": {"containers": [{"name": "model", "image": "i:1", "ports": [{"containerPort": "http"}]}]}})), expect: &["spec.serving.template.spec.containers[0].ports[0].containerPort", "must be of type integer"] },
+        Case { rule: "canary analysis: max or min (CEL)", object: with(md("c5e"), "/spec/rollout", json!({"canary": {"analysis": {"address": "http://p:9090", "query": "up", "maxValue": 1, "minValue": 0}}})), expect: &["spec.rollout.canary.analysis", "set exactly one of maxValue or minValue"] },
+        Case { rule: "canary analysis: an http address", object: with(md("c5f"), "/spec/rollout", json!({"canary": {"analysis": {"address": "prometheus:9090", "query": "up", "maxValue": 1}}})), expect: &["spec.rollout.canary.analysis.address", "should match"] },
+        Case { rule: "canary replicas at least 1", object: with(md("c5g"), "/spec/rollout", json!({"canary": {"replicas": 0}})), expect: &["spec.rollout.canary.replicas", "greater than or equal to 1"] },
+        Case { rule: "item after enum", object: with(md("c5h"), "/spec/handoff/checklist/0/after", json!("Lunch")), expect: &["spec.handoff.checklist[0].after", "Unsupported value: \"Lunch\""] },
         Case { rule: "serving.image non-empty", object: with(md("c6"), "/spec/serving/image", json!("")), expect: &["spec.serving.image", "at least 1"] },
         Case { rule: "checklist owner enum", object: with(md("c7"), "/spec/handoff/checklist/0/owner", json!("security")), expect: &["spec.handoff.checklist[0].owner", "Unsupported value: \"security\""] },
         Case { rule: "rollback mode enum", object: with(md("c8"), "/spec/rollback/mode", json!("Sometimes")), expect: &["spec.rollback.mode", "Unsupported value: \"Sometimes\""] },
@@ -241,6 +249,7 @@ fn examples_are_accepted() {
         "examples/teams.yaml",
         "examples/policies.yaml",
         "examples/fraud-scorer.yaml",
+        "examples/fraud-scorer-gpu.yaml",
     ] {
         let out = admin.run(&[
             "apply",

@@ -79,6 +79,24 @@ pub fn attest(user: &str, namespace: &str, md: &str, item: &str, version: &str) 
     create_as(user, &attestation);
 }
 
+/// `user` attests `item` as themselves under the Attestation name `name` (the webhook
+/// records who and for which team).
+pub fn attest_as_named(
+    user: &str,
+    namespace: &str,
+    md: &str,
+    item: &str,
+    version: &str,
+    name: &str,
+) {
+    let attestation = json!({
+        "apiVersion": "accord.dev/v1alpha1", "kind": "Attestation",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"modelDeployment": md, "item": item, "version": version}
+    });
+    create_as(user, &attestation);
+}
+
 /// `user` creates `attestation` (any manifest) as themselves; it must be admitted.
 pub fn create_as(user: &str, attestation: &Value) {
     let out =
