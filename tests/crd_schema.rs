@@ -286,8 +286,8 @@ fn names_scope_categories_subresources_and_columns() {
         (
             "Team",
             "Cluster",
-            None,
-            vec!["Members", "Models", "Pending", "Age"],
+            Some("tm"),
+            vec!["Users", "Groups", "Models", "Pending", "Age"],
         ),
         (
             "ModelDeployment",
@@ -312,6 +312,8 @@ fn names_scope_categories_subresources_and_columns() {
                 "Candidate",
                 "AttestedBy",
                 "Signer",
+                "Counts",
+                "Why",
                 "Age",
             ],
         ),

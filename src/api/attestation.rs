@@ -42,6 +42,18 @@ use super::validation::{
         json_path = ".spec.signature.signer"
     ),
     printcolumn(
+        name = "Counts",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Counted\")].status",
+        description = "Whether it counts for the candidate it names"
+    ),
+    printcolumn(
+        name = "Why",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Counted\")].reason",
+        priority = 1
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"

@@ -12,12 +12,14 @@ use serde::{Deserialize, Serialize};
     version = "v1alpha1",
     kind = "Team",
     status = "TeamStatus",
+    shortname = "tm",
     category = "accord",
     derive = "PartialEq",
     validation = kube::core::Rule::new("size(self.metadata.name) <= 63")
         .message("metadata.name of a Team must be at most 63 characters: it becomes a label value"),
     doc = "A team of people, by Kubernetes user name or group, that can own a role on ModelDeployments.",
-    printcolumn(name = "Members", type_ = "string", json_path = ".spec.members", description = "Users and groups"),
+    printcolumn(name = "Users", type_ = "string", json_path = ".spec.members.users", description = "Members by user name"),
+    printcolumn(name = "Groups", type_ = "string", json_path = ".spec.members.groups", description = "Members by group"),
     printcolumn(name = "Models", type_ = "integer", json_path = ".status.modelDeployments", priority = 1),
     printcolumn(name = "Pending", type_ = "integer", json_path = ".status.pendingItems", description = "Checklist items waiting for this team"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
