@@ -42,6 +42,28 @@ impl PlannedEvent {
     }
 }
 
+/// The Event's `action`: what Accord did or decided, one verb per reason (the
+/// `reason` says why).
+pub fn action(reason: &str) -> &'static str {
+    use crate::api::reasons::event;
+    match reason {
+        event::PROMOTED => "Promote",
+        event::PROMOTION_BLOCKED => "BlockPromotion",
+        event::CANARY_STARTED => "StartCanary",
+        event::CANARY_FAILED => "EndCanary",
+        event::ROLLED_BACK | event::ROLLBACK_UNAVAILABLE => "RollBack",
+        event::SERVING_UPDATED => "UpdateServing",
+        event::DEGRADED => "ReportFailure",
+        event::ESCALATED => "Escalate",
+        event::DRIFT_REVERTED => "RevertDrift",
+        event::HISTORY_DISCARDED => "DiscardHistory",
+        event::ATTESTATION_WITHDRAWN => "NoteWithdrawal",
+        event::ATTESTATION_REJECTED => "JudgeAttestation",
+        event::UNKNOWN_TEAM | event::NAME_CONFLICT | event::INVALID_OBJECT => "Validate",
+        _ => "Reconcile",
+    }
+}
+
 /// `text` cut to at most `max` bytes at a character boundary, marked with `…` when cut.
 pub fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {
@@ -61,7 +83,7 @@ pub async fn publish(recorder: &Recorder, regarding: &ObjectReference, planned: 
         type_: planned.type_,
         reason: planned.reason.into(),
         note: Some(truncate(&planned.note, MAX_NOTE_BYTES)),
-        action: "Reconcile".into(),
+        action: action(planned.reason).into(),
         secondary: planned.related.clone(),
     };
     if let Err(err) = recorder.publish(&event, regarding).await {
@@ -76,6 +98,33 @@ pub async fn publish(recorder: &Recorder, regarding: &ObjectReference, planned: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_event_reason_has_its_own_action() {
+        use crate::api::reasons::event;
+        assert_eq!(action(event::PROMOTED), "Promote");
+        assert_eq!(action(event::CANARY_FAILED), "EndCanary");
+        assert_eq!(action(event::DRIFT_REVERTED), "RevertDrift");
+        for reason in [
+            event::PROMOTED,
+            event::PROMOTION_BLOCKED,
+            event::CANARY_STARTED,
+            event::CANARY_FAILED,
+            event::ROLLED_BACK,
+            event::SERVING_UPDATED,
+            event::DEGRADED,
+            event::ESCALATED,
+            event::DRIFT_REVERTED,
+            event::HISTORY_DISCARDED,
+            event::ATTESTATION_WITHDRAWN,
+            event::ATTESTATION_REJECTED,
+            event::UNKNOWN_TEAM,
+            event::NAME_CONFLICT,
+            event::INVALID_OBJECT,
+        ] {
+            assert_ne!(action(reason), "Reconcile", "{reason}");
+        }
+    }
 
     #[test]
     fn notes_are_cut_at_a_character_boundary() {
