@@ -27,6 +27,7 @@ for kind in ServiceMonitor PrometheusRule Certificate Issuer; do
   grep -q "^kind: $kind$" "$out/all.yaml" || fail "full render lacks a $kind"
 done
 grep -q '"\*"' "$out/default.yaml" && fail "wildcard in rendered RBAC"
+grep -q 'honorLabels: true' "$out/all.yaml" || fail "the ServiceMonitor must honor Accord's namespace label (honorLabels: true)"
 python3 -c "import json,sys; json.load(open('$chart/files/grafana-dashboard.json'))" || fail "dashboard is not JSON"
 echo "helm template renders every object"
 (cd "$root" && cargo run --locked -q --bin crdgen -- --check-webhooks "$out/default.yaml") \

@@ -33,6 +33,22 @@ pub struct TeamLabels {
     pub team: String,
 }
 
+/// Labels of `accord_build_info`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: String,
+    pub commit: String,
+}
+
+/// The operator's version, and the Git commit when the build recorded one
+/// (`ACCORD_GIT_COMMIT` at build time).
+pub fn build_labels() -> BuildLabels {
+    BuildLabels {
+        version: env!("CARGO_PKG_VERSION").into(),
+        commit: option_env!("ACCORD_GIT_COMMIT").unwrap_or("unknown").into(),
+    }
+}
+
 /// The reconcilers' metrics.
 #[derive(Clone)]
 pub struct ControllerMetrics {
@@ -111,7 +127,35 @@ impl ControllerMetrics {
             "1 when this replica holds the leader lease",
             metrics.leader.clone(),
         );
+        let build_info: Family<BuildLabels, Gauge> = Family::default();
+        build_info.get_or_create(&build_labels()).set(1);
+        registry.register(
+            "accord_build_info",
+            "Always 1; its labels name the operator's version and commit",
+            build_info,
+        );
         metrics
+    }
+
+    /// Keeps the per-Team gauges to `teams` (the Teams that exist): a deleted Team's
+    /// series goes instead of reporting its last count for ever.
+    pub fn retain_teams<'a>(
+        &self,
+        known: &mut std::collections::BTreeSet<String>,
+        teams: impl IntoIterator<Item = &'a str>,
+    ) {
+        let now: std::collections::BTreeSet<String> = teams.into_iter().map(String::from).collect();
+        for gone in known.difference(&now) {
+            self.pending_items
+                .remove(&TeamLabels { team: gone.clone() });
+        }
+        *known = now;
+    }
+
+    /// Forgets every per-object series; a replica that stops leading stops reporting
+    /// counts the leader now keeps.
+    pub fn forget_objects(&self) {
+        self.pending_items.clear();
     }
 }
 
@@ -195,6 +239,39 @@ mod tests {
         );
         assert!(text.contains("# TYPE accord_leader gauge"));
         assert!(!text.contains("# EOF"));
+    }
+
+    #[test]
+    fn build_info_names_the_version_and_stale_team_series_go() {
+        let metrics = Metrics::default();
+        let text = metrics.encode();
+        let version = env!("CARGO_PKG_VERSION");
+        assert!(
+            text.contains(&format!(
+                r#"accord_build_info{{version="{version}",commit="#
+            )),
+            "{text}"
+        );
+        let c = &metrics.controller;
+        for team in ["data-platform", "ml-platform"] {
+            c.pending_items
+                .get_or_create(&TeamLabels { team: team.into() })
+                .set(2);
+        }
+        let mut known = std::collections::BTreeSet::new();
+        c.retain_teams(&mut known, ["data-platform", "ml-platform"]);
+        c.retain_teams(&mut known, ["ml-platform"]);
+        let text = metrics.encode();
+        assert!(
+            !text.contains(r#"team="data-platform""#),
+            "a deleted Team's series goes: {text}"
+        );
+        assert!(
+            text.contains(r#"accord_pending_items{team="ml-platform"} 2"#),
+            "{text}"
+        );
+        c.forget_objects();
+        assert!(!metrics.encode().contains("accord_pending_items{"));
     }
 
     #[test]

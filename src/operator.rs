@@ -306,6 +306,7 @@ async fn reconcile_while_leading(
             term.await;
         }
         reconcilers.metrics.leader.set(0);
+        reconcilers.metrics.forget_objects();
         if shutting_down {
             break;
         }

@@ -117,6 +117,8 @@ pub struct Context {
     pub own_writes: Arc<OwnWrites>,
     /// Queries canaries' analysis servers.
     pub prometheus: analysis::Prometheus,
+    /// The Teams whose gauges this replica publishes.
+    pub known_teams: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Context {
@@ -137,6 +139,7 @@ impl Context {
             verifier,
             backoff: Backoff::default(),
             prometheus: analysis::Prometheus::new(),
+            known_teams: Default::default(),
         }
     }
 }

@@ -59,6 +59,16 @@ pub async fn reconcile(team: Arc<Team>, ctx: Arc<Context>) -> Result<Action, Err
         .pending_items
         .get_or_create(&TeamLabels { team: name.clone() })
         .set(i64::from(pending));
+    {
+        let teams = ctx.stores.teams.state();
+        let mut known = ctx.known_teams.lock().expect("not poisoned");
+        ctx.metrics.retain_teams(
+            &mut known,
+            teams
+                .iter()
+                .map(|t| t.metadata.name.as_deref().unwrap_or_default()),
+        );
+    }
 
     let old = team.status.clone().unwrap_or_default();
     let mut status = TeamStatus {
