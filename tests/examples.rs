@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use accord::api::{Attestation, ModelDeployment, Team};
+use accord::api::{Attestation, HandoffPolicy, ModelDeployment, Team};
 use serde_json::Value;
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
@@ -71,6 +71,7 @@ fn every_example_parses_without_losing_fields() {
                     roundtrip::<ModelDeployment>(&doc)
                 }
                 (Some("accord.dev/v1alpha1"), "Attestation") => roundtrip::<Attestation>(&doc),
+                (Some("accord.dev/v1alpha1"), "HandoffPolicy") => roundtrip::<HandoffPolicy>(&doc),
                 (Some("v1"), "Namespace") => doc.clone(),
                 other => panic!("{}: unexpected object {other:?}", file.display()),
             };
@@ -84,7 +85,12 @@ fn every_example_parses_without_losing_fields() {
             kinds.push(kind);
         }
     }
-    for (kind, expected) in [("Team", 3), ("ModelDeployment", 1), ("Attestation", 5)] {
+    for (kind, expected) in [
+        ("Team", 3),
+        ("ModelDeployment", 2),
+        ("Attestation", 5),
+        ("HandoffPolicy", 2),
+    ] {
         let found = kinds.iter().filter(|k| *k == kind).count();
         assert_eq!(
             found, expected,
@@ -137,4 +143,45 @@ fn example_checklist_covers_every_role_and_attestations_name_real_items() {
             );
         }
     }
+}
+
+/// The krew manifest template, filled in by hack/krew-manifest.sh, is a krew Plugin
+/// whose platform points at the release archive and names its sha256.
+#[test]
+fn the_krew_manifest_fills_in_to_a_plugin() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("accord-krew-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let archive = dir.join("kubectl-accord-linux-amd64.tar.gz");
+    std::fs::write(&archive, b"not really an archive").unwrap();
+    let out = std::process::Command::new(root.join("hack/krew-manifest.sh"))
+        .args(["0.2.0", "https://example.com/releases"])
+        .arg(&archive)
+        .output()
+        .expect("runs the script");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("{{"), "a placeholder is left: {text}");
+    let plugin: Value = serde_saphyr::from_str(&text).expect("YAML");
+    assert_eq!(plugin["kind"], "Plugin");
+    assert_eq!(
+        plugin["apiVersion"],
+        "krew.googlecontainertools.github.com/v1alpha2"
+    );
+    assert_eq!(plugin["spec"]["version"], "v0.2.0");
+    let platform = &plugin["spec"]["platforms"][0];
+    assert_eq!(
+        platform["uri"],
+        "https://example.com/releases/v0.2.0/kubectl-accord-linux-amd64.tar.gz"
+    );
+    // sha256 of the bytes above.
+    let sha = platform["sha256"].as_str().unwrap();
+    assert_eq!(sha.len(), 64);
+    assert!(sha.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(platform["bin"], "kubectl-accord");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

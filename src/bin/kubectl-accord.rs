@@ -24,6 +24,13 @@ struct Args {
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value = "table")]
     output: Output,
+    /// Act as this user (Kubernetes impersonation; needs the `impersonate` right), e.g.
+    /// to see what a teammate is refused.
+    #[arg(long = "as", global = true)]
+    as_user: Option<String>,
+    /// Groups to act as, with --as (repeatable).
+    #[arg(long = "as-group", global = true, requires = "as_user")]
+    as_group: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,7 +38,19 @@ struct Args {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Candidate and active version, phase, conditions, and who attested what.
-    Status { model_deployment: String },
+    Status {
+        model_deployment: String,
+        /// Keep printing it whenever it changes, until interrupted (Ctrl-C).
+        #[arg(short = 'w', long)]
+        watch: bool,
+    },
+    /// Print a shell completion script for `kubectl-accord` (bash, zsh, fish, elvish,
+    /// powershell). With kubectl 1.26+, also install `kubectl_complete-accord` (see
+    /// docs/plugin.md) so `kubectl accord <TAB>` completes.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Attest a checklist item of the current candidate, as yourself. With --sign, print
     /// a signed Attestation to commit to Git instead (for Flux or Argo CD to apply).
     Attest {
@@ -142,6 +161,13 @@ async fn scope(args: &Args) -> Result<Scope, String> {
     }
     .map_err(|e| format!("no usable kubeconfig: {e}"))?;
     let server = config.cluster_url.to_string();
+    let mut config = config;
+    if let Some(user) = &args.as_user {
+        config.auth_info.impersonate = Some(user.clone());
+        if !args.as_group.is_empty() {
+            config.auth_info.impersonate_groups = Some(args.as_group.clone());
+        }
+    }
     let namespace = args
         .namespace
         .clone()
@@ -176,8 +202,27 @@ async fn main() -> ExitCode {
 async fn run(args: &Args) -> Result<String, Failure> {
     let connect = || async { scope(args).await.map_err(Failure) };
     match &args.command {
-        Command::Status { model_deployment } => {
-            commands::status(&connect().await?, model_deployment).await
+        Command::Status {
+            model_deployment,
+            watch: false,
+        } => commands::status(&connect().await?, model_deployment).await,
+        Command::Status {
+            model_deployment,
+            watch: true,
+        } => {
+            let scope = connect().await?;
+            commands::watch_status(&scope, model_deployment, |text| {
+                use std::io::Write;
+                print!("{text}");
+                let _ = std::io::stdout().flush();
+            })
+            .await
+        }
+        Command::Completion { shell } => {
+            let mut command = <Args as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut command, "kubectl-accord", &mut out);
+            Ok(String::from_utf8_lossy(&out).into_owned())
         }
         Command::Attest {
             model_deployment,

@@ -108,6 +108,30 @@ pub async fn status(scope: &Scope, name: &str) -> Result<String, Failure> {
     scope.print(&view, || views::status_text(&view))
 }
 
+/// `status <md> --watch`: prints the status, then again each time it changes, until
+/// interrupted (or the ModelDeployment is deleted).
+pub async fn watch_status(
+    scope: &Scope,
+    name: &str,
+    mut print: impl FnMut(&str),
+) -> Result<String, Failure> {
+    let mut last = String::new();
+    loop {
+        let text = status(scope, name).await?;
+        if text != last {
+            if !last.is_empty() && scope.output == Output::Table {
+                print(&format!("--- {} ---\n", jiff::Timestamp::now()));
+            }
+            print(&text);
+            last = text;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(String::new()),
+        }
+    }
+}
+
 /// `explain md <md>`.
 pub async fn explain(scope: &Scope, name: &str) -> Result<String, Failure> {
     let md = scope.model_deployment(name).await?;
