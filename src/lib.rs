@@ -10,6 +10,7 @@ pub mod api;
 pub mod controller;
 pub mod identity;
 pub mod metrics;
+pub mod notify;
 pub mod operator;
 pub mod plugin;
 pub mod policy;

@@ -33,6 +33,15 @@ pub struct TeamLabels {
     pub team: String,
 }
 
+/// Labels of a notification's outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotifyLabels {
+    pub team: String,
+    pub event: String,
+    /// `delivered`, `retried` (an attempt failed, another follows), `failed`, `dropped`.
+    pub outcome: String,
+}
+
 /// Labels of `accord_build_info`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
@@ -61,6 +70,7 @@ pub struct ControllerMetrics {
     pub sign_off_wait: Histogram,
     pub pending_items: Family<TeamLabels, Gauge>,
     pub leader: Gauge,
+    pub notifications: Family<NotifyLabels, Counter>,
 }
 
 impl ControllerMetrics {
@@ -81,6 +91,7 @@ impl ControllerMetrics {
             ]),
             pending_items: Family::default(),
             leader: Gauge::default(),
+            notifications: Family::default(),
         };
         registry.register(
             "accord_reconciles",
@@ -126,6 +137,11 @@ impl ControllerMetrics {
             "accord_leader",
             "1 when this replica holds the leader lease",
             metrics.leader.clone(),
+        );
+        registry.register(
+            "accord_notifications",
+            "Team notifications, by team, event and outcome",
+            metrics.notifications.clone(),
         );
         let build_info: Family<BuildLabels, Gauge> = Family::default();
         build_info.get_or_create(&build_labels()).set(1);

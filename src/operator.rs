@@ -167,6 +167,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), StartupError> {
         },
         verifier,
         watches,
+        namespace: config.namespace.clone(),
     };
     if config.leader_election {
         reconcile_while_leading(&client, &config, &reconcilers, &stop).await?;
@@ -243,6 +244,8 @@ struct Reconcilers {
     reporter: Reporter,
     verifier: Arc<dyn Verifier>,
     watches: Watches,
+    /// The operator's namespace (notification URL Secrets live here).
+    namespace: String,
 }
 
 impl Reconcilers {
@@ -255,6 +258,7 @@ impl Reconcilers {
             self.watches.stores.clone(),
             self.watches.own_writes.clone(),
             self.verifier.clone(),
+            &self.namespace,
         ));
         controller::run(ctx, &self.watches, stop).await;
     }

@@ -28,7 +28,9 @@ pub use model_deployment::{
     ModelDeploymentStatus, ModelIdentity, ModelRef, Owners, Phase, Role, RollbackMode,
     RollbackPlan, RolloutStrategy, Serving, TrainingData,
 };
-pub use team::{SigningKey, Team, TeamMembers, TeamSpec, TeamStatus};
+pub use team::{
+    NotifyEvent, NotifyTarget, SecretKeyRef, SigningKey, Team, TeamMembers, TeamSpec, TeamStatus,
+};
 
 use k8s_openapi::{
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,

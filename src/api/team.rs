@@ -51,6 +51,54 @@ pub struct TeamSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 1024), inner(regex(pattern = KEY_FINGERPRINT)))]
     pub revoked_keys: Vec<String>,
+    /// Where the team is told what happens to the models it owns: a webhook URL (Slack,
+    /// Mattermost, Teams, or anything taking a Slack-style JSON body), read from a Secret
+    /// in the operator's namespace so it never shows in the Team.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8))]
+    pub notify: Vec<NotifyTarget>,
+}
+
+/// One destination of a Team's notifications.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NotifyTarget {
+    /// A name for the destination, said in Events (e.g. `slack-oncall`).
+    #[schemars(length(min = 1, max = 63), regex(pattern = super::validation::DNS1123_LABEL))]
+    pub name: String,
+    /// The Secret (in the operator's namespace, e.g. `accord-system`) and key holding
+    /// the webhook URL.
+    pub url_secret_ref: SecretKeyRef,
+    /// What to be told about.
+    #[schemars(length(min = 1, max = 5))]
+    pub events: Vec<NotifyEvent>,
+}
+
+/// A key of a Secret in the operator's namespace.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    #[schemars(length(min = 1, max = 253), regex(pattern = super::validation::DNS1123_SUBDOMAIN))]
+    pub name: String,
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// What a team can be told about.
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+)]
+pub enum NotifyEvent {
+    /// A candidate waits for this team's sign-off (once per candidate).
+    Blocked,
+    /// Sign-off this team owes is overdue (once per candidate).
+    Escalated,
+    /// A version of a model it owns was promoted.
+    Promoted,
+    /// A version was rolled back, or a canary kept out.
+    RolledBack,
+    /// A sign-off that counted was withdrawn.
+    Withdrawn,
 }
 
 /// One member's OpenSSH public key.

@@ -95,12 +95,21 @@ pub fn missing_teams(md: &ModelDeployment, observed: &Observed) -> Vec<(Role, St
         .collect()
 }
 
-/// Each existing owner Team's contacts, for escalation messages.
+/// Each existing owner Team's contacts, and the notification destinations it is told
+/// escalations through (`notified:<name>`), for escalation messages.
 pub fn contacts(observed: &Observed) -> BTreeMap<String, Vec<String>> {
     observed
         .teams
         .iter()
-        .filter_map(|(name, team)| Some((name.clone(), team.as_ref()?.spec.contacts.clone())))
+        .filter_map(|(name, team)| {
+            let team = team.as_ref()?;
+            let mut reach = team.spec.contacts.clone();
+            reach.extend(crate::notify::destinations(
+                team,
+                crate::api::NotifyEvent::Escalated,
+            ));
+            Some((name.clone(), reach))
+        })
         .collect()
 }
 

@@ -119,6 +119,8 @@ pub struct Context {
     pub prometheus: analysis::Prometheus,
     /// The Teams whose gauges this replica publishes.
     pub known_teams: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Tells Teams what happened (`Team.spec.notify`), off the reconcile path.
+    pub notifier: crate::notify::Notifier,
 }
 
 impl Context {
@@ -129,8 +131,15 @@ impl Context {
         stores: Stores,
         own_writes: Arc<OwnWrites>,
         verifier: Arc<dyn Verifier>,
+        namespace: &str,
     ) -> Self {
+        let notifier = crate::notify::Notifier::start(
+            client.clone(),
+            namespace.to_string(),
+            metrics.notifications.clone(),
+        );
         Self {
+            notifier,
             own_writes,
             recorder: Recorder::new(client.clone(), reporter),
             client,

@@ -135,6 +135,31 @@ fn note_owner(md: &ModelDeployment, live: &ObjectMeta, kind: &str, observed: &mu
     }
 }
 
+/// Queues the notifications the decision's Events call for (never waits for them).
+fn notify(ctx: &Context, md: &ModelDeployment, decision: &Decision) {
+    let mut owed: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for item in decision
+        .plan
+        .status
+        .checklist
+        .iter()
+        .filter(|i| i.required && !i.attested)
+    {
+        owed.entry(item.team.clone())
+            .or_default()
+            .push(item.id.clone());
+    }
+    let team = |name: &str| {
+        ctx.stores
+            .teams
+            .get(&kube::runtime::reflector::ObjectRef::new(name))
+            .map(Arc::unwrap_or_clone)
+    };
+    for notification in crate::notify::plan(md, &decision.plan.events, &owed, &team) {
+        ctx.notifier.send(notification);
+    }
+}
+
 /// The object, or an `InvalidObject` Event and error when this operator cannot read it.
 async fn readable<'a>(
     guard: &'a DeserializeGuard<ModelDeployment>,
@@ -194,6 +219,7 @@ async fn publish(ctx: &Context, md: &ModelDeployment, decision: &Decision, drift
         let planned = PlannedEvent::warning(event::DRIFT_REVERTED, note);
         events::publish(&ctx.recorder, &regarding, &planned).await;
     }
+    notify(ctx, md, decision);
     let model = ModelLabels {
         namespace: md.namespace().unwrap_or_default(),
         model_deployment: md.name_any(),

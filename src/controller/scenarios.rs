@@ -113,6 +113,7 @@ async fn reconcile_once(
         world.stores(),
         Default::default(),
         Arc::new(Verify::default()),
+        "accord-system",
     ));
     let guard = Arc::new(DeserializeGuard(Ok(world
         .model_deployment
