@@ -20,6 +20,24 @@ else
   local_cluster=true
 fi
 
+# An operator that no longer runs (an earlier `make run`, `make test` or benchmark)
+# may have left webhook configurations pointing at a port nobody serves: every write of
+# an Accord object would then fail ("connection refused"). Remove them; the operator
+# started below writes its own. A configuration that something answers is kept.
+repair_webhooks() {
+  local url hostport
+  url="$(kubectl get mutatingwebhookconfiguration accord -o jsonpath='{.webhooks[0].clientConfig.url}' 2>/dev/null || true)"
+  [[ -n "$url" ]] || return 0
+  hostport="${url#https://}"; hostport="${hostport%%/*}"
+  if ! curl -sk --max-time 2 -o /dev/null "https://$hostport/"; then
+    say "removing webhook configurations left by an operator that no longer runs ($url)"
+    kubectl delete mutatingwebhookconfiguration,validatingwebhookconfiguration accord --ignore-not-found
+  fi
+}
+if $local_cluster; then
+  repair_webhooks
+fi
+
 say "installing the CRDs"
 kubectl apply -f crds/
 kubectl wait --for=condition=Established --timeout=60s -f crds/ >/dev/null
