@@ -225,6 +225,11 @@ fn helm_chart_installs_and_its_rbac_is_enough_and_no_more() {
         "yes"
     );
     assert_eq!(
+        can_i(&["get", "secrets/team-hooks"], "accord-system"),
+        "yes",
+        "reads Teams' notification URLs by name"
+    );
+    assert_eq!(
         can_i(&["get", "secrets"], "default"),
         "no",
         "reads Secrets in other namespaces"
