@@ -262,3 +262,130 @@ fn teams_sign_off_and_review_through_the_plugin() {
         run.stderr
     );
 }
+
+#[test]
+fn the_plugin_impersonates_watches_and_completes_and_events_say_what_was_done() {
+    let _serial = accord_e2e::exclusive();
+    let _operator = Operator::start("plugin-flags", "accord-operator", &[]);
+    let ns = TestNamespace::create("plugin-flags");
+    let n = ns.name.as_str();
+
+    let run = accord("alice", &["completion", "bash"]);
+    assert!(
+        run.ok && run.stdout.contains("kubectl-accord"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("complete -F"), "{}", run.stdout);
+
+    create(&model_deployment(n, "flags", "1.0.0"));
+    wait_phase(n, "flags", "AwaitingAttestations", Duration::from_secs(30));
+
+    // --as: the admin sees what mallory is told, and attests as alice (impersonated,
+    // with her group); carol may not impersonate anyone.
+    let run = accord(
+        "admin",
+        &[
+            "--as", "mallory", "attest", "flags", "--item", "drift", "-n", n,
+        ],
+    );
+    assert!(!run.ok && run.stderr.contains("mallory"), "{}", run.stderr);
+    let run = accord(
+        "carol",
+        &[
+            "--as", "alice", "attest", "flags", "--item", "drift", "-n", n,
+        ],
+    );
+    assert!(
+        !run.ok && run.stderr.contains("impersonate"),
+        "{}",
+        run.stderr
+    );
+    let listed = Kubectl::admin()
+        .get_json(&["attestations", "-n", n])
+        .unwrap();
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(0),
+        "nothing was admitted"
+    );
+
+    // --watch prints the status again when it changes.
+    let bin_dir = repo_root().join("target/debug");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let log = cluster_dir().join("logs/plugin-watch.log");
+    let mut watch = Command::new("kubectl")
+        .args(["accord", "--kubeconfig"])
+        .arg(cluster_dir().join("users/carol.kubeconfig"))
+        .args(["status", "flags", "-n", n, "--watch"])
+        .env("PATH", path)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("kubectl accord status --watch");
+    accord_e2e::poll("the first status", Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("Phase: AwaitingAttestations")
+            .then_some(())
+            .ok_or(text)
+    });
+    let run = accord(
+        "admin",
+        &[
+            "--as",
+            "alice",
+            "--as-group",
+            "data-platform-eng",
+            "attest",
+            "flags",
+            "--item",
+            "drift",
+            "-n",
+            n,
+        ],
+    );
+    assert!(run.ok, "{}", run.stderr);
+    let att = Kubectl::admin()
+        .get_json(&["attestation", "flags-1.0.0-drift", "-n", n])
+        .expect("alice's attestation");
+    assert_eq!(att["spec"]["attestedBy"], "alice", "the webhook saw alice");
+    attest("bob", n, "flags", "latency", "1.0.0");
+    attest("carol", n, "flags", "kpis", "1.0.0");
+    let text = accord_e2e::poll(
+        "the watch to print the promotion",
+        Duration::from_secs(60),
+        || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            (text.contains("Phase: Serving") && text.contains("\n--- "))
+                .then_some(text.clone())
+                .ok_or(text)
+        },
+    );
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(text.matches("ModelDeployment ").count() >= 2, "{text}");
+
+    // Events name what was done.
+    let events = Kubectl::admin()
+        .get_json(&["events.events.k8s.io", "-n", n])
+        .unwrap();
+    let promoted = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["reason"] == "Promoted")
+        .cloned()
+        .expect("a Promoted Event");
+    assert_eq!(promoted["action"], "Promote");
+    let blocked = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["reason"] == "PromotionBlocked")
+        .cloned()
+        .expect("a PromotionBlocked Event");
+    assert_eq!(blocked["action"], "BlockPromotion");
+}
