@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use accord_e2e::{Kubectl, MetricsSource, Prometheus, TestNamespace, events_for, poll};
 use serde_json::{Value, json};
-use support::{attest, attest_as_named, condition, get_md, patch_md, serving, wait_phase};
+use support::{
+    attest, attest_as_named, condition, get_md, last_history, patch_md, serving, wait_phase,
+};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -57,13 +59,6 @@ fn sign_off(namespace: &str, name: &str, version: &str, items: &[(&str, &str)]) 
 fn deployment(namespace: &str, name: &str) -> Value {
     Kubectl::admin()
         .get_json(&["deployment", name, "-n", namespace])
-        .unwrap_or(Value::Null)
-}
-
-fn last_history(md: &Value) -> Value {
-    md["status"]["history"]
-        .as_array()
-        .and_then(|h| h.last().cloned())
         .unwrap_or(Value::Null)
 }
 

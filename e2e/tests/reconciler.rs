@@ -409,12 +409,7 @@ fn manual_mode_degrades_and_the_annotation_rolls_back() {
         deployment_image(n, "churn").as_deref(),
         Some("registry.example.com/churn:1.0.0")
     );
-    let last = md["status"]["history"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_history(&md);
     assert_eq!(
         (last["outcome"].as_str(), last["reason"].as_str()),
         (Some("RolledBack"), Some("RollbackRequested"))

@@ -11,7 +11,8 @@ use std::time::Duration;
 use accord_e2e::{Kubectl, TestNamespace, poll};
 use serde_json::{Value, json};
 use support::{
-    attest_all, condition, create, deployment, get_md, model_deployment, serving, wait_phase,
+    attest_all, condition, create, deployment, get_md, last_history, model_deployment, serving,
+    wait_phase,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -146,17 +147,7 @@ fn a_full_template_runs_on_the_tainted_gpu_node_and_only_platform_changes_its_pr
     // at once, without new sign-off; bob of the platform team may tighten privileges.
     let probe = json!([{"op": "replace",
         "path": "/spec/serving/template/spec/containers/0/readinessProbe/httpGet/path", "value": "/healthz"}]);
-    Kubectl::user("carol").ok(&[
-        "patch",
-        "md",
-        "fraud",
-        "-n",
-        n,
-        "--type",
-        "json",
-        "-p",
-        &probe.to_string(),
-    ]);
+    support::json_patch_md_as("carol", n, "fraud", &probe);
     poll("the probe change to reach the Deployment", WAIT, || {
         let d = deployment(n, "fraud").unwrap_or_default();
         (d["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"]
@@ -166,17 +157,7 @@ fn a_full_template_runs_on_the_tainted_gpu_node_and_only_platform_changes_its_pr
     });
     let tighten = json!([{"op": "add", "path": "/spec/serving/template/spec/securityContext",
         "value": {"runAsNonRoot": true}}]);
-    Kubectl::user("bob").ok(&[
-        "patch",
-        "md",
-        "fraud",
-        "-n",
-        n,
-        "--type",
-        "json",
-        "-p",
-        &tighten.to_string(),
-    ]);
+    support::json_patch_md_as("bob", n, "fraud", &tighten);
     let md = wait_phase(n, "fraud", "Serving", WAIT);
     assert_eq!(md["status"]["activeVersion"], "1.0.0", "no new candidate");
     assert_eq!(md["status"]["history"].as_array().map(Vec::len), Some(1));
@@ -305,12 +286,7 @@ fn pods_that_stop_being_ready_fail_the_version_and_the_plan_rolls_it_back() {
             .then_some(md.clone())
             .ok_or_else(|| md["status"]["conditions"].to_string())
     });
-    let last = md["status"]["history"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_history(&md);
     assert_eq!(
         (last["outcome"].as_str(), last["reason"].as_str()),
         (Some("RolledBack"), Some("NotReady"))

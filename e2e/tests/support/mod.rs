@@ -168,3 +168,26 @@ pub fn serving(
     attest_all(namespace, name, version);
     wait_phase(namespace, name, "Serving", Duration::from_secs(60))
 }
+
+/// The newest entry of a ModelDeployment's `status.history` (null when none).
+pub fn last_history(md: &Value) -> Value {
+    md["status"]["history"]
+        .as_array()
+        .and_then(|h| h.last().cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// `user` applies a JSON patch to a ModelDeployment; it must be admitted.
+pub fn json_patch_md_as(user: &str, namespace: &str, name: &str, patch: &Value) {
+    Kubectl::user(user).ok(&[
+        "patch",
+        "md",
+        name,
+        "-n",
+        namespace,
+        "--type",
+        "json",
+        "-p",
+        &patch.to_string(),
+    ]);
+}
