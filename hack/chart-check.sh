@@ -13,6 +13,8 @@ command -v helm >/dev/null || fail "helm not found: run 'make cluster-build' (it
 diff -ru "$root/crds" "$chart/crds" || fail "charts/accord/crds differs from crds/: run 'make crds'"
 echo "chart CRDs are identical to crds/"
 
+python3 "$root/hack/values-table.py" --check "$chart/README.md" || fail "charts/accord/README.md's values table is stale"
+echo "the values table in charts/accord/README.md is current"
 helm lint --strict "$chart"
 out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
 helm template accord "$chart" -n accord-system > "$out/default.yaml"
@@ -29,6 +31,25 @@ done
 grep -q '"\*"' "$out/default.yaml" && fail "wildcard in rendered RBAC"
 grep -q 'honorLabels: true' "$out/all.yaml" || fail "the ServiceMonitor must honor Accord's namespace label (honorLabels: true)"
 python3 -c "import json,sys; json.load(open('$chart/files/grafana-dashboard.json'))" || fail "dashboard is not JSON"
+# Names, an existing ServiceAccount, an image by digest, extra args/env, topology spread.
+digest="sha256:$(printf '%064d' 0)"
+helm template rel "$chart" -n ops --set fullnameOverride=gate --set serviceAccount.create=false \
+  --set serviceAccount.name=platform-sa --set image.digest="$digest" --set 'extraArgs[0]=--log-level=debug' \
+  --set 'extraEnv[0].name=RUST_BACKTRACE' --set 'extraEnv[0].value=1' \
+  --set 'topologySpreadConstraints[0].maxSkew=1' --set 'topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone' \
+  --set 'topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway' > "$out/options.yaml"
+grep -q "^kind: ServiceAccount$" "$out/options.yaml" && fail "serviceAccount.create=false still renders a ServiceAccount"
+grep -q "serviceAccountName: platform-sa" "$out/options.yaml" || fail "serviceAccount.name is not used"
+[[ $(grep -c "^    name: platform-sa$" "$out/options.yaml") -eq 2 ]] || fail "the bindings do not name serviceAccount.name"
+grep -q "image: ghcr.io/accord-dev/accord@$digest" "$out/options.yaml" || fail "image.digest is not used"
+grep -q -- '- "--log-level=debug"' "$out/options.yaml" || fail "extraArgs is not passed"
+grep -q "name: RUST_BACKTRACE" "$out/options.yaml" || fail "extraEnv is not passed"
+grep -q "topologyKey: topology.kubernetes.io/zone" "$out/options.yaml" || fail "topologySpreadConstraints is not passed"
+grep -q "^  name: gate$" "$out/options.yaml" || fail "fullnameOverride is not used"
+helm template rel "$chart" -n ops --set nameOverride=gatekeeper > "$out/name.yaml"
+grep -q "app.kubernetes.io/name: gatekeeper" "$out/name.yaml" || fail "nameOverride is not used"
+grep -q "^  name: rel-gatekeeper$" "$out/name.yaml" || fail "nameOverride does not name the objects"
+echo "chart options render as documented"
 echo "helm template renders every object"
 (cd "$root" && cargo run --locked -q --bin crdgen -- --check-webhooks "$out/default.yaml") \
   || fail "charts/accord/templates/webhooks.yaml is out of step with src/webhook/configuration.rs"
@@ -45,6 +66,7 @@ reject logFormat --set logFormat=xml
 reject timeoutSeconds --set webhook.timeoutSeconds=30
 reject certValidity --set webhook.certValidity=forever
 reject unknownValue --set unknownValue=1
+reject digest --set image.digest=latest
 
 command -v promtool >/dev/null || fail "promtool not found: apt-get install prometheus"
 promtool check rules "$chart/files/prometheus-rules.yaml"
