@@ -65,6 +65,10 @@ bench: ## Benchmarks: admission and decision latency (p50/p99) and allocation, a
 bench-scale: ## Accord at N ModelDeployments (N=1000 default; POLICIES=20 adds HandoffPolicies) on the local control plane, against in-run baselines
 	N=$(or $(N),1000) POLICIES=$(or $(POLICIES),0) hack/bench-scale.sh
 
+.PHONY: image
+image: ## The operator's OCI image without a container runtime (crane; static binary; SBOM): target/image/oci and its digest
+	hack/image.sh
+
 .PHONY: run
 run: ## Local cluster (unless KUBECONFIG is set), CRDs, examples, and the operator in the foreground
 	hack/run.sh
