@@ -54,3 +54,33 @@ pub fn cluster_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".cluster"))
 }
+
+/// Runs a tool (helm, go, crane, …) against the local cluster's admin kubeconfig, in
+/// `dir` when given, with extra `env`; returns whether it succeeded and its output.
+pub fn run_tool(
+    program: &str,
+    args: &[&str],
+    dir: Option<&Path>,
+    env: &[(&str, &str)],
+) -> (bool, String) {
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args)
+        .env("KUBECONFIG", cluster_dir().join("kubeconfig"));
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}

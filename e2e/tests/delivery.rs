@@ -18,26 +18,7 @@ fn run(
     dir: Option<&std::path::Path>,
     env: &[(&str, &str)],
 ) -> (bool, String) {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .env("KUBECONFIG", cluster_dir().join("kubeconfig"));
-    if let Some(dir) = dir {
-        cmd.current_dir(dir);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    accord_e2e::run_tool(program, args, dir, env)
 }
 
 fn record(

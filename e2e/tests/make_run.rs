@@ -49,14 +49,14 @@ fn make_run_repairs_webhook_configurations_an_earlier_operator_left_behind() {
     );
 
     let log = cluster_dir().join("logs/make-run-e2e.log");
+    let file = std::fs::File::create(&log).unwrap();
     let mut run = Command::new("bash")
         .arg(repo_root().join("hack/run.sh"))
         .current_dir(repo_root())
         .env_remove("KUBECONFIG")
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::from(
-            std::fs::File::options().append(true).open(&log).unwrap(),
-        ))
+        // One open file for both streams, so neither overwrites the other.
+        .stdout(Stdio::from(file.try_clone().unwrap()))
+        .stderr(Stdio::from(file))
         .process_group(0)
         .spawn()
         .expect("hack/run.sh starts");
@@ -78,8 +78,9 @@ fn make_run_repairs_webhook_configurations_an_earlier_operator_left_behind() {
     );
     let new_url = webhook_url();
     // Stop the demo (its trap stops the operator) before asserting anything.
+    // `--`: util-linux kill would read "-<pgid>" as a signal.
     let _ = Command::new("kill")
-        .args(["-TERM", &format!("-{group}")])
+        .args(["-TERM", "--", &format!("-{group}")])
         .status();
     let _ = run.wait();
     remove_webhook_configurations();
