@@ -43,19 +43,25 @@ pub fn create(object: &Value) {
     assert!(out.success, "apply failed: {}", out.stderr);
 }
 
-/// Merge-patches a ModelDeployment as admin (the spec author).
-pub fn patch_md(namespace: &str, name: &str, patch: Value) {
-    Kubectl::admin().ok(&[
+/// Patches a ModelDeployment (`patch_type` merge or json) as `kubectl`'s identity; it
+/// must be admitted.
+fn patch_md_with(kubectl: Kubectl, namespace: &str, name: &str, patch_type: &str, patch: &Value) {
+    kubectl.ok(&[
         "patch",
         "md",
         name,
         "-n",
         namespace,
         "--type",
-        "merge",
+        patch_type,
         "-p",
         &patch.to_string(),
     ]);
+}
+
+/// Merge-patches a ModelDeployment as admin (the spec author).
+pub fn patch_md(namespace: &str, name: &str, patch: Value) {
+    patch_md_with(Kubectl::admin(), namespace, name, "merge", &patch);
 }
 
 /// Moves a ModelDeployment to `version` (model version and image).
@@ -179,15 +185,5 @@ pub fn last_history(md: &Value) -> Value {
 
 /// `user` applies a JSON patch to a ModelDeployment; it must be admitted.
 pub fn json_patch_md_as(user: &str, namespace: &str, name: &str, patch: &Value) {
-    Kubectl::user(user).ok(&[
-        "patch",
-        "md",
-        name,
-        "-n",
-        namespace,
-        "--type",
-        "json",
-        "-p",
-        &patch.to_string(),
-    ]);
+    patch_md_with(Kubectl::user(user), namespace, name, "json", patch);
 }
