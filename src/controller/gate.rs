@@ -320,12 +320,15 @@ impl Judge<'_> {
     /// candidate became available (until the candidate is promoted: then it was
     /// judged so already).
     fn canary_rejection(&self, attestation: &Attestation, item: &Requirement) -> Option<Rejection> {
+        if !item.after_canary {
+            return None;
+        }
         let status = self.md.status.as_ref()?;
         let promoted = status
             .history
             .last()
             .is_some_and(|e| e.fingerprint_in(&self.md.spec) == self.candidate.fingerprint);
-        if !item.after_canary || promoted || !super::canary::applies(self.md) {
+        if promoted || !super::canary::applies(self.md) {
             return None;
         }
         let available = status

@@ -43,7 +43,10 @@ pub async fn reconcile(
     }
     let now = Time(jiff::Timestamp::now());
     let mut observed = observe(&ctx.stores, md);
-    if let Some((analysis, query)) = canary::analysis_due(md, &md.spec.fingerprint(), &now) {
+    // Only a ModelDeployment with a canary pays for its fingerprint here.
+    let due =
+        canary::config(md).and_then(|_| canary::analysis_due(md, &md.spec.fingerprint(), &now));
+    if let Some((analysis, query)) = due {
         let measurement = ctx.prometheus.measure(&analysis, &query, now.clone()).await;
         tracing::info!(query, value = ?measurement.value, passed = measurement.passed, "canary analysis");
         observed.measurement = Some(measurement);

@@ -397,7 +397,8 @@ impl<'a> Decision<'a> {
             return ActiveHealth::default();
         };
         self.apply_operational_change(&mut active);
-        if self.running(&active) {
+        let live = self.live_deployment(&active);
+        if live.is_some_and(|d| d.rollout_complete) {
             if active.available_at.is_none() {
                 let now = self.now();
                 self.status
@@ -410,7 +411,7 @@ impl<'a> Decision<'a> {
             return ActiveHealth::default();
         }
         if active.available_at.is_some() {
-            return self.check_still_ready(&active);
+            return self.check_still_ready(&active, live);
         }
         self.status.unready_since = None;
         if active.outcome != HistoryOutcome::Promoted {
@@ -442,11 +443,12 @@ impl<'a> Decision<'a> {
     /// A version that was available runs with fewer Ready pods than it wants (crash
     /// loops, failing readiness probes): it fails once that lasts past the progress
     /// deadline. A Deployment Accord is about to rewrite is not judged yet.
-    fn check_still_ready(&mut self, active: &HistoryEntry) -> ActiveHealth {
-        let Some(observed) = self.input.deployment.as_ref().filter(|d| {
-            let want = desired::desired_deployment(self.input.md, active, &self.status.history);
-            d.hash.as_deref() == desired::recorded_hash(&want.metadata)
-        }) else {
+    fn check_still_ready(
+        &mut self,
+        active: &HistoryEntry,
+        live: Option<&'a DeploymentObservation>,
+    ) -> ActiveHealth {
+        let Some(observed) = live else {
             self.status.unready_since = None;
             return ActiveHealth {
                 in_progress: true,
@@ -861,14 +863,15 @@ impl<'a> Decision<'a> {
         }
     }
 
-    /// Whether the live Deployment has finished rolling out exactly `entry`.
-    fn running(&self, entry: &HistoryEntry) -> bool {
+    /// The live Deployment, when it is the one Accord wants for `entry` (rolled out or
+    /// not).
+    fn live_deployment(&self, entry: &HistoryEntry) -> Option<&'a DeploymentObservation> {
         let want = desired::desired_deployment(self.input.md, entry, &self.status.history);
-        let want_hash = desired::recorded_hash(&want.metadata).map(String::from);
+        let want_hash = desired::recorded_hash(&want.metadata);
         self.input
             .deployment
             .as_ref()
-            .is_some_and(|d| d.rollout_complete && d.hash == want_hash)
+            .filter(|d| d.hash.as_deref() == want_hash)
     }
 
     /// Appends a `RolledBack` entry restoring the latest known-good version before the
