@@ -24,7 +24,7 @@ lint: ## cargo fmt --check, clippy with warnings as errors, shellcheck on every 
 .PHONY: crds
 crds: ## Regenerate crds/, the chart's copy and docs/reference.md from the Rust types
 	$(CARGO) run --locked -q --bin crdgen -- --out-dir crds
-	rm -f charts/accord/crds/*.yaml && cp crds/*.yaml charts/accord/crds/
+	rm -f charts/accord/files/crds/*.yaml && cp crds/*.yaml charts/accord/files/crds/
 	$(CARGO) run --locked -q --bin crdgen -- --reference > docs/reference.md
 
 .PHONY: crds-check

@@ -57,3 +57,13 @@ service:
   path: {{ .path }}
   port: 443
 {{- end -}}
+
+{{/* The metadata the chart adds to each CRD (under its `metadata:`). */}}
+{{- define "accord.crdMetadata" -}}
+labels:
+  {{- include "accord.labels" . | nindent 2 }}
+{{- if .Values.crds.keep }}
+annotations:
+  helm.sh/resource-policy: keep
+{{- end }}
+{{- end -}}
