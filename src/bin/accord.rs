@@ -93,6 +93,41 @@ struct Args {
     /// Only for a cluster where the webhook cannot run.
     #[arg(long, env = "ACCORD_TRUST_UNSEALED_ATTESTATIONS", default_value_t = false, action = clap::ArgAction::Set)]
     trust_unsealed_attestations: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Check, through the API server, that Accord's admission webhook answers and decides
+    /// (server-side dry runs in --namespace; nothing is stored). Exit status 0 when it
+    /// does; what the chart's `helm test` runs.
+    CheckWebhook {
+        /// How long to retry while the webhook cannot be reached.
+        #[arg(long, default_value = "60s")]
+        timeout: String,
+    },
+}
+
+/// `accord check-webhook`: prints what Accord's webhook answered, or why it did not.
+async fn check_webhook(client: &kube::Client, namespace: &str, timeout: &str) -> ExitCode {
+    let Some(timeout) = parse_duration(timeout) else {
+        eprintln!("--timeout must be a duration such as 60s, not {timeout:?}");
+        return ExitCode::from(2);
+    };
+    match accord::webhook::check::run(client, namespace, timeout).await {
+        Ok(answers) => {
+            for answer in answers {
+                println!("{answer}");
+            }
+            println!("Accord's admission webhook answers in namespace {namespace}");
+            ExitCode::SUCCESS
+        }
+        Err(problem) => {
+            eprintln!("Accord's admission webhook does not answer: {problem}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn client(kubeconfig: Option<&std::path::Path>) -> Result<kube::Client, String> {
@@ -207,6 +242,9 @@ async fn main() -> ExitCode {
         .clone()
         .or_else(|| std::env::var("POD_NAMESPACE").ok())
         .unwrap_or_else(|| "accord-system".into());
+    if let Some(Command::CheckWebhook { timeout }) = &args.command {
+        return check_webhook(&client, &namespace, timeout).await;
+    }
     let webhook = match webhook_config(&args, &namespace) {
         Ok(webhook) => webhook,
         Err(err) => {

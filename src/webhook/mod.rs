@@ -8,6 +8,7 @@
 //! endpoint; [`configuration`] writes the webhook configurations when asked to.
 
 pub mod certs;
+pub mod check;
 pub mod configuration;
 pub mod decision;
 pub mod review;
