@@ -10,7 +10,8 @@ chart="$root/charts/accord"
 fail() { echo "chart-check: $*" >&2; exit 1; }
 
 command -v helm >/dev/null || fail "helm not found: run 'make cluster-build' (it installs helm into ~/.cache/accord)"
-diff -ru "$root/crds" "$chart/crds" || fail "charts/accord/crds differs from crds/: run 'make crds'"
+[[ ! -e "$chart/crds" ]] || fail "charts/accord/crds/ must not exist: Helm never upgrades it (the CRDs are templates)"
+diff -ru "$root/crds" "$chart/files/crds" || fail "charts/accord/files/crds differs from crds/: run 'make crds'"
 echo "chart CRDs are identical to crds/"
 
 python3 "$root/hack/values-table.py" --check "$chart/README.md" || fail "charts/accord/README.md's values table is stale"
@@ -29,11 +30,30 @@ for kind in ServiceMonitor PrometheusRule Certificate Issuer; do
   grep -q "^kind: $kind$" "$out/all.yaml" || fail "full render lacks a $kind"
 done
 grep -q '"\*"' "$out/default.yaml" && fail "wildcard in rendered RBAC"
+# The CRDs: each rendered once, the chart's labels and the keep policy in its metadata,
+# the schema verbatim (templated text such as {{version}} in descriptions untouched);
+# crds.enabled=false renders none, crds.keep=false drops the policy.
+python3 - "$out/default.yaml" "$root/crds" <<'PY' || fail "the rendered CRDs are not crds/ with the chart's metadata"
+import pathlib, sys
+docs = [d for d in open(sys.argv[1]).read().split("\n---\n") if "\nkind: CustomResourceDefinition\n" in d]
+files = sorted(pathlib.Path(sys.argv[2]).glob("*.yaml"))
+assert len(docs) == len(files), f"{len(docs)} CRDs rendered, {len(files)} in crds/"
+for doc, path in zip(sorted(docs, key=lambda d: d.split("\n  name: ")[1].split("\n")[0]), files):
+    assert "    helm.sh/resource-policy: keep\n" in doc, f"{path.name}: no keep policy"
+    assert "    app.kubernetes.io/managed-by: Helm\n" in doc, f"{path.name}: no chart labels"
+    spec = path.read_text().split("\nspec:\n", 1)[1]
+    assert doc.split("\nspec:\n", 1)[1].rstrip() == spec.rstrip(), f"{path.name}: schema changed in rendering"
+PY
+[[ $(helm template accord "$chart" --set crds.enabled=false | grep -c "^kind: CustomResourceDefinition$") -eq 0 ]] \
+  || fail "crds.enabled=false still renders CRDs"
+helm template accord "$chart" --set crds.keep=false | grep -q "helm.sh/resource-policy" \
+  && fail "crds.keep=false still keeps the CRDs"
+echo "the CRDs render from crds/ with the chart's labels and the keep policy"
 grep -q 'honorLabels: true' "$out/all.yaml" || fail "the ServiceMonitor must honor Accord's namespace label (honorLabels: true)"
 python3 -c "import json,sys; json.load(open('$chart/files/grafana-dashboard.json'))" || fail "dashboard is not JSON"
 # Names, an existing ServiceAccount, an image by digest, extra args/env, topology spread.
 digest="sha256:$(printf '%064d' 0)"
-helm template rel "$chart" -n ops --set fullnameOverride=gate --set serviceAccount.create=false \
+helm template rel "$chart" -n ops --set fullnameOverride=gate --set serviceAccount.create=false --set tests.enabled=false \
   --set serviceAccount.name=platform-sa --set image.digest="$digest" --set 'extraArgs[0]=--log-level=debug' \
   --set 'extraEnv[0].name=RUST_BACKTRACE' --set 'extraEnv[0].value=1' \
   --set 'topologySpreadConstraints[0].maxSkew=1' --set 'topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone' \
@@ -49,6 +69,20 @@ grep -q "^  name: gate$" "$out/options.yaml" || fail "fullnameOverride is not us
 helm template rel "$chart" -n ops --set nameOverride=gatekeeper > "$out/name.yaml"
 grep -q "app.kubernetes.io/name: gatekeeper" "$out/name.yaml" || fail "nameOverride is not used"
 grep -q "^  name: rel-gatekeeper$" "$out/name.yaml" || fail "nameOverride does not name the objects"
+# helm test: a test Pod running the operator image's check-webhook, as its own
+# ServiceAccount that may only create (dry-run) ModelDeployments and Attestations.
+python3 - "$out/default.yaml" <<'PY' || fail "the helm test hook is not as documented"
+import sys
+docs = [d for d in open(sys.argv[1]).read().split("\n---\n") if "helm.sh/hook: test" in d]
+kinds = sorted(d.split("\nkind: ")[1].split("\n")[0] for d in docs)
+assert kinds == ["Pod", "Role", "RoleBinding", "ServiceAccount"], kinds
+pod = next(d for d in docs if "\nkind: Pod\n" in d)
+assert "args: [check-webhook," in pod and "serviceAccountName: accord-test" in pod, pod
+role = next(d for d in docs if "\nkind: Role\n" in d)
+assert "verbs: [create]" in role and role.count("verbs:") == 1, role
+PY
+[[ $(helm template accord "$chart" --set tests.enabled=false | grep -c "helm.sh/hook: test") -eq 0 ]] \
+  || fail "tests.enabled=false still renders the test hook"
 echo "chart options render as documented"
 echo "helm template renders every object"
 (cd "$root" && cargo run --locked -q --bin crdgen -- --check-webhooks "$out/default.yaml") \
