@@ -8,7 +8,8 @@
 //! - [`operator`]: the operator as a real process; [`flux`]: Flux and a Git server;
 //!   [`prometheus`]: a real Prometheus scraping a test-controlled endpoint; [`audit`]: the API server's audit
 //!   log; [`events`]: Kubernetes Events as a user sees them; [`poll`]: waiting with a
-//!   deadline that reports the last observed state.
+//!   deadline that reports the last observed state; [`stand_in_node`]: a Node whose pods
+//!   really run (the chart's `helm test` pod).
 
 pub mod audit;
 pub mod events;
@@ -20,6 +21,7 @@ pub mod operator;
 pub mod poll;
 pub mod prometheus;
 pub mod setup;
+pub mod stand_in_node;
 
 use std::path::{Path, PathBuf};
 
@@ -31,7 +33,8 @@ pub use namespace::TestNamespace;
 pub use operator::{Operator, remove_webhook_configurations, stop_stray_operators};
 pub use poll::poll;
 pub use prometheus::{MetricsSource, Prometheus};
-pub use setup::{apply_file, exclusive, prepare, shared_operator};
+pub use setup::{apply_file, exclusive, prepare, restore_crds, shared_operator};
+pub use stand_in_node::StandInNode;
 
 /// The repository root (the parent of `e2e/`).
 pub fn repo_root() -> PathBuf {

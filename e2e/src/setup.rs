@@ -33,6 +33,16 @@ pub fn install_crds(dir: &std::path::Path) {
     ]);
 }
 
+/// Puts the CRDs back exactly as `crds/` has them, after a test handed them to a Helm
+/// release: `replace` drops the release's labels, annotations and any field a test chart
+/// added, which `apply` would keep (they have another field manager).
+pub fn restore_crds() {
+    let crds = repo_root().join("crds");
+    let crds = crds.to_str().unwrap();
+    Kubectl::admin().ok(&["replace", "-f", crds]);
+    install_crds(&repo_root().join("crds"));
+}
+
 /// Prepares the cluster for this test binary (once).
 pub fn prepare() {
     static DONE: OnceLock<()> = OnceLock::new();

@@ -160,6 +160,8 @@ fn helm_chart_installs_and_its_rbac_is_enough_and_no_more() {
             "-n",
             "accord-system",
             "--create-namespace",
+            // The CRDs were installed with kubectl: the chart takes them over.
+            "--take-ownership",
             "--set",
             "webhook.createConfigurations=false",
             "--set",
@@ -330,11 +332,13 @@ fn helm_chart_installs_and_its_rbac_is_enough_and_no_more() {
             .get_json(&["team", "data-platform"])
             .is_some()
     );
-    assert!(
-        Kubectl::admin()
-            .get_json(&["crd", "modeldeployments.accord.dev"])
-            .is_some(),
-        "CRDs stay"
+    let crd = Kubectl::admin()
+        .get_json(&["crd", "modeldeployments.accord.dev"])
+        .expect("CRDs stay");
+    assert_eq!(
+        crd["metadata"]["annotations"]["helm.sh/resource-policy"], "keep",
+        "the chart's CRDs are kept on uninstall"
     );
+    accord_e2e::restore_crds();
     accord_e2e::stop_stray_operators();
 }
