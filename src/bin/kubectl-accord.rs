@@ -45,8 +45,8 @@ enum Command {
         watch: bool,
     },
     /// Print a shell completion script for `kubectl-accord` (bash, zsh, fish, elvish,
-    /// powershell). With kubectl 1.26+, also install `kubectl_complete-accord` (see
-    /// docs/plugin.md) so `kubectl accord <TAB>` completes.
+    /// powershell). For `kubectl accord <TAB>` (kubectl 1.26+), link `kubectl-accord` as
+    /// `kubectl_complete-accord` on PATH instead (see docs/plugin.md).
     Completion {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -146,12 +146,17 @@ enum TeamCommand {
     },
 }
 
-async fn scope(args: &Args) -> Result<Scope, String> {
+/// The client configuration from --kubeconfig (else $KUBECONFIG, ~/.kube/config) and
+/// --context.
+async fn kube_config(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<String>,
+) -> Result<kube::Config, String> {
     let options = kube::config::KubeConfigOptions {
-        context: args.context.clone(),
+        context,
         ..Default::default()
     };
-    let config = match &args.kubeconfig {
+    match kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
@@ -159,7 +164,11 @@ async fn scope(args: &Args) -> Result<Scope, String> {
         }
         None => kube::Config::from_kubeconfig(&options).await,
     }
-    .map_err(|e| format!("no usable kubeconfig: {e}"))?;
+    .map_err(|e| format!("no usable kubeconfig: {e}"))
+}
+
+async fn scope(args: &Args) -> Result<Scope, String> {
+    let config = kube_config(args.kubeconfig.as_deref(), args.context.clone()).await?;
     let server = config.cluster_url.to_string();
     let mut config = config;
     if let Some(user) = &args.as_user {
@@ -183,8 +192,78 @@ async fn scope(args: &Args) -> Result<Scope, String> {
     })
 }
 
+/// The names of the objects `api` lists (metadata only).
+async fn names<K>(api: kube::Api<K>) -> Option<Vec<String>>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    let list = api
+        .list_metadata(&kube::api::ListParams::default())
+        .await
+        .ok()?;
+    Some(
+        list.items
+            .into_iter()
+            .filter_map(|o| o.metadata.name)
+            .collect(),
+    )
+}
+
+/// Answers kubectl's plugin completion (`kubectl_complete-accord WORDS…`, or
+/// `kubectl-accord __complete WORDS…`): Cobra's protocol, object names from the cluster
+/// in the scope typed so far (nothing, quietly, when it cannot be reached in 5 s).
+async fn complete(words: &[String]) -> ExitCode {
+    use accord::plugin::complete::{Lookup, plan};
+    let plan = plan(&<Args as clap::CommandFactory>::command(), words);
+    let list = async {
+        let lookup = plan.lookup?;
+        let kubeconfig = plan.kubeconfig.as_ref().map(PathBuf::from);
+        let config = kube_config(kubeconfig.as_deref(), plan.context.clone())
+            .await
+            .ok()?;
+        let namespace = plan
+            .namespace
+            .clone()
+            .unwrap_or_else(|| config.default_namespace.clone());
+        let client = kube::Client::try_from(config).ok()?;
+        Some(match lookup {
+            Lookup::ModelDeployments => {
+                names(kube::Api::<accord::api::ModelDeployment>::namespaced(
+                    client, &namespace,
+                ))
+                .await?
+            }
+            Lookup::Teams => names(kube::Api::<accord::api::Team>::all(client)).await?,
+            Lookup::Namespaces => {
+                names(kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(
+                    client,
+                ))
+                .await?
+            }
+        })
+    };
+    let names = tokio::time::timeout(std::time::Duration::from_secs(5), list)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    print!("{}", plan.render(&names));
+    ExitCode::SUCCESS
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    let name = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str());
+    if name == Some("kubectl_complete-accord") {
+        return complete(&argv[1..]).await;
+    }
+    if argv.get(1).map(String::as_str) == Some("__complete") {
+        return complete(&argv[2..]).await;
+    }
     let args = Args::parse();
     match run(&args).await {
         Ok(text) => {

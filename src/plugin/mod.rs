@@ -3,5 +3,6 @@
 //! binary `kubectl-accord` only parses flags.
 
 pub mod commands;
+pub mod complete;
 pub mod gitops;
 pub mod views;

@@ -1,0 +1,323 @@
+//! Completion for `kubectl accord <TAB>`: kubectl (1.26+) runs the executable
+//! `kubectl_complete-accord` with the words typed after `accord`, the last one being the
+//! word to complete, and expects Cobra's `__complete` answer — one candidate per line
+//! (`value<TAB>description`), then `:DIRECTIVE`. `kubectl-accord __complete WORDS…` and
+//! `kubectl-accord` invoked under the name `kubectl_complete-accord` (a symlink) answer it.
+//!
+//! [`plan`] is pure: from the plugin's clap definition and the words it decides what to
+//! offer — subcommands, flags, a flag's possible values, files — or which cluster objects
+//! to list (ModelDeployments, Teams, Namespaces) in which scope; the binary does the
+//! listing and [`Plan::render`] prints the answer.
+
+use clap::{Arg, Command};
+
+/// Cobra's directive: let the shell complete file names.
+const DIRECTIVE_DEFAULT: u32 = 0;
+/// Cobra's directive: offer only the candidates given, no file names.
+const DIRECTIVE_NO_FILES: u32 = 4;
+
+/// Cluster objects whose names complete the word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    ModelDeployments,
+    Teams,
+    Namespaces,
+}
+
+/// What to offer for the word being completed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// The word typed so far.
+    pub prefix: String,
+    /// Fixed candidates (value, description).
+    pub candidates: Vec<(String, String)>,
+    /// Names to list from the cluster, if any.
+    pub lookup: Option<Lookup>,
+    /// The word is a file name.
+    pub files: bool,
+    /// Scope given on the command line, for the lookup.
+    pub namespace: Option<String>,
+    pub context: Option<String>,
+    pub kubeconfig: Option<String>,
+}
+
+impl Plan {
+    /// Cobra's answer: the candidates (fixed ones and `names`) starting with the prefix,
+    /// then the directive.
+    pub fn render(&self, names: &[String]) -> String {
+        let mut out = String::new();
+        let listed = names.iter().map(|n| (n.clone(), String::new()));
+        for (value, description) in self.candidates.iter().cloned().chain(listed) {
+            if !value.starts_with(&self.prefix) {
+                continue;
+            }
+            out.push_str(&value);
+            if !description.is_empty() {
+                out.push('\t');
+                out.push_str(&description);
+            }
+            out.push('\n');
+        }
+        let directive = if self.files {
+            DIRECTIVE_DEFAULT
+        } else {
+            DIRECTIVE_NO_FILES
+        };
+        out.push_str(&format!(":{directive}\n"));
+        out
+    }
+}
+
+/// The first sentence of a help text: shells show descriptions on one line.
+fn about(text: Option<&clap::builder::StyledStr>) -> String {
+    let text = text.map(|t| t.to_string()).unwrap_or_default();
+    let first = text.lines().next().unwrap_or_default();
+    first.split(". ").next().unwrap_or_default().to_string()
+}
+
+fn takes_value(arg: &Arg) -> bool {
+    arg.get_num_args().is_some_and(|n| n.takes_values())
+}
+
+fn long<'a>(command: &'a Command, name: &str) -> Option<&'a Arg> {
+    command.get_arguments().find(|a| a.get_long() == Some(name))
+}
+
+fn short(command: &Command, c: char) -> Option<&Arg> {
+    command.get_arguments().find(|a| a.get_short() == Some(c))
+}
+
+/// Offers for the value of `arg`.
+fn value_of(arg: &Arg, plan: &mut Plan) {
+    match arg.get_id().as_str() {
+        "namespace" => plan.lookup = Some(Lookup::Namespaces),
+        "team" => plan.lookup = Some(Lookup::Teams),
+        _ => {}
+    }
+    let values = arg.get_possible_values();
+    if !values.is_empty() {
+        plan.candidates = values
+            .iter()
+            .filter(|v| !v.is_hide_set())
+            .map(|v| (v.get_name().to_string(), about(v.get_help())))
+            .collect();
+    } else if matches!(
+        arg.get_value_hint(),
+        clap::ValueHint::AnyPath | clap::ValueHint::FilePath | clap::ValueHint::DirPath
+    ) {
+        plan.files = true;
+    }
+}
+
+fn flags(command: &Command) -> Vec<(String, String)> {
+    command
+        .get_arguments()
+        .filter(|a| !a.is_hide_set() && !a.is_positional())
+        .filter_map(|a| Some((format!("--{}", a.get_long()?), about(a.get_help()))))
+        .collect()
+}
+
+/// Decides what completes the last of `words` (the words after `accord`).
+pub fn plan(root: &Command, words: &[String]) -> Plan {
+    let mut root = root.clone();
+    root.build(); // global flags propagate to the subcommands
+    let (prefix, done) = match words.split_last() {
+        Some((last, done)) => (last.clone(), done),
+        None => (String::new(), &[][..]),
+    };
+    let mut plan = Plan {
+        prefix,
+        ..Plan::default()
+    };
+    let mut command = &root;
+    let mut positionals = 0;
+    let mut pending: Option<&Arg> = None;
+    for word in done {
+        if let Some(arg) = pending.take() {
+            match arg.get_id().as_str() {
+                "namespace" => plan.namespace = Some(word.clone()),
+                "context" => plan.context = Some(word.clone()),
+                "kubeconfig" => plan.kubeconfig = Some(word.clone()),
+                _ => {}
+            }
+            continue;
+        }
+        if let Some(flag) = word.strip_prefix("--") {
+            let (name, inline) = match flag.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (flag, None),
+            };
+            match (long(command, name), inline) {
+                (Some(arg), None) if takes_value(arg) => pending = Some(arg),
+                (Some(arg), Some(value)) if arg.get_id() == "namespace" => {
+                    plan.namespace = Some(value.to_string())
+                }
+                _ => {}
+            }
+        } else if let Some(flag) = word.strip_prefix('-').filter(|f| !f.is_empty()) {
+            let mut chars = flag.chars();
+            if let Some(arg) = chars.next().and_then(|c| short(command, c))
+                && takes_value(arg)
+            {
+                let rest: String = chars.collect();
+                if rest.is_empty() {
+                    pending = Some(arg);
+                } else if arg.get_id() == "namespace" {
+                    plan.namespace = Some(rest.trim_start_matches('=').to_string());
+                }
+            }
+        } else if let Some(sub) = command.find_subcommand(word) {
+            command = sub;
+            positionals = 0;
+        } else {
+            positionals += 1;
+        }
+    }
+    if let Some(arg) = pending {
+        value_of(arg, &mut plan);
+    } else if plan.prefix.starts_with('-') {
+        plan.candidates = flags(command);
+    } else if command.has_subcommands() {
+        plan.candidates = command
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+            .map(|s| (s.get_name().to_string(), about(s.get_about())))
+            .collect();
+    } else if let Some(arg) = command.get_positionals().nth(positionals) {
+        match arg.get_id().as_str() {
+            "model_deployment" => plan.lookup = Some(Lookup::ModelDeployments),
+            "team" => plan.lookup = Some(Lookup::Teams),
+            _ => value_of(arg, &mut plan),
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use clap::{Parser, Subcommand};
+
+    use super::*;
+
+    /// A small stand-in for the plugin's command line, with its shapes: global flags,
+    /// nested subcommands, positionals naming objects, value enums and files.
+    #[derive(Parser)]
+    #[command(name = "kubectl accord")]
+    struct Cli {
+        #[arg(short = 'n', long, global = true)]
+        namespace: Option<String>,
+        #[arg(long, global = true)]
+        context: Option<String>,
+        #[arg(short = 'o', long, global = true, value_parser = ["table", "json"])]
+        output: Option<String>,
+        #[command(subcommand)]
+        command: Sub,
+    }
+
+    #[derive(Subcommand)]
+    enum Sub {
+        /// Candidate and active version.
+        Status { model_deployment: String },
+        /// Attest an item.
+        Attest {
+            model_deployment: String,
+            /// The checklist item's id.
+            #[arg(long)]
+            item: String,
+            #[arg(short = 'f', long)]
+            from_file: Option<PathBuf>,
+        },
+        /// Explain.
+        Explain {
+            #[arg(value_parser = ["md"])]
+            kind: String,
+            model_deployment: String,
+        },
+        /// Team chores.
+        Team {
+            #[command(subcommand)]
+            command: TeamSub,
+        },
+        #[command(hide = true)]
+        Secret,
+    }
+
+    #[derive(Subcommand)]
+    enum TeamSub {
+        /// Add a key.
+        AddKey { team: String },
+    }
+
+    fn words(text: &str) -> Vec<String> {
+        let mut words: Vec<String> = text.split_whitespace().map(String::from).collect();
+        if text.ends_with(' ') || text.is_empty() {
+            words.push(String::new());
+        }
+        words
+    }
+
+    fn complete(text: &str) -> Plan {
+        plan(&<Cli as clap::CommandFactory>::command(), &words(text))
+    }
+
+    fn values(plan: &Plan) -> Vec<String> {
+        plan.render(&[])
+            .lines()
+            .filter(|l| !l.starts_with(':'))
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn subcommands_with_their_descriptions_and_never_hidden_ones() {
+        let plan = complete("");
+        assert_eq!(values(&plan), ["status", "attest", "explain", "team"]);
+        assert!(
+            plan.render(&[])
+                .contains("status\tCandidate and active version\n")
+        );
+        assert_eq!(values(&complete("st")), ["status"]);
+        assert_eq!(values(&complete("team ")), ["add-key"]);
+        assert!(plan.render(&[]).ends_with(":4\n"), "no file names");
+    }
+
+    #[test]
+    fn object_names_in_the_scope_typed_so_far() {
+        let plan = complete("status -n payments fr");
+        assert_eq!(plan.lookup, Some(Lookup::ModelDeployments));
+        assert_eq!(plan.namespace.as_deref(), Some("payments"));
+        assert_eq!(
+            plan.render(&["fraud-scorer".into(), "churn".into()]),
+            "fraud-scorer\n:4\n"
+        );
+        let plan = complete("--namespace=ops --context prod attest ");
+        assert_eq!(plan.lookup, Some(Lookup::ModelDeployments));
+        assert_eq!(plan.namespace.as_deref(), Some("ops"));
+        assert_eq!(plan.context.as_deref(), Some("prod"));
+        assert_eq!(complete("team add-key ").lookup, Some(Lookup::Teams));
+        assert_eq!(complete("status -n ").lookup, Some(Lookup::Namespaces));
+        assert_eq!(complete("-nops status x").namespace.as_deref(), Some("ops"));
+    }
+
+    #[test]
+    fn flags_values_and_files() {
+        let plan = complete("attest fraud-scorer --it");
+        assert_eq!(values(&plan), ["--item"]);
+        assert!(values(&complete("attest fraud-scorer --")).contains(&"--namespace".into()));
+        assert_eq!(values(&complete("status x -o ")), ["table", "json"]);
+        assert_eq!(values(&complete("explain ")), ["md"]);
+        assert_eq!(
+            complete("explain md ").lookup,
+            Some(Lookup::ModelDeployments)
+        );
+        let plan = complete("attest x --item drift -f ");
+        assert!(plan.files && plan.render(&[]).ends_with(":0\n"));
+        assert_eq!(
+            complete("attest x --item ").render(&[]),
+            ":4\n",
+            "an item id is not a file"
+        );
+    }
+}
