@@ -26,6 +26,51 @@ fn accord(user: &str, args: &[&str]) -> Run {
     accord_with(&kubeconfig, args)
 }
 
+/// `kubectl accord <TAB>` through kubectl's own plugin completion (1.26+): kubectl runs
+/// `kubectl_complete-accord` (here a link to the plugin, as docs/plugin.md says) with the
+/// words after `accord`, as alice (KUBECONFIG: kubectl drops its own flags for plugins).
+fn kubectl_completes_the_plugin(namespace: &str) {
+    let links = std::env::temp_dir().join(format!("accord-completion-{}", std::process::id()));
+    std::fs::create_dir_all(&links).unwrap();
+    let link = links.join("kubectl_complete-accord");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(repo_root().join("target/debug/kubectl-accord"), &link).unwrap();
+    let path = format!(
+        "{}:{}:{}",
+        links.display(),
+        repo_root().join("target/debug").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let alice = cluster_dir().join("users").join("alice.kubeconfig");
+    let complete = |words: &[&str]| {
+        let out = Command::new("kubectl")
+            .arg("__complete")
+            .arg("accord")
+            .args(words)
+            .env("PATH", &path)
+            .env("KUBECONFIG", &alice)
+            .output()
+            .expect("kubectl runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = complete(&["st"]);
+    assert_eq!(
+        out, "status\tCandidate and active version, phase, conditions, and who attested what\n:4\n",
+        "subcommands"
+    );
+    let out = complete(&["status", "-n", namespace, "fl"]);
+    assert_eq!(
+        out, "flags\n:4\n",
+        "the namespace's ModelDeployments, as alice"
+    );
+    let out = complete(&["team", "add-key", ""]);
+    assert!(out.lines().any(|l| l == "data-platform"), "{out}");
+    let out = complete(&["attest", "flags", "-n", namespace, "--it"]);
+    assert!(out.starts_with("--item\t"), "{out}");
+    let _ = std::fs::remove_dir_all(&links);
+}
+
 fn accord_with(kubeconfig: &Path, args: &[&str]) -> Run {
     let bin_dir = repo_root().join("target/debug");
     assert!(
@@ -280,6 +325,7 @@ fn the_plugin_impersonates_watches_and_completes_and_events_say_what_was_done() 
 
     create(&model_deployment(n, "flags", "1.0.0"));
     wait_phase(n, "flags", "AwaitingAttestations", Duration::from_secs(30));
+    kubectl_completes_the_plugin(n);
 
     // --as: the admin sees what mallory is told, and attests as alice (impersonated,
     // with her group); carol may not impersonate anyone.
