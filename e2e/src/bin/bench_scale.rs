@@ -285,6 +285,9 @@ fn main() {
             "replicaCount=0",
             "--set",
             "webhook.createConfigurations=false",
+            // The cluster's CRDs stay kubectl's (e2e/cluster and make run install them).
+            "--set",
+            "crds.enabled=false",
         ])
         .env("KUBECONFIG", cluster_dir().join("kubeconfig"))
         .output()
