@@ -317,6 +317,7 @@ fn main() {
     let pid = std::fs::read_to_string(cluster_dir().join("pids/operator-bench-scale.pid")).unwrap();
     let pid = pid.trim();
     let idle_rss = proc_status(pid, "VmRSS:");
+    let idle_anon = proc_status(pid, "RssAnon:");
     let mut rows = Vec::new();
 
     // 1. One client writes N plain Deployments, N ConfigMaps, then N ModelDeployments.
@@ -643,8 +644,16 @@ fn main() {
     let peak = proc_status(pid, "VmHWM:");
     rows.push(Row {
         what: "operator RSS (peak)",
-        measured: format!("{peak:.0} MiB (now {:.0} MiB)", proc_status(pid, "VmRSS:")),
-        baseline: format!("{idle_rss:.0} MiB just started"),
+        // RSS counts the binary's code pages the kernel mapped in (shared, clean,
+        // reclaimable): RssFile, most of the start-up figure. What the models cost is
+        // anonymous memory.
+        measured: format!(
+            "{peak:.0} MiB (now {:.0} MiB: {:.0} MiB anonymous, {:.0} MiB mapped from the binary and libraries)",
+            proc_status(pid, "VmRSS:"),
+            proc_status(pid, "RssAnon:"),
+            proc_status(pid, "RssFile:")
+        ),
+        baseline: format!("{idle_rss:.0} MiB just started ({idle_anon:.0} MiB anonymous)"),
         target: "≤ 64 MiB at 1,000; ≤ 256 MiB at 10,000",
         value: peak,
     });
