@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use kube::{
     Api, Client,
-    api::{DynamicObject, PostParams},
+    api::{ApiResource, DynamicObject, PostParams},
 };
 use serde_json::{Value, json};
 
-use crate::api::labels;
+use crate::api::{Attestation, ModelDeployment, labels};
 
 /// What one probe showed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,25 +112,13 @@ fn probe_name() -> String {
     format!("accord-webhook-check-{:08x}", nanos ^ std::process::id())
 }
 
-fn resource(kind: &str, plural: &str) -> kube::api::ApiResource {
-    kube::api::ApiResource {
-        group: "accord.dev".into(),
-        version: "v1alpha1".into(),
-        api_version: "accord.dev/v1alpha1".into(),
-        kind: kind.into(),
-        plural: plural.into(),
-    }
-}
-
 async fn dry_run_create(
     client: &Client,
     namespace: &str,
-    kind: &str,
-    plural: &str,
+    resource: &ApiResource,
     object: Value,
 ) -> Result<Value, kube::Error> {
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), namespace, &resource(kind, plural));
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, resource);
     let object: DynamicObject = serde_json::from_value(object).map_err(kube::Error::SerdeError)?;
     let params = PostParams {
         dry_run: true,
@@ -168,22 +156,20 @@ pub async fn run(
         "spec": {"modelDeployment": name, "item": "check", "version": "0.0.0"}
     });
     let mut answers = Vec::new();
-    for (kind, plural, object, judge) in [
+    for (resource, object, judge) in [
         (
-            "ModelDeployment",
-            "modeldeployments",
+            ApiResource::erase::<ModelDeployment>(&()),
             model_deployment,
             judge_model_deployment as fn(&Result<Value, kube::Error>) -> Outcome,
         ),
         (
-            "Attestation",
-            "attestations",
+            ApiResource::erase::<Attestation>(&()),
             attestation,
             judge_attestation,
         ),
     ] {
         loop {
-            let result = dry_run_create(client, namespace, kind, plural, object.clone()).await;
+            let result = dry_run_create(client, namespace, &resource, object.clone()).await;
             match judge(&result) {
                 Outcome::Answered(text) => {
                     answers.push(text);
@@ -194,7 +180,7 @@ pub async fn run(
                     return Err(format!("{problem} (gave up after {}s)", timeout.as_secs()));
                 }
                 Outcome::NotYet(problem) => {
-                    tracing::info!("{kind}: {problem}; retrying");
+                    tracing::info!("{}: {problem}; retrying", resource.kind);
                     tokio::time::sleep(Duration::from_secs(2)).await;
                 }
             }
