@@ -1,0 +1,79 @@
+//! The Accord API, group `accord.dev`, version `v1alpha1`: the four custom resources
+//! and the labels, annotations and condition vocabulary they share. Types only; no
+//! behaviour lives here beyond small accessors.
+
+// `printcolumn(...)` lists repeat `type_ = "string"` by design; clippy reads them as duplicates.
+#![allow(clippy::duplicated_attributes)]
+// Long functions are split into named steps; the tests may be long.
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
+pub mod attestation;
+pub mod conditions;
+pub mod fingerprint;
+pub mod handoff_policy;
+pub mod labels;
+pub mod model_deployment;
+pub mod reasons;
+pub mod reference;
+pub mod schema;
+pub mod team;
+pub mod validation;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use attestation::{
+    Attestation, AttestationSignature, AttestationSpec, AttestationStatus, VerifiedSigner,
+};
+pub use handoff_policy::{HandoffPolicy, HandoffPolicySpec, HandoffPolicyStatus};
+pub use model_deployment::{
+    After, Analysis, Approval, AutoApproval, AutoApprovedItem, Canary, CanaryRecord, CanaryStatus,
+    CandidateTracking, ChecklistItem, ChecklistItemStatus, FailedCandidate, Handoff, HistoryEntry,
+    HistoryOutcome, ItemApproval, Measurement, ModelDeployment, ModelDeploymentSpec,
+    ModelDeploymentStatus, ModelIdentity, ModelRef, Owners, Phase, Role, RollbackMode,
+    RollbackPlan, RolloutStrategy, Serving, TrainingData,
+};
+pub use team::{
+    NotifyEvent, NotifyTarget, SecretKeyRef, SigningKey, Team, TeamMembers, TeamSpec, TeamStatus,
+};
+
+use k8s_openapi::{
+    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
+use kube::CustomResourceExt;
+
+/// The API group of every Accord kind.
+pub const GROUP: &str = "accord.dev";
+/// The only served and stored version.
+pub const VERSION: &str = "v1alpha1";
+/// Field manager for every server-side apply Accord makes.
+pub const FIELD_MANAGER: &str = "accord";
+
+/// Every CRD Accord owns, in the order they should be installed.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![
+        Team::crd(),
+        ModelDeployment::crd(),
+        Attestation::crd(),
+        HandoffPolicy::crd(),
+    ]
+}
+
+/// Renders a CRD as YAML with a header saying it is generated.
+pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_saphyr::ser::Error> {
+    let body = serde_saphyr::to_string(crd)?;
+    Ok(format!(
+        "# Generated from the Rust types in src/api by `make crds`; do not edit by hand.\n{body}"
+    ))
+}
+
+/// `namespace/name` (or just `name` for cluster-scoped objects), as messages and
+/// per-object keys write it.
+pub fn namespaced_name(meta: &ObjectMeta) -> String {
+    let name = meta.name.as_deref().unwrap_or_default();
+    match meta.namespace.as_deref() {
+        Some(namespace) => format!("{namespace}/{name}"),
+        None => name.to_string(),
+    }
+}

@@ -1,0 +1,26 @@
+//! Accord's runtime: the watches and their caches, the reconcile glue, the admission
+//! webhook's server, certificates and seal keys, notifications, metrics, and the
+//! `accord` binary that runs them. Every decision it carries out is made by the pure
+//! [`accord_core`], one layer down.
+//!
+//! Modules, from the bottom up (`make lint` keeps a module from using one above it):
+//! [`telemetry`], [`identity`], [`metrics`], [`http`] → [`seal_store`], [`notify`], [`server`] →
+//! [`watch`] → [`controller`], [`webhook`] → [`operator`].
+
+// Long functions are split into named steps; the tests may be long.
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
+// The layers below, by the names the modules here use for them.
+use accord_core::{api, timing};
+
+pub mod controller;
+pub mod http;
+pub mod identity;
+pub mod metrics;
+pub mod notify;
+pub mod operator;
+pub mod seal_store;
+pub mod server;
+pub mod telemetry;
+pub mod watch;
+pub mod webhook;
