@@ -22,7 +22,7 @@ use std::{
 use accord_core::{
     admission::{
         Rights,
-        review::{self, Hook, StaticWorld, World},
+        review::{self, ClusterView, Hook, StaticClusterView},
     },
     api::{Attestation, AttestationSpec, ModelDeployment, Team, labels},
     candidate, gate,
@@ -134,7 +134,7 @@ fn main() {
         ]
         .into(),
     );
-    let world = StaticWorld {
+    let world = StaticClusterView {
         model_deployments: vec![md.clone()],
         teams: vec![
             team("data-platform", "data-eng"),
@@ -287,7 +287,7 @@ fn main() {
 /// A signed Attestation's verification (statement, SSHSIG parse, key lookup, signature)
 /// for each key type in `testdata/signing/`, against the HMAC seal check every unsigned
 /// Attestation gets.
-fn signatures(iterations: usize, world: &StaticWorld) {
+fn signatures(iterations: usize, world: &StaticClusterView) {
     let vector = |name: &str| {
         std::fs::read_to_string(format!(
             "{}/../../testdata/signing/{name}",

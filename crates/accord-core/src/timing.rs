@@ -79,3 +79,18 @@ pub fn elapsed(since: &Time, now: &Time) -> Duration {
 pub fn seconds(secs: i32) -> Duration {
     Duration::from_secs(secs.max(0) as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("1d"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+}

@@ -7,7 +7,7 @@
 use accord_core::{
     admission::{
         Rights, Verdict,
-        review::{self, Hook, StaticWorld},
+        review::{self, Hook, StaticClusterView},
     },
     api::{ModelDeployment, Team, labels},
     seal::SealKeys,
@@ -15,7 +15,7 @@ use accord_core::{
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-fn world() -> StaticWorld {
+fn world() -> StaticClusterView {
     let keys = SealKeys::generate("k1");
     let mut md: ModelDeployment = serde_json::from_value(json!({
         "apiVersion": "accord.dev/v1alpha1", "kind": "ModelDeployment",
@@ -44,7 +44,7 @@ fn world() -> StaticWorld {
             "metadata": {"name": name}, "spec": {"members": {"groups": [group]}}}))
         .unwrap()
     };
-    StaticWorld {
+    StaticClusterView {
         model_deployments: vec![md],
         teams: vec![
             team("data-platform", "data-eng"),

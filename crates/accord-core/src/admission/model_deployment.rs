@@ -153,7 +153,7 @@ pub fn validate_record(
 }
 
 /// A decision only some Teams may take, for messages.
-struct Decision<'a> {
+struct DecisionRight<'a> {
     /// "remove item drift from", "change spec.owners of", …
     action: String,
     /// Teams (any of which, or all of which) may take it.
@@ -162,7 +162,7 @@ struct Decision<'a> {
     all: bool,
 }
 
-impl Decision<'_> {
+impl DecisionRight<'_> {
     fn allowed(&self, requester: &Requester, team: &dyn Fn(&str) -> Option<Team>) -> bool {
         let member = |t: &&str| member_of(team, t, requester);
         if self.all {
@@ -175,13 +175,13 @@ impl Decision<'_> {
 
 /// The decisions an update takes that need more than the right to edit: changing
 /// owners, requesting a rollback, loosening the checklist, changing the rollback plan.
-fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<Decision<'a>> {
+fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<DecisionRight<'a>> {
     let owners = &old.spec.owners;
     let team_of = |role: Role| owners.team_for(role);
     let deciders = vec![team_of(Role::Platform), team_of(Role::Application)];
     let mut decisions = Vec::new();
     if old.spec.owners != new.spec.owners {
-        decisions.push(Decision {
+        decisions.push(DecisionRight {
             action: "change spec.owners of".into(),
             teams: deciders.clone(),
             all: false,
@@ -190,7 +190,7 @@ fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<Decisio
     let old_request = annotation(&old.metadata, labels::ROLLBACK_REQUESTED_AT);
     let new_request = annotation(&new.metadata, labels::ROLLBACK_REQUESTED_AT);
     if new_request.is_some() && new_request != old_request {
-        decisions.push(Decision {
+        decisions.push(DecisionRight {
             action: "request a rollback of".into(),
             teams: deciders,
             all: false,
@@ -198,21 +198,21 @@ fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<Decisio
     }
     decisions.extend(checklist_decisions(old, new));
     if old.spec.rollback != new.spec.rollback {
-        decisions.push(Decision {
+        decisions.push(DecisionRight {
             action: "change spec.rollback of".into(),
             teams: vec![team_of(Role::Platform)],
             all: false,
         });
     }
     if old.spec.rollout != new.spec.rollout {
-        decisions.push(Decision {
+        decisions.push(DecisionRight {
             action: "change spec.rollout (the canary and its analysis) of".into(),
             teams: vec![team_of(Role::Platform)],
             all: false,
         });
     }
     if privileges(&old.spec.serving) != privileges(&new.spec.serving) {
-        decisions.push(Decision {
+        decisions.push(DecisionRight {
             action: "change what the pods may do (ServiceAccount, security contexts, host access in spec.serving) of".into(),
             teams: vec![team_of(Role::Platform)],
             all: false,
@@ -223,13 +223,16 @@ fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<Decisio
 
 /// The checklist decisions of an update: removing an item, making it optional, letting
 /// the canary start without it, or moving it to another role.
-fn checklist_decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<Decision<'a>> {
+fn checklist_decisions<'a>(
+    old: &'a ModelDeployment,
+    new: &ModelDeployment,
+) -> Vec<DecisionRight<'a>> {
     let team_of = |role: Role| old.spec.owners.team_for(role);
     let mut decisions = Vec::new();
     for item in &old.spec.handoff.checklist {
         let owning = team_of(item.owner);
         match new.spec.checklist_item(&item.id) {
-            None => decisions.push(Decision {
+            None => decisions.push(DecisionRight {
                 action: format!(
                     "remove checklist item {} (owned by the {} role) from",
                     item.id, item.owner
@@ -239,7 +242,7 @@ fn checklist_decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> V
             }),
             Some(changed) => {
                 if item.after.is_none() && changed.after.is_some() {
-                    decisions.push(Decision {
+                    decisions.push(DecisionRight {
                         action: format!(
                             "let the canary start without checklist item {} in",
                             item.id
@@ -249,14 +252,14 @@ fn checklist_decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> V
                     });
                 }
                 if item.required && !changed.required {
-                    decisions.push(Decision {
+                    decisions.push(DecisionRight {
                         action: format!("make checklist item {} optional in", item.id),
                         teams: vec![owning],
                         all: false,
                     });
                 }
                 if item.owner != changed.owner {
-                    decisions.push(Decision {
+                    decisions.push(DecisionRight {
                         action: format!(
                             "move checklist item {} from the {} role to the {} role in",
                             item.id, item.owner, changed.owner

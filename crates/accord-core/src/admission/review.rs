@@ -63,7 +63,7 @@ impl Hook {
 }
 
 /// What a decision may look up.
-pub trait World {
+pub trait ClusterView {
     fn model_deployment(&self, namespace: &str, name: &str) -> Option<ModelDeployment>;
     fn team(&self, name: &str) -> Option<Team>;
     fn keys(&self) -> Option<Arc<SealKeys>>;
@@ -154,7 +154,11 @@ pub fn operation_label(request: &AdmissionRequest<DynamicObject>) -> &'static st
 
 /// Decides one request. Anything unexpected is denied with a reason: this webhook
 /// fails closed.
-pub fn decide(hook: Hook, request: &AdmissionRequest<DynamicObject>, world: &dyn World) -> Verdict {
+pub fn decide(
+    hook: Hook,
+    request: &AdmissionRequest<DynamicObject>,
+    world: &dyn ClusterView,
+) -> Verdict {
     let requester = Requester {
         username: request.user_info.username.clone().unwrap_or_default(),
         groups: request.user_info.groups.clone().unwrap_or_default(),
@@ -216,7 +220,7 @@ fn attestation(
     hook: Hook,
     request: &AdmissionRequest<DynamicObject>,
     requester: &Requester,
-    world: &dyn World,
+    world: &dyn ClusterView,
 ) -> Result<Verdict, ReviewError> {
     let namespace = request.namespace.clone().unwrap_or_default();
     let team = |name: &str| world.team(name);
@@ -292,7 +296,7 @@ fn attestation(
 }
 
 /// A signed Attestation, on create and again on validation.
-fn signed(attestation: &Attestation, world: &dyn World) -> Result<Verdict, ReviewError> {
+fn signed(attestation: &Attestation, world: &dyn ClusterView) -> Result<Verdict, ReviewError> {
     let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
     let namespace = attestation
         .metadata
@@ -315,7 +319,7 @@ fn model_deployment(
     hook: Hook,
     request: &AdmissionRequest<DynamicObject>,
     requester: &Requester,
-    world: &dyn World,
+    world: &dyn ClusterView,
 ) -> Result<Verdict, ReviewError> {
     let namespace = request.namespace.clone().unwrap_or_default();
     match (hook, &request.operation) {
@@ -372,7 +376,7 @@ fn model_deployment(
 fn team(
     request: &AdmissionRequest<DynamicObject>,
     requester: &Requester,
-    world: &dyn World,
+    world: &dyn ClusterView,
 ) -> Result<Verdict, ReviewError> {
     match &request.operation {
         Operation::Create => {
@@ -431,14 +435,14 @@ pub fn invalid(message: &str) -> AdmissionReview<DynamicObject> {
 
 /// An in-memory world, for deciding without a cluster (tests, benchmarks, tools).
 #[derive(Clone, Default)]
-pub struct StaticWorld {
+pub struct StaticClusterView {
     pub model_deployments: Vec<ModelDeployment>,
     pub teams: Vec<Team>,
     pub keys: Option<Arc<SealKeys>>,
     pub rights: Rights,
 }
 
-impl World for StaticWorld {
+impl ClusterView for StaticClusterView {
     fn model_deployment(&self, namespace: &str, name: &str) -> Option<ModelDeployment> {
         self.model_deployments
             .iter()

@@ -6,7 +6,7 @@
 
 use crate::events::EventType;
 
-use super::Decision;
+use super::Planner;
 use crate::{
     api::{
         CanaryRecord, CanaryStatus, FailedCandidate, HistoryEntry, HistoryOutcome, Measurement,
@@ -53,7 +53,7 @@ fn values(measurements: &[Measurement]) -> String {
     }
 }
 
-impl Decision<'_> {
+impl Planner<'_> {
     /// The canary that runs for this candidate, as it was before this decision.
     fn previous_canary(&self) -> Option<CanaryStatus> {
         self.old

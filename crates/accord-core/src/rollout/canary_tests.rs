@@ -6,19 +6,17 @@ use std::collections::BTreeMap;
 use super::{tests::gate, *};
 use crate::{
     api::{
-        Analysis, Canary, Measurement, RolloutStrategy, conditions,
+        Analysis, Canary, HistoryOutcome, Measurement, RolloutStrategy, conditions,
         reasons::{condition as reason, event, history},
     },
-    {
-        canary,
-        candidate::current,
-        desired,
-        testing::{md, time},
-        trust::TrustAsWritten,
-    },
+    canary,
+    candidate::current,
+    desired,
+    testing::{md, time},
+    trust::TrustAsWritten,
 };
 
-struct World {
+struct Scene {
     md: ModelDeployment,
     /// The stable Deployment runs the last plan's `serve` (rolled out at once).
     stable: Option<DeploymentObservation>,
@@ -39,12 +37,12 @@ fn observation(
     }
 }
 
-impl World {
+impl Scene {
     /// fraud-scorer 1.0.0 serving, with a canary (1 pod, 60 s bake, analysis max 0.05,
     /// one failure tolerated), and candidate `version` in the spec.
     fn new(version: &str, analysis: bool) -> Self {
         let mut m = md("1.0.0");
-        let mut world = World {
+        let mut world = Scene {
             md: m.clone(),
             stable: None,
             canary: None,
@@ -127,7 +125,7 @@ fn reasons(plan: &Plan) -> Vec<&'static str> {
 
 #[test]
 fn a_signed_off_candidate_bakes_as_a_canary_then_is_promoted_with_its_evidence() {
-    let mut w = World::new("2.0.0", true);
+    let mut w = Scene::new("2.0.0", true);
     let started = w.step(&gate(true), None, 100);
     assert_eq!(reasons(&started), [event::CANARY_STARTED]);
     assert_eq!(started.status.phase, Some(Phase::Canary));
@@ -188,7 +186,7 @@ fn a_signed_off_candidate_bakes_as_a_canary_then_is_promoted_with_its_evidence()
 
 #[test]
 fn a_failing_analysis_keeps_the_active_version_and_records_the_values() {
-    let mut w = World::new("2.0.0", true);
+    let mut w = Scene::new("2.0.0", true);
     w.step(&gate(true), None, 100);
     w.step(&gate(true), None, 110);
     w.step(&gate(true), Some("0.3"), 111);
@@ -221,7 +219,7 @@ fn a_failing_analysis_keeps_the_active_version_and_records_the_values() {
 
 #[test]
 fn items_on_canary_evidence_hold_full_promotion_but_not_the_canary() {
-    let mut w = World::new("2.0.0", false);
+    let mut w = Scene::new("2.0.0", false);
     let mut owed = gate(true);
     owed.owed_after_canary
         .insert("payments-app".into(), vec!["kpis-on-canary".into()]);
@@ -243,7 +241,7 @@ fn items_on_canary_evidence_hold_full_promotion_but_not_the_canary() {
 
 #[test]
 fn an_owner_aborts_a_canary_with_the_rollback_annotation() {
-    let mut w = World::new("2.0.0", false);
+    let mut w = Scene::new("2.0.0", false);
     w.step(&gate(true), None, 100);
     w.md.metadata.annotations = Some(BTreeMap::from([(
         crate::api::labels::ROLLBACK_REQUESTED_AT.to_string(),
@@ -263,7 +261,7 @@ fn an_owner_aborts_a_canary_with_the_rollback_annotation() {
 
 #[test]
 fn a_canary_that_never_becomes_available_fails_at_the_deadline() {
-    let mut w = World::new("2.0.0", false);
+    let mut w = Scene::new("2.0.0", false);
     w.canary_ready = false;
     w.step(&gate(true), None, 100);
     let waiting = w.step(&gate(true), None, 150);

@@ -5,15 +5,13 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::{
     api::{
-        Approval, ChecklistItemStatus, conditions,
+        Approval, ChecklistItemStatus, HistoryOutcome, RollbackMode, conditions, labels,
         reasons::{condition as reason, event, history},
     },
+    candidate::current,
+    testing::{md, time},
     timing::IDLE_REQUEUE,
-    {
-        candidate::current,
-        testing::{md, time},
-        trust::TrustAsWritten,
-    },
+    trust::TrustAsWritten,
 };
 
 pub(super) fn gate(complete: bool) -> GateOutcome {
@@ -519,16 +517,6 @@ fn overdue_sign_off_escalates_once_naming_teams_and_contacts() {
         step(&mut m, &gate(false), None, 90).events.is_empty(),
         "one Escalated Event per candidate"
     );
-}
-
-#[test]
-fn durations_parse() {
-    assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
-    assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
-    assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-    assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86400)));
-    assert_eq!(parse_duration("1d"), None);
-    assert_eq!(parse_duration(""), None);
 }
 
 #[test]

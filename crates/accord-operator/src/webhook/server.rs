@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use accord_core::{
     admission::{
         Rights, Verdict,
-        review::{self, Hook, World},
+        review::{self, ClusterView, Hook},
     },
     seal::{SealKeys, SharedKeys},
 };
@@ -92,7 +92,7 @@ pub struct WebhookState {
 /// The stores' view of the world.
 struct Cached<'a>(&'a WebhookState);
 
-impl World for Cached<'_> {
+impl ClusterView for Cached<'_> {
     fn model_deployment(&self, namespace: &str, name: &str) -> Option<ModelDeployment> {
         let guard = self
             .0
@@ -132,7 +132,7 @@ struct Live {
     rights: Rights,
 }
 
-impl World for Live {
+impl ClusterView for Live {
     fn model_deployment(&self, _: &str, _: &str) -> Option<ModelDeployment> {
         self.model_deployment.clone()
     }
