@@ -179,14 +179,14 @@ impl ControllerMetrics {
 pub struct Metrics {
     pub registry: Registry,
     pub controller: ControllerMetrics,
-    pub webhook: crate::webhook::server::WebhookMetrics,
+    pub webhook: WebhookMetrics,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
         let controller = ControllerMetrics::register(&mut registry);
-        let webhook = crate::webhook::server::WebhookMetrics::register(&mut registry);
+        let webhook = WebhookMetrics::register(&mut registry);
         Self {
             registry,
             controller,
@@ -230,6 +230,51 @@ pub fn to_prometheus_text(openmetrics: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Labels of one admission request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AdmissionLabels {
+    pub kind: String,
+    pub operation: String,
+    pub verdict: String,
+}
+
+/// Labels naming a kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+/// The admission webhook's metrics.
+#[derive(Clone)]
+pub struct WebhookMetrics {
+    pub requests: Family<AdmissionLabels, Counter>,
+    pub duration: Family<KindLabels, Histogram>,
+}
+
+impl WebhookMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(|| {
+                Histogram::new([
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
+                ])
+            }),
+        };
+        registry.register(
+            "accord_admission_requests",
+            "Admission requests by kind, operation and verdict",
+            metrics.requests.clone(),
+        );
+        registry.register(
+            "accord_admission_duration_seconds",
+            "Time to answer an admission request",
+            metrics.duration.clone(),
+        );
+        metrics
+    }
 }
 
 #[cfg(test)]

@@ -249,7 +249,7 @@ struct Reconcilers {
 impl Reconcilers {
     /// Runs the reconcilers until `stop` resolves.
     async fn run(&self, stop: impl Future<Output = ()> + Send + 'static) {
-        let ctx = Arc::new(controller::Context::new(
+        let contexts = controller::Contexts::new(
             self.client.clone(),
             self.reporter.clone(),
             self.metrics.clone(),
@@ -257,8 +257,8 @@ impl Reconcilers {
             self.watches.own_writes.clone(),
             self.verifier.clone(),
             &self.namespace,
-        ));
-        controller::run(ctx, &self.watches, stop).await;
+        );
+        controller::run(contexts, &self.watches, stop).await;
     }
 }
 

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use accord_core::decide::{ObjectWrite, Writes};
 
-use super::Error;
+use super::{Error, Step};
 use crate::{
     api::{
         Attestation, AttestationStatus, FIELD_MANAGER, HandoffPolicy, HandoffPolicyStatus,
@@ -52,13 +52,13 @@ pub async fn carry_out(
     if let Some(labels) = &writes.labels {
         model_deployment_labels(client, md, labels)
             .await
-            .map_err(|e| Error::kube(&key, e))?;
+            .map_err(|e| Error::kube(Step::Apply, &format!("ModelDeployment {key}"), e))?;
     }
     if let Some(status) = &writes.status {
         own_writes.record(&key, &Some(status));
         model_deployment_status(client, md, status)
             .await
-            .map_err(|e| Error::kube(&key, e))?;
+            .map_err(|e| Error::kube(Step::Apply, &format!("ModelDeployment {key}"), e))?;
     }
     let mut drift = Vec::new();
     let name = md.name_any();
@@ -67,7 +67,7 @@ pub async fn carry_out(
         drift.extend(
             object_write::<Deployment>(client, md, &name, write)
                 .await
-                .map_err(|e| Error::kube(&object, e))?,
+                .map_err(|e| Error::kube(Step::Apply, &object, e))?,
         );
     }
     if let Some(write) = &writes.service {
@@ -75,7 +75,7 @@ pub async fn carry_out(
         drift.extend(
             object_write::<Service>(client, md, &name, write)
                 .await
-                .map_err(|e| Error::kube(&object, e))?,
+                .map_err(|e| Error::kube(Step::Apply, &object, e))?,
         );
     }
     if let Some(write) = &writes.canary {
@@ -84,7 +84,7 @@ pub async fn carry_out(
         drift.extend(
             object_write::<Deployment>(client, md, &canary, write)
                 .await
-                .map_err(|e| Error::kube(&object, e))?,
+                .map_err(|e| Error::kube(Step::Apply, &object, e))?,
         );
     }
     Ok(drift)

@@ -12,11 +12,17 @@ use accord_core::{
     status::set_condition,
 };
 
-use super::{Context, Error, apply};
+use super::{Error, Step, apply};
 use crate::{
     api::{HandoffPolicy, HandoffPolicyStatus, conditions, reasons::condition},
     timing,
 };
+
+/// What the HandoffPolicy reconciler uses.
+pub struct Context {
+    pub client: kube::Client,
+    pub stores: crate::watch::Stores,
+}
 
 /// Recounts one policy.
 pub async fn reconcile(policy: Arc<HandoffPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -59,7 +65,7 @@ pub async fn reconcile(policy: Arc<HandoffPolicy>, ctx: Arc<Context>) -> Result<
     if policy.status.as_ref() != Some(&status) {
         apply::policy_status(&ctx.client, &policy, &status)
             .await
-            .map_err(|e| Error::kube(&name, e))?;
+            .map_err(|e| Error::kube(Step::WriteStatus, &format!("HandoffPolicy {name}"), e))?;
     }
     Ok(Action::requeue(timing::IDLE_REQUEUE))
 }

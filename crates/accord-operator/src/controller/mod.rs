@@ -36,17 +36,42 @@ use crate::{
     watch::{OwnWrites, Request, Stores, Watches},
 };
 use accord_core::trust::Verifier;
-use runner::{Backoff, Selection};
+use runner::{Runner, Selection};
+
+/// The step of a reconcile an API call belongs to, so an error says where it happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The live read of a name before creating an object there.
+    LookUpNames,
+    /// A write the decision asked for: labels, status, a managed object.
+    Apply,
+    /// An Attestation's `Counted` verdict.
+    RecordVerdicts,
+    /// A Team's or HandoffPolicy's status.
+    WriteStatus,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Step::LookUpNames => "looking up the names of objects to create",
+            Step::Apply => "applying the decision",
+            Step::RecordVerdicts => "recording attestation verdicts",
+            Step::WriteStatus => "writing status",
+        })
+    }
+}
 
 /// Errors of a reconcile. Each has a stable, low-cardinality label for metrics.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A write was refused because the object changed since it was read; retried at once.
-    #[error("{0} changed since it was read; retrying with the current version")]
-    Conflict(String),
+    #[error("{object} changed since it was read ({step}); retrying with the current version")]
+    Conflict { step: Step, object: String },
     /// Any other API error; retried with backoff.
-    #[error("Kubernetes API error on {object}: {source}")]
+    #[error("Kubernetes API error on {object} while {step}: {source}")]
     Kube {
+        step: Step,
         object: String,
         #[source]
         source: kube::Error,
@@ -55,60 +80,52 @@ pub enum Error {
     #[error("{0}")]
     InvalidObject(String),
     /// The object or its namespace is going away; nothing to do until something changes.
-    #[error("{0} is being deleted")]
-    Gone(String),
+    #[error("{object} is being deleted ({step})")]
+    Gone { step: Step, object: String },
 }
 
 impl Error {
     /// Stable label for metrics.
     pub fn metric_label(&self) -> &'static str {
         match self {
-            Error::Conflict(_) => "conflict",
+            Error::Conflict { .. } => "conflict",
             Error::Kube { .. } => "kube_api",
             Error::InvalidObject(_) => "invalid_object",
-            Error::Gone(_) => "gone",
+            Error::Gone { .. } => "gone",
         }
     }
 
-    /// Classifies an API error on `object` (conflicts and deletions are expected).
-    pub fn kube(object: &str, source: kube::Error) -> Self {
+    /// Classifies an API error on `object` in `step` (conflicts and deletions are
+    /// expected).
+    pub fn kube(step: Step, object: &str, source: kube::Error) -> Self {
+        let object = object.to_string();
         match &source {
-            kube::Error::Api(status) if status.code == 409 => Error::Conflict(object.to_string()),
+            kube::Error::Api(status) if status.code == 409 => Error::Conflict { step, object },
             kube::Error::Api(status)
                 if status.code == 404
                     || (status.code == 403 && status.message.contains("being terminated")) =>
             {
-                Error::Gone(object.to_string())
+                Error::Gone { step, object }
             }
             _ => Error::Kube {
-                object: object.to_string(),
+                step,
+                object,
                 source,
             },
         }
     }
 }
 
-/// Shared by every reconcile.
-pub struct Context {
-    pub client: Client,
-    pub recorder: Recorder,
+/// The three reconcilers' contexts, each holding only what its reconciler uses.
+pub struct Contexts {
+    pub model_deployments: Arc<model_deployment::Context>,
+    pub teams: Arc<team::Context>,
+    pub policies: Arc<handoff_policy::Context>,
+    /// Reconcile counts, durations and errors, per reconciler.
     pub metrics: ControllerMetrics,
-    pub stores: Stores,
-    /// Decides whether an attestation is authentic (the webhook's seal).
-    pub verifier: Arc<dyn Verifier>,
-    /// Consecutive failures per object.
-    pub backoff: Backoff,
-    /// Accord's own ModelDeployment writes, so their watch events ask for nothing.
-    pub own_writes: Arc<OwnWrites>,
-    /// Queries canaries' analysis servers.
-    pub prometheus: analysis::Prometheus,
-    /// The Teams whose gauges this replica publishes.
-    pub known_teams: std::sync::Mutex<std::collections::BTreeSet<String>>,
-    /// Tells Teams what happened (`Team.spec.notify`), off the reconcile path.
-    pub notifier: crate::notify::Notifier,
 }
 
-impl Context {
+impl Contexts {
     pub fn new(
         client: Client,
         reporter: Reporter,
@@ -124,16 +141,24 @@ impl Context {
             metrics.notifications.clone(),
         );
         Self {
-            notifier,
-            own_writes,
-            recorder: Recorder::new(client.clone(), reporter),
-            client,
+            model_deployments: Arc::new(model_deployment::Context {
+                recorder: Recorder::new(client.clone(), reporter),
+                client: client.clone(),
+                metrics: metrics.clone(),
+                stores: stores.clone(),
+                verifier,
+                own_writes,
+                prometheus: analysis::Prometheus::new(),
+                notifier,
+            }),
+            teams: Arc::new(team::Context {
+                client: client.clone(),
+                stores: stores.clone(),
+                metrics: metrics.clone(),
+                known_teams: Default::default(),
+            }),
+            policies: Arc::new(handoff_policy::Context { client, stores }),
             metrics,
-            stores,
-            verifier,
-            backoff: Backoff::default(),
-            prometheus: analysis::Prometheus::new(),
-            known_teams: Default::default(),
         }
     }
 }
@@ -167,18 +192,19 @@ fn policy_request(request: &Request) -> Selection<crate::api::HandoffPolicy> {
 /// (people's and the webhook's) while finishing no sooner.
 pub const MODEL_DEPLOYMENT_CONCURRENCY: u16 = 4;
 
-/// Runs the ModelDeployment and Team reconcilers over the shared watches until
-/// `shutdown` resolves, then lets the reconciles in flight finish.
+/// Runs the ModelDeployment, Team and HandoffPolicy reconcilers over the shared
+/// watches until `shutdown` resolves, then lets the reconciles in flight finish.
 pub async fn run(
-    ctx: Arc<Context>,
+    contexts: Contexts,
     watches: &Watches,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let shutdown = shutdown.shared();
-    let stores = ctx.stores.clone();
+    let stores = &watches.stores;
+    let runner = |kind| Runner::new(kind, contexts.metrics.clone());
     let model_deployments = runner::run(
-        "modeldeployment",
-        ctx.clone(),
+        runner("modeldeployment"),
+        contexts.model_deployments,
         stores.model_deployments.clone(),
         runner::requests(
             watches.subscribe(),
@@ -190,8 +216,8 @@ pub async fn run(
         shutdown.clone(),
     );
     let policies = runner::run(
-        "handoffpolicy",
-        ctx.clone(),
+        runner("handoffpolicy"),
+        contexts.policies,
         stores.policies.clone(),
         runner::requests(watches.subscribe(), stores.policies.clone(), policy_request),
         handoff_policy::reconcile,
@@ -201,8 +227,8 @@ pub async fn run(
         shutdown.clone(),
     );
     let teams = runner::run(
-        "team",
-        ctx,
+        runner("team"),
+        contexts.teams,
         stores.teams.clone(),
         runner::requests(watches.subscribe(), stores.teams.clone(), team_request),
         team::reconcile,

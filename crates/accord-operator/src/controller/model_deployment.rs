@@ -25,15 +25,31 @@ use accord_core::{
 };
 
 use super::{
-    Context, Error,
+    Error, Step, analysis,
     apply::{self, DriftReport},
     events,
     observe::observe,
 };
 use crate::{
     api::{ModelDeployment, namespaced_name, reasons::event},
-    metrics::ModelLabels,
+    metrics::{ControllerMetrics, ModelLabels},
 };
+
+/// What the ModelDeployment reconciler uses.
+pub struct Context {
+    pub client: kube::Client,
+    pub recorder: kube::runtime::events::Recorder,
+    pub metrics: ControllerMetrics,
+    pub stores: crate::watch::Stores,
+    /// Decides whether an attestation is authentic (the webhook's seal).
+    pub verifier: Arc<dyn accord_core::trust::Verifier>,
+    /// Accord's own ModelDeployment writes, so their watch events ask for nothing.
+    pub own_writes: Arc<crate::watch::OwnWrites>,
+    /// Queries canaries' analysis servers.
+    pub prometheus: analysis::Prometheus,
+    /// Tells Teams what happened (`Team.spec.notify`), off the reconcile path.
+    pub notifier: crate::notify::Notifier,
+}
 
 /// Reconciles one ModelDeployment.
 #[instrument(skip(guard, ctx), fields(name = %guard.name_any(), namespace = guard.namespace().unwrap_or_default()))]
@@ -131,7 +147,7 @@ where
     apply::get::<K>(&ctx.client, md, name).await.map_err(|e| {
         let namespace = md.namespace().unwrap_or_default();
         let object = format!("{} {namespace}/{name}", K::kind(&()));
-        Error::kube(&object, e)
+        Error::kube(Step::LookUpNames, &object, e)
     })
 }
 
@@ -200,7 +216,7 @@ async fn record_verdicts(
             .await
             .map_err(|e| {
                 let name = namespaced_name(&verdict.attestation.metadata);
-                Error::kube(&format!("Attestation {name}"), e)
+                Error::kube(Step::RecordVerdicts, &format!("Attestation {name}"), e)
             })?;
         if let Some(rejection) = &verdict.rejection {
             events::publish(&ctx.recorder, &regarding, rejection).await;

@@ -1,7 +1,8 @@
-//! The controller wrapper both reconcilers share. It feeds kube's applier from the
+//! The controller wrapper every reconciler shares. It feeds kube's applier from the
 //! shared watches' requests (after one pass over everything once the caches are
 //! ready), times every reconcile on every exit path, counts reconciles and errors,
-//! and keeps per-object exponential backoff that a success resets.
+//! and keeps per-object exponential backoff that a success resets. Each reconciler
+//! gets its own [`Runner`] beside its own context.
 
 use std::{
     collections::HashMap,
@@ -25,30 +26,74 @@ use kube::{
 use tokio::sync::broadcast;
 use tracing::{debug, warn};
 
-use super::{Context, Error};
+use super::Error;
 use crate::{
     metrics::{ControllerLabels, ControllerMetrics, ErrorLabels},
     timing,
     watch::Request,
 };
 
+/// Which object a backoff counts for: kind, namespace and name, so a Team `x` and a
+/// HandoffPolicy `x` (both cluster-scoped) never share one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectKey {
+    pub kind: &'static str,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn new(kind: &'static str, meta: &kube::api::ObjectMeta) -> Self {
+        Self {
+            kind,
+            namespace: meta.namespace.clone(),
+            name: meta.name.clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// Consecutive failures per object, for exponential backoff.
 #[derive(Default)]
-pub struct Backoff(Mutex<HashMap<String, u32>>);
+pub struct Backoff(Mutex<HashMap<ObjectKey, u32>>);
 
 impl Backoff {
     /// The next delay for `key`: 2 s, 4 s, … up to [`timing::MAX_BACKOFF`].
-    pub fn next(&self, key: &str) -> Duration {
+    pub fn next(&self, key: &ObjectKey) -> Duration {
         let mut failures = self.0.lock().expect("not poisoned");
-        let n = failures.entry(key.to_string()).or_insert(0);
+        let n = failures.entry(key.clone()).or_insert(0);
         *n = n.saturating_add(1);
         Duration::from_secs(2u64.saturating_pow(*n)).min(timing::MAX_BACKOFF)
     }
 
     /// `key` succeeded: its next failure starts from the shortest delay again.
-    pub fn reset(&self, key: &str) {
+    pub fn reset(&self, key: &ObjectKey) {
         self.0.lock().expect("not poisoned").remove(key);
     }
+}
+
+/// What the wrapper keeps for one reconciler: its name (the `controller` label and the
+/// kind in backoff keys), the shared reconcile metrics and its own backoff.
+pub struct Runner {
+    pub kind: &'static str,
+    pub metrics: ControllerMetrics,
+    pub backoff: Backoff,
+}
+
+impl Runner {
+    pub fn new(kind: &'static str, metrics: ControllerMetrics) -> Self {
+        Self {
+            kind,
+            metrics,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// What kube's applier carries to each reconcile: the runner and the reconciler's own
+/// context.
+struct Scoped<C> {
+    runner: Runner,
+    ctx: Arc<C>,
 }
 
 /// Observes a reconcile's duration when dropped, so every exit path is timed.
@@ -68,14 +113,14 @@ impl Drop for Timer<'_> {
 }
 
 /// What a requeue after `error` should be for `key`.
-pub fn error_action(error: &Error, key: &str, backoff: &Backoff) -> Action {
+pub fn error_action(error: &Error, key: &ObjectKey, backoff: &Backoff) -> Action {
     match error {
         Error::InvalidObject(_) => {
             warn!(%error, "skipping until the object changes");
             Action::await_change()
         }
-        Error::Conflict(_) => Action::requeue(timing::CONFLICT_RETRY),
-        Error::Gone(_) => {
+        Error::Conflict { .. } => Action::requeue(timing::CONFLICT_RETRY),
+        Error::Gone { .. } => {
             debug!(%error, "waiting for the deletion to finish");
             Action::await_change()
         }
@@ -139,57 +184,64 @@ where
     initial.chain(changes)
 }
 
-/// Runs `reconcile` for the objects `requests` names until `shutdown` resolves,
-/// finishing the reconciles in flight.
-pub async fn run<K, F>(
-    name: &'static str,
-    ctx: Arc<Context>,
+/// Runs `reconcile` with `ctx` for the objects `requests` names until `shutdown`
+/// resolves, finishing the reconciles in flight.
+pub async fn run<K, C, F>(
+    runner: Runner,
+    ctx: Arc<C>,
     store: Store<K>,
     requests: impl futures::Stream<Item = ObjectRef<K>> + Send + 'static,
-    reconcile: fn(Arc<K>, Arc<Context>) -> F,
+    reconcile: fn(Arc<K>, Arc<C>) -> F,
     config: controller::Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) where
     K: Resource + Clone + Debug + Send + Sync + 'static,
     K::DynamicType: Debug + Eq + Hash + Clone + Unpin + Send + Sync,
+    C: Send + Sync + 'static,
     F: Future<Output = Result<Action, Error>> + Send + 'static,
 {
+    let name = runner.kind;
     let labels = ControllerLabels {
         controller: name.into(),
     };
-    let key = |object: &K| crate::api::namespaced_name(object.meta());
-    let instrumented = {
+    let instrumented = move |object: Arc<K>,
+                             scoped: Arc<Scoped<C>>|
+          -> BoxFuture<'static, Result<Action, Error>> {
         let labels = labels.clone();
-        move |object: Arc<K>, ctx: Arc<Context>| -> BoxFuture<'static, Result<Action, Error>> {
-            let labels = labels.clone();
-            async move {
-                ctx.metrics.reconciles.get_or_create(&labels).inc();
-                let _timer = Timer {
-                    started: Instant::now(),
-                    metrics: &ctx.metrics,
-                    labels,
-                };
-                let result = reconcile(object.clone(), ctx.clone()).await;
-                if result.is_ok() {
-                    ctx.backoff.reset(&key(&object));
-                }
-                result
+        async move {
+            let runner = &scoped.runner;
+            runner.metrics.reconciles.get_or_create(&labels).inc();
+            let _timer = Timer {
+                started: Instant::now(),
+                metrics: &runner.metrics,
+                labels,
+            };
+            let result = reconcile(object.clone(), scoped.ctx.clone()).await;
+            if result.is_ok() {
+                runner
+                    .backoff
+                    .reset(&ObjectKey::new(runner.kind, object.meta()));
             }
-            .boxed()
+            result
         }
+        .boxed()
     };
-    let error_policy = move |object: Arc<K>, error: &Error, ctx: Arc<Context>| {
-        ctx.metrics
+    let error_policy = move |object: Arc<K>, error: &Error, scoped: Arc<Scoped<C>>| {
+        let runner = &scoped.runner;
+        runner
+            .metrics
             .errors
             .get_or_create(&ErrorLabels {
                 controller: name.into(),
                 reason: error.metric_label().into(),
             })
             .inc();
-        error_action(error, &key(&object), &ctx.backoff)
+        let key = ObjectKey::new(runner.kind, object.meta());
+        error_action(error, &key, &runner.backoff)
     };
     let queue = requests.take_until(shutdown).map(Ok::<_, Infallible>);
-    applier(instrumented, error_policy, ctx, store, queue, config)
+    let scoped = Arc::new(Scoped { runner, ctx });
+    applier(instrumented, error_policy, scoped, store, queue, config)
         .for_each(|result| {
             if let Err(err) = result {
                 debug!(%err, controller = name, "reconcile request not run");
@@ -203,23 +255,68 @@ pub async fn run<K, F>(
 mod tests {
     use super::*;
 
+    use kube::api::ObjectMeta;
+
+    use super::super::Step;
+
+    fn key(kind: &'static str, namespace: Option<&str>, name: &str) -> ObjectKey {
+        let meta = ObjectMeta {
+            namespace: namespace.map(String::from),
+            name: Some(name.into()),
+            ..Default::default()
+        };
+        ObjectKey::new(kind, &meta)
+    }
+
     #[test]
     fn backoff_grows_to_a_bound_and_a_success_resets_it() {
         let backoff = Backoff::default();
-        let delays: Vec<u64> = (0..12).map(|_| backoff.next("ns/a").as_secs()).collect();
+        let a = key("modeldeployment", Some("ns"), "a");
+        let delays: Vec<u64> = (0..12).map(|_| backoff.next(&a).as_secs()).collect();
         assert_eq!(&delays[..4], [2, 4, 8, 16]);
         assert_eq!(delays[11], timing::MAX_BACKOFF.as_secs());
-        assert_eq!(backoff.next("ns/b").as_secs(), 2, "per object");
-        backoff.reset("ns/a");
-        assert_eq!(backoff.next("ns/a").as_secs(), 2);
+        let b = key("modeldeployment", Some("ns"), "b");
+        assert_eq!(backoff.next(&b).as_secs(), 2, "per object");
+        backoff.reset(&a);
+        assert_eq!(backoff.next(&a).as_secs(), 2);
+    }
+
+    /// Teams and HandoffPolicies are both cluster-scoped: keyed by bare name (as
+    /// before), a Team `x` and a HandoffPolicy `x` shared one counter and a success on
+    /// either reset the other's.
+    #[test]
+    fn a_team_and_a_policy_of_the_same_name_back_off_separately() {
+        let backoff = Backoff::default();
+        let team = key("team", None, "x");
+        let policy = key("handoffpolicy", None, "x");
+        assert_eq!(backoff.next(&team).as_secs(), 2);
+        assert_eq!(backoff.next(&team).as_secs(), 4);
+        assert_eq!(
+            backoff.next(&policy).as_secs(),
+            2,
+            "the policy starts afresh"
+        );
+        backoff.reset(&policy);
+        assert_eq!(
+            backoff.next(&team).as_secs(),
+            8,
+            "the policy's success does not reset the Team's backoff"
+        );
     }
 
     #[test]
     fn conflicts_retry_at_once_and_invalid_objects_wait_for_a_change() {
         let backoff = Backoff::default();
-        let conflict = error_action(&Error::Conflict("x".into()), "k", &backoff);
-        assert_eq!(conflict, Action::requeue(timing::CONFLICT_RETRY));
-        let invalid = error_action(&Error::InvalidObject("x".into()), "k", &backoff);
+        let k = key("modeldeployment", Some("ns"), "k");
+        let conflict = Error::Conflict {
+            step: Step::Apply,
+            object: "x".into(),
+        };
+        assert_eq!(
+            error_action(&conflict, &k, &backoff),
+            Action::requeue(timing::CONFLICT_RETRY)
+        );
+        let invalid = error_action(&Error::InvalidObject("x".into()), &k, &backoff);
         assert_eq!(invalid, Action::await_change());
     }
 }

@@ -22,9 +22,9 @@ use kube::runtime::{
 };
 
 use super::{
-    Context, Error,
+    Contexts, Error, Step,
     model_deployment::reconcile,
-    runner::{Backoff, error_action},
+    runner::{Backoff, ObjectKey, error_action},
 };
 use crate::{metrics::Metrics, timing, watch::Stores};
 
@@ -139,7 +139,7 @@ async fn reconcile_once(
 ) -> (Result<Action, Error>, Vec<String>) {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
-    let ctx = Arc::new(Context::new(
+    let contexts = Contexts::new(
         client,
         Reporter {
             controller: "accord".into(),
@@ -150,7 +150,7 @@ async fn reconcile_once(
         Default::default(),
         Arc::new(Verify::default()),
         "accord-system",
-    ));
+    );
     let guard = Arc::new(DeserializeGuard(Ok(world
         .model_deployment
         .clone()
@@ -158,7 +158,7 @@ async fn reconcile_once(
     let server = tokio::spawn(
         ApiServer { handle, world }.serve(Duration::from_millis(300), conflict_on_status),
     );
-    let result = reconcile(guard, ctx).await;
+    let result = reconcile(guard, contexts.model_deployments).await;
     (result, server.await.expect("the mocked API server ran"))
 }
 
@@ -220,9 +220,19 @@ async fn a_conflict_on_status_is_retried_at_once_and_publishes_nothing() {
         .resource_version = Some("7".into());
     let (result, requests) = reconcile_once(world, true).await;
     let error = result.expect_err("the status write conflicted");
-    assert!(matches!(error, Error::Conflict(_)), "{error}");
+    assert!(
+        matches!(
+            error,
+            Error::Conflict {
+                step: Step::Apply,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let key = ObjectKey::new("modeldeployment", &world_md_meta());
     assert_eq!(
-        error_action(&error, "payments/fraud-scorer", &Backoff::default()),
+        error_action(&error, &key, &Backoff::default()),
         Action::requeue(timing::CONFLICT_RETRY)
     );
     assert!(
@@ -258,4 +268,8 @@ fn the_test_world_observes_what_the_caches_hold() {
         let from_caches = super::observe::observe(&stores(&world), world.md());
         assert_eq!(by_name(from_caches), by_name(world.observed()));
     }
+}
+
+fn world_md_meta() -> kube::api::ObjectMeta {
+    World::signed_off().md().metadata.clone()
 }

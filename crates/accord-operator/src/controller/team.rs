@@ -1,6 +1,6 @@
 //! The Team reconciler: keeps `status.modelDeployments` and `status.pendingItems`
 //! current, and the pending-items gauge with them. It runs on Team spec changes and
-//! when a ModelDeployment changes a Team's numbers (see [`super::triggers`]); its own
+//! when a ModelDeployment changes a Team's numbers (see [`crate::watch::triggers`]); its own
 //! status writes set off nothing.
 
 use std::sync::Arc;
@@ -12,12 +12,23 @@ use kube::{ResourceExt, runtime::controller::Action};
 
 use accord_core::status::set_condition;
 
-use super::{Context, Error, apply};
+use super::{Error, Step, apply};
 use crate::{
     api::{Team, TeamStatus, conditions, reasons::condition},
-    metrics::TeamLabels,
+    metrics::{ControllerMetrics, TeamLabels},
     timing,
+    watch::Stores,
 };
+
+/// What the Team reconciler uses.
+pub struct Context {
+    pub client: kube::Client,
+    pub stores: Stores,
+    /// The pending-items gauge it keeps per Team.
+    pub metrics: ControllerMetrics,
+    /// The Teams whose gauges this replica publishes.
+    pub known_teams: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
 
 /// Recounts one Team.
 pub async fn reconcile(team: Arc<Team>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -58,7 +69,7 @@ pub async fn reconcile(team: Arc<Team>, ctx: Arc<Context>) -> Result<Action, Err
     if team.status.as_ref() != Some(&status) {
         apply::team_status(&ctx.client, &team, &status)
             .await
-            .map_err(|e| Error::kube(&name, e))?;
+            .map_err(|e| Error::kube(Step::WriteStatus, &format!("Team {name}"), e))?;
     }
     Ok(Action::requeue(timing::IDLE_REQUEUE))
 }

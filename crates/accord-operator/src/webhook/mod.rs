@@ -20,7 +20,9 @@ use crate::{timing, watch::Stores};
 use accord_core::seal::SharedKeys;
 use certs::{CertError, CertSource};
 use configuration::Endpoint;
-use server::{WebhookMetrics, WebhookState};
+use server::WebhookState;
+
+use crate::metrics::WebhookMetrics;
 
 /// How the webhook runs.
 #[derive(Clone, Debug)]

@@ -14,11 +14,6 @@ use kube::{
     core::DeserializeGuard,
     runtime::reflector::{ObjectRef, Store},
 };
-use prometheus_client::{
-    encoding::EncodeLabelSet,
-    metrics::{counter::Counter, family::Family, histogram::Histogram},
-    registry::Registry,
-};
 use tokio::net::TcpListener;
 
 use accord_core::{
@@ -30,52 +25,10 @@ use accord_core::{
 };
 
 use super::certs::CertStore;
-use crate::api::{HandoffPolicy, ModelDeployment, Team};
-
-/// Labels of one admission request.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct AdmissionLabels {
-    pub kind: String,
-    pub operation: String,
-    pub verdict: String,
-}
-
-/// Labels naming a kind.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KindLabels {
-    pub kind: String,
-}
-
-/// The webhook's metrics.
-#[derive(Clone)]
-pub struct WebhookMetrics {
-    pub requests: Family<AdmissionLabels, Counter>,
-    pub duration: Family<KindLabels, Histogram>,
-}
-
-impl WebhookMetrics {
-    pub fn register(registry: &mut Registry) -> Self {
-        let metrics = Self {
-            requests: Family::default(),
-            duration: Family::new_with_constructor(|| {
-                Histogram::new([
-                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
-                ])
-            }),
-        };
-        registry.register(
-            "accord_admission_requests",
-            "Admission requests by kind, operation and verdict",
-            metrics.requests.clone(),
-        );
-        registry.register(
-            "accord_admission_duration_seconds",
-            "Time to answer an admission request",
-            metrics.duration.clone(),
-        );
-        metrics
-    }
-}
+use crate::{
+    api::{HandoffPolicy, ModelDeployment, Team},
+    metrics::{AdmissionLabels, KindLabels, WebhookMetrics},
+};
 
 /// What the handlers read: watch-fed stores, with a live read when they might be stale.
 pub struct WebhookState {
