@@ -8,8 +8,7 @@ RUN rustup target add x86_64-unknown-linux-musl && apt-get update && apt-get ins
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY e2e/Cargo.toml e2e/Cargo.toml
-COPY src src
-COPY benches benches
+COPY crates crates
 COPY e2e/src e2e/src
 RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin accord \
  && cp target/x86_64-unknown-linux-musl/release/accord /accord

@@ -16,9 +16,10 @@ unit: ## Run the unit and integration tests that need no cluster
 	$(CARGO) test --locked
 
 .PHONY: lint
-lint: ## cargo fmt --check, clippy with warnings as errors, shellcheck on every script
+lint: ## cargo fmt --check, clippy with warnings as errors, the layers inside each crate, shellcheck on every script
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	python3 hack/check-layers.py
 	shellcheck .ci/run $$(git ls-files '*.sh' | grep -v '^charts/')
 
 .PHONY: crds

@@ -86,7 +86,7 @@ PY
 echo "chart options render as documented"
 echo "helm template renders every object"
 (cd "$root" && cargo run --locked -q --bin crdgen -- --check-webhooks "$out/default.yaml") \
-  || fail "charts/accord/templates/webhooks.yaml is out of step with src/webhook/configuration.rs"
+  || fail "charts/accord/templates/webhooks.yaml is out of step with crates/accord-operator/src/webhook/configuration.rs"
 
 # The values schema must reject bad values, each with a message naming the value.
 reject() {

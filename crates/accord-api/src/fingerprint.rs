@@ -12,10 +12,7 @@
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::ModelDeploymentSpec;
-
-/// Name of the serving container in managed pods (and of the simple form's container).
-pub const SERVING_CONTAINER: &str = "model";
+use crate::model_deployment::{ModelDeploymentSpec, SERVING_CONTAINER};
 
 /// The fields of a container that decide what runs.
 const CONTAINER_RUN_FIELDS: [&str; 7] = [
@@ -93,7 +90,7 @@ const POD_PRIVILEGE_FIELDS: [&str; 10] = [
 /// contexts (each container's too). Not part of the fingerprint (the design keeps it to
 /// what runs), but changing it on an existing ModelDeployment is the platform team's
 /// decision. The simple form always runs with Accord's restricted defaults.
-pub fn privileges(serving: &super::Serving) -> Value {
+pub fn privileges(serving: &crate::model_deployment::Serving) -> Value {
     let Some(pod) = serving.template.as_ref().and_then(|t| t.spec.as_ref()) else {
         return json!("restricted");
     };
@@ -192,6 +189,13 @@ pub fn short(fingerprint: &str) -> &str {
 pub fn content_hash(value: &impl serde::Serialize) -> String {
     let bytes = serde_json::to_vec(value).expect("Accord's objects serialize");
     hex::encode(&Sha256::digest(&bytes)[..8])
+}
+
+impl ModelDeploymentSpec {
+    /// The candidate fingerprint of this spec.
+    pub fn fingerprint(&self) -> String {
+        candidate_fingerprint(self)
+    }
 }
 
 #[cfg(test)]

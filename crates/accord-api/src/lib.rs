@@ -7,17 +7,23 @@
 // Long functions are split into named steps; the tests may be long.
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
-pub mod attestation;
+// Layers, bottom first (`make lint` keeps each module to the layers below it):
+// the vocabulary,
 pub mod conditions;
-pub mod fingerprint;
-pub mod handoff_policy;
 pub mod labels;
-pub mod model_deployment;
 pub mod reasons;
-pub mod reference;
 pub mod schema;
-pub mod team;
 pub mod validation;
+
+// the kinds,
+pub mod attestation;
+pub mod handoff_policy;
+pub mod model_deployment;
+pub mod team;
+
+// and what is computed from them.
+pub mod fingerprint;
+pub mod reference;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -64,7 +70,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_saphyr::ser::Error> {
     let body = serde_saphyr::to_string(crd)?;
     Ok(format!(
-        "# Generated from the Rust types in src/api by `make crds`; do not edit by hand.\n{body}"
+        "# Generated from the Rust types in crates/accord-api by `make crds`; do not edit by hand.\n{body}"
     ))
 }
 

@@ -13,6 +13,10 @@ use super::validation::{
 };
 use serde::{Deserialize, Serialize};
 
+/// The serving container's name in the simple form (and the default `container` of a
+/// pod template).
+pub const SERVING_CONTAINER: &str = "model";
+
 /// A model in production, owned jointly by a data, a platform and an application Team.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
@@ -269,9 +273,7 @@ pub struct Serving {
 impl Serving {
     /// The name of the container that serves the model.
     pub fn container_name(&self) -> &str {
-        self.container
-            .as_deref()
-            .unwrap_or(super::fingerprint::SERVING_CONTAINER)
+        self.container.as_deref().unwrap_or(SERVING_CONTAINER)
     }
 
     /// The image that serves the model: `image`, or the serving container's image in
@@ -652,11 +654,6 @@ impl ModelDeploymentSpec {
             .digest
             .as_deref()
             .is_none_or(|want| digest == Some(want))
-    }
-
-    /// The candidate fingerprint of this spec.
-    pub fn fingerprint(&self) -> String {
-        super::fingerprint::candidate_fingerprint(self)
     }
 
     /// The candidate's identity as named by this spec.

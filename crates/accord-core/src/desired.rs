@@ -22,7 +22,7 @@ use crate::api::{
     HistoryEntry, HistoryOutcome, ModelDeployment, Serving, fingerprint::content_hash, labels,
 };
 
-pub use crate::api::fingerprint::SERVING_CONTAINER as CONTAINER_NAME;
+pub use crate::api::model_deployment::SERVING_CONTAINER as CONTAINER_NAME;
 
 /// The name of the serving port (container port of the simple form, Service port).
 const PORT_NAME: &str = "http";

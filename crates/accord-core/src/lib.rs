@@ -2,13 +2,15 @@
 //! async runtime. The operator ([`accord-operator`]) reads the world into plain values,
 //! calls these, and carries out what they return; the plugin prints the same views.
 //!
-//! Modules, from the bottom up (`make lint` keeps a module from using one above it):
-//! - [`timing`], [`events`], [`status`], [`trust`]: vocabulary every decision shares;
-//! - [`signing`], [`seal`], [`policy`], [`desired`], [`drift`], [`canary`], [`history`],
-//!   [`candidate`], [`team_counts`], [`notify`], [`observe`]: one concern each;
-//! - [`auto_approve`], [`gate`] (which sign-offs count), [`verdicts`];
-//! - [`rollout`] (what happens next), then [`decide`] (the whole decision and its writes);
-//! - [`admission`]: the webhook's decisions.
+//! Modules, from the bottom up (`make lint` keeps each to the layers below it):
+//! - one concern each, using only the API: [`timing`], [`events`], [`status`],
+//!   [`trust`], [`signing`], [`desired`], [`drift`], [`canary`], [`team_counts`];
+//! - [`candidate`], [`history`], [`notify`], [`policy`] (the effective checklist),
+//!   [`seal`];
+//! - [`auto_approve`], [`observe`];
+//! - [`gate`]: which sign-offs count;
+//! - [`rollout`] (what happens next) and [`verdicts`];
+//! - [`decide`] (the whole decision and its writes) and [`admission`] (the webhook's).
 //!
 //! [`accord-operator`]: ../accord_operator/index.html
 
@@ -18,27 +20,33 @@
 /// The API types, one layer down (re-exported as kube re-exports `kube_core`).
 pub use accord_api as api;
 
-pub mod admission;
-pub mod auto_approve;
+// Layers, bottom first (`make lint` keeps each module to the layers below it).
 pub mod canary;
-pub mod candidate;
-pub mod decide;
 pub mod desired;
 pub mod drift;
 pub mod events;
-pub mod gate;
-pub mod history;
-pub mod notify;
-pub mod observe;
-pub mod policy;
-pub mod rollout;
-pub mod seal;
 pub mod signing;
 pub mod status;
 pub mod team_counts;
 pub mod timing;
 pub mod trust;
+
+pub mod candidate;
+pub mod history;
+pub mod notify;
+pub mod policy;
+pub mod seal;
+
+pub mod auto_approve;
+pub mod observe;
+
+pub mod gate;
+
+pub mod rollout;
 pub mod verdicts;
+
+pub mod admission;
+pub mod decide;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -3,9 +3,10 @@
 //! `accord` binary that runs them. Every decision it carries out is made by the pure
 //! [`accord_core`], one layer down.
 //!
-//! Modules, from the bottom up (`make lint` keeps a module from using one above it):
-//! [`telemetry`], [`identity`], [`metrics`], [`http`] → [`seal_store`], [`notify`], [`server`] →
-//! [`watch`] → [`controller`], [`webhook`] → [`operator`].
+//! Modules, from the bottom up (`make lint` keeps each to the layers below it):
+//! [`telemetry`], [`identity`], [`metrics`], [`http`], [`seal_store`], [`watch`] (the
+//! caches and what each change asks for) → [`notify`], [`server`] → [`controller`]
+//! (the reconcilers), [`webhook`] → [`operator`] (start-up, leadership, shutdown).
 
 // Long functions are split into named steps; the tests may be long.
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
@@ -13,14 +14,18 @@
 // The layers below, by the names the modules here use for them.
 use accord_core::{api, timing};
 
-pub mod controller;
+// Layers, bottom first (`make lint` keeps each module to the layers below it).
 pub mod http;
 pub mod identity;
 pub mod metrics;
-pub mod notify;
-pub mod operator;
 pub mod seal_store;
-pub mod server;
 pub mod telemetry;
 pub mod watch;
+
+pub mod notify;
+pub mod server;
+
+pub mod controller;
 pub mod webhook;
+
+pub mod operator;
