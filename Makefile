@@ -79,4 +79,5 @@ chart-check: ## Chart CRDs identical, helm lint/template, values schema, promtoo
 	hack/chart-check.sh
 
 .PHONY: test
-test: lint crds-check chart-check unit e2e ## Everything: lint, CRD freshness, chart checks, unit and e2e tests
+test: ## Everything: lint, CRD freshness, chart checks, unit and e2e tests (with a table of stage times)
+	hack/stages.sh lint crds-check chart-check unit e2e

@@ -27,4 +27,28 @@ fi
 "$here/flux/build.sh" >/dev/null
 cd "$repo_root"
 cargo build --locked --bin accord --bin kubectl-accord
-cargo test --locked -p accord-e2e "$@"
+if (( $# )); then
+  # A selection (`e2e/run.sh --test validation`, a test name): as cargo runs it.
+  cargo test --locked -p accord-e2e "$@"
+  exit
+fi
+# Every suite, one at a time (they share the cluster), each timed; a failing suite
+# does not stop the others, and the run fails at the end if any failed.
+cargo test --locked -p accord-e2e --no-run
+mapfile -t suites < <(find e2e/tests -maxdepth 1 -name '*.rs' -printf '%f\n' | sed 's/\.rs$//' | sort)
+failed=()
+rows=()
+for suite in "${suites[@]}"; do
+  log "e2e suite $suite"
+  started=$(date +%s)
+  if cargo test --locked -p accord-e2e --test "$suite"; then result=ok; else result=FAILED; failed+=("$suite"); fi
+  seconds=$(( $(date +%s) - started ))
+  rows+=("$(printf '%-22s %6ss  %s' "e2e $suite" "$seconds" "$result")")
+  [[ -n "${ACCORD_TIMINGS:-}" ]] && printf 'e2e %s\t%s\t%s\n' "$suite" "$seconds" "$result" >> "$ACCORD_TIMINGS"
+done
+echo "== e2e suite times"
+printf '%s\n' "${rows[@]}"
+if (( ${#failed[@]} )); then
+  log "failed suites: ${failed[*]}"
+  exit 1
+fi
