@@ -6,10 +6,14 @@
 //!
 //! [`plan`] is pure: from the plugin's clap definition and the words it decides what to
 //! offer — subcommands, flags, a flag's possible values, files — or which cluster objects
-//! to list (ModelDeployments, Teams, Namespaces) in which scope; the binary does the
+//! to list (ModelDeployments, Teams, Namespaces) in which scope; [`answer`] does the
 //! listing and [`Plan::render`] prints the answer.
 
-use clap::{Arg, Command};
+use std::path::{Path, PathBuf};
+
+use clap::{Arg, Command, CommandFactory};
+
+use crate::{cli::Args, scope::kube_config};
 
 /// Cobra's directive: let the shell complete file names.
 const DIRECTIVE_DEFAULT: u32 = 0;
@@ -193,61 +197,94 @@ pub fn plan(root: &Command, words: &[String]) -> Plan {
     plan
 }
 
+/// The words to complete when the process was started to answer completion: its name
+/// is `kubectl_complete-accord`, or its first argument is `__complete`.
+pub fn words_to_complete(argv: &[String]) -> Option<&[String]> {
+    let name = argv
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str());
+    if name == Some("kubectl_complete-accord") {
+        return Some(&argv[1..]);
+    }
+    if argv.get(1).map(String::as_str) == Some("__complete") {
+        return Some(&argv[2..]);
+    }
+    None
+}
+
+/// Answers kubectl's plugin completion for `words` (Cobra's protocol), with object names
+/// from the cluster in the scope typed so far (nothing, quietly, when it cannot be
+/// reached in 5 s).
+pub async fn answer(words: &[String]) -> String {
+    let plan = plan(&Args::command(), words);
+    let names = match plan.lookup {
+        Some(lookup) => {
+            tokio::time::timeout(std::time::Duration::from_secs(5), list_names(&plan, lookup))
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    plan.render(&names)
+}
+
+/// The names of the objects `lookup` asks for, in the plan's scope; `None` when the
+/// cluster cannot be reached.
+async fn list_names(plan: &Plan, lookup: Lookup) -> Option<Vec<String>> {
+    let kubeconfig = plan.kubeconfig.as_ref().map(PathBuf::from);
+    let config = kube_config(kubeconfig.as_deref(), plan.context.clone())
+        .await
+        .ok()?;
+    let namespace = plan
+        .namespace
+        .clone()
+        .unwrap_or_else(|| config.default_namespace.clone());
+    let client = kube::Client::try_from(config).ok()?;
+    match lookup {
+        Lookup::ModelDeployments => {
+            names(kube::Api::<crate::api::ModelDeployment>::namespaced(
+                client, &namespace,
+            ))
+            .await
+        }
+        Lookup::Teams => names(kube::Api::<crate::api::Team>::all(client)).await,
+        Lookup::Namespaces => {
+            names(kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(
+                client,
+            ))
+            .await
+        }
+    }
+}
+
+/// The names of the objects `api` lists (metadata only).
+async fn names<K>(api: kube::Api<K>) -> Option<Vec<String>>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    let list = api
+        .list_metadata(&kube::api::ListParams::default())
+        .await
+        .ok()?;
+    Some(
+        list.items
+            .into_iter()
+            .filter_map(|o| o.metadata.name)
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    use clap::{Parser, Subcommand};
-
     use super::*;
 
-    /// A small stand-in for the plugin's command line, with its shapes: global flags,
-    /// nested subcommands, positionals naming objects, value enums and files.
-    #[derive(Parser)]
-    #[command(name = "kubectl accord")]
-    struct Cli {
-        #[arg(short = 'n', long, global = true)]
-        namespace: Option<String>,
-        #[arg(long, global = true)]
-        context: Option<String>,
-        #[arg(short = 'o', long, global = true, value_parser = ["table", "json"])]
-        output: Option<String>,
-        #[command(subcommand)]
-        command: Sub,
-    }
-
-    #[derive(Subcommand)]
-    enum Sub {
-        /// Candidate and active version.
-        Status { model_deployment: String },
-        /// Attest an item.
-        Attest {
-            model_deployment: String,
-            /// The checklist item's id.
-            #[arg(long)]
-            item: String,
-            #[arg(short = 'f', long)]
-            from_file: Option<PathBuf>,
-        },
-        /// Explain.
-        Explain {
-            #[arg(value_parser = ["md"])]
-            kind: String,
-            model_deployment: String,
-        },
-        /// Team chores.
-        Team {
-            #[command(subcommand)]
-            command: TeamSub,
-        },
-        #[command(hide = true)]
-        Secret,
-    }
-
-    #[derive(Subcommand)]
-    enum TeamSub {
-        /// Add a key.
-        AddKey { team: String },
+    /// The plugin's real command line, plus a hidden subcommand (which must never be
+    /// offered).
+    fn cli() -> Command {
+        Args::command().subcommand(Command::new("secret").hide(true))
     }
 
     fn words(text: &str) -> Vec<String> {
@@ -259,7 +296,7 @@ mod tests {
     }
 
     fn complete(text: &str) -> Plan {
-        plan(&<Cli as clap::CommandFactory>::command(), &words(text))
+        plan(&cli(), &words(text))
     }
 
     fn values(plan: &Plan) -> Vec<String> {
@@ -273,11 +310,24 @@ mod tests {
     #[test]
     fn subcommands_with_their_descriptions_and_never_hidden_ones() {
         let plan = complete("");
-        assert_eq!(values(&plan), ["status", "attest", "explain", "team"]);
-        assert!(
-            plan.render(&[])
-                .contains("status\tCandidate and active version\n")
+        assert_eq!(
+            values(&plan),
+            [
+                "status",
+                "completion",
+                "attest",
+                "verify",
+                "team",
+                "explain",
+                "history",
+                "rollback",
+                "matrix",
+                "teams"
+            ]
         );
+        assert!(plan.render(&[]).contains(
+            "status\tCandidate and active version, phase, conditions, and who attested what\n"
+        ));
         assert_eq!(values(&complete("st")), ["status"]);
         assert_eq!(values(&complete("team ")), ["add-key"]);
         assert!(plan.render(&[]).ends_with(":4\n"), "no file names");
@@ -306,8 +356,11 @@ mod tests {
         let plan = complete("attest fraud-scorer --it");
         assert_eq!(values(&plan), ["--item"]);
         assert!(values(&complete("attest fraud-scorer --")).contains(&"--namespace".into()));
-        assert_eq!(values(&complete("status x -o ")), ["table", "json"]);
-        assert_eq!(values(&complete("explain ")), ["md"]);
+        assert_eq!(values(&complete("status x -o ")), ["table", "json", "yaml"]);
+        assert_eq!(
+            values(&complete("explain ")),
+            ["md", "modeldeployment", "modeldeployments"]
+        );
         assert_eq!(
             complete("explain md ").lookup,
             Some(Lookup::ModelDeployments)
@@ -319,5 +372,20 @@ mod tests {
             ":4\n",
             "an item id is not a file"
         );
+    }
+
+    #[test]
+    fn completion_is_asked_by_the_program_name_or_the_first_argument() {
+        let argv =
+            |words: &[&str]| -> Vec<String> { words.iter().map(|w| w.to_string()).collect() };
+        let linked = argv(&["/usr/local/bin/kubectl_complete-accord", "status", ""]);
+        assert_eq!(words_to_complete(&linked), Some(&linked[1..]));
+        let asked = argv(&["kubectl-accord", "__complete", "st"]);
+        assert_eq!(words_to_complete(&asked), Some(&asked[2..]));
+        assert_eq!(
+            words_to_complete(&argv(&["kubectl-accord", "status", "x"])),
+            None
+        );
+        assert_eq!(words_to_complete(&argv(&["kubectl-accord"])), None);
     }
 }

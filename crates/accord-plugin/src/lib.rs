@@ -1,14 +1,35 @@
-//! The `kubectl accord` plugin: everyday jobs as one command each. This crate holds
-//! the views (pure: ModelDeployments and Teams in, rows out) and the commands; the
-//! binary `kubectl-accord` only parses flags.
+//! The `kubectl accord` plugin: everyday jobs as one command each. [`cli`] holds the
+//! command line and hands each subcommand to its own module (command, pure view and text
+//! output together); the binary `kubectl-accord` only parses flags and prints.
 
 // Long functions are split into named steps; the tests may be long.
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 use accord_core::api;
 
-pub mod commands;
-pub mod complete;
-pub mod gitops;
+// Layers, bottom first (`make lint` keeps each module to the layers below it): the
+// connection and text helpers, the subcommands, the command line, `__complete`.
+pub mod completion;
 pub mod identity;
-pub mod views;
+pub mod scope;
+pub mod text;
+
+pub mod attest;
+pub mod history;
+pub mod raci;
+pub mod rollback;
+pub mod status;
+pub mod team;
+pub mod verify;
+
+pub mod explain;
+pub mod matrix;
+
+pub mod teams;
+
+pub mod cli;
+
+pub mod complete;
+
+#[cfg(test)]
+mod fixtures;

@@ -64,7 +64,9 @@ fn check_webhooks(rendered: &str) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    eprintln!("the chart's webhook configurations differ from crates/accord-operator/src/webhook/configuration.rs:");
+    eprintln!(
+        "the chart's webhook configurations differ from crates/accord-operator/src/webhook/configuration.rs:"
+    );
     eprintln!(
         "  chart:    {}",
         serde_json::to_string(&chart).unwrap_or_default()
