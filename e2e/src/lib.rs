@@ -9,7 +9,12 @@
 //!   [`prometheus`]: a real Prometheus scraping a test-controlled endpoint; [`audit`]: the API server's audit
 //!   log; [`events`]: Kubernetes Events as a user sees them; [`poll`]: waiting with a
 //!   deadline that reports the last observed state; [`stand_in_node`]: a Node whose pods
-//!   really run (the chart's `helm test` pod).
+//!   really run (the chart's `helm test` pod);
+//! - [`verdict`]: what every suite asserts after an attempt: denied by Accord, refused
+//!   by RBAC, the stored state unchanged or nothing stored.
+
+// Long functions are split into named steps.
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 pub mod audit;
 pub mod events;
@@ -22,6 +27,7 @@ pub mod poll;
 pub mod prometheus;
 pub mod setup;
 pub mod stand_in_node;
+pub mod verdict;
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +41,9 @@ pub use poll::poll;
 pub use prometheus::{MetricsSource, Prometheus};
 pub use setup::{apply_file, exclusive, prepare, restore_crds, shared_operator};
 pub use stand_in_node::StandInNode;
+pub use verdict::{
+    Unchanged, assert_denial_in, assert_denied_by_accord, assert_not_stored, assert_refused_by_rbac,
+};
 
 /// The repository root (the parent of `e2e/`).
 pub fn repo_root() -> PathBuf {

@@ -8,7 +8,8 @@ mod support;
 use std::time::Duration;
 
 use accord_e2e::{
-    Kubectl, Operator, Output, TestNamespace, apply_file, cluster_dir, plugin_command, poll,
+    Kubectl, Operator, TestNamespace, Unchanged, apply_file, assert_denied_by_accord,
+    assert_not_stored, cluster_dir, plugin_command, poll,
 };
 use serde_json::{Value, json};
 use support::{
@@ -44,16 +45,6 @@ fn counted(namespace: &str, attestation: &str) -> (String, String) {
 
 fn label_namespace(namespace: &str, label: &str) {
     Kubectl::admin().ok(&["label", "namespace", namespace, label, "--overwrite"]);
-}
-
-#[track_caller]
-fn denied(out: &Output, expect: &str) {
-    assert!(!out.success, "allowed: {}", out.stdout);
-    assert!(
-        out.stderr.contains("denied the request") && out.stderr.contains(expect),
-        "expected Accord's refusal with {expect:?}: {}",
-        out.stderr
-    );
 }
 
 #[test]
@@ -107,12 +98,11 @@ fn a_policy_tightens_the_models_it_selects_and_only_admins_decide_it() {
 
     // Only admins create policies: a team member and an outsider are refused.
     for user in ["alice", "mallory"] {
+        let case = format!("{user} creates the policy");
         let out = Kubectl::user(user).run_with_stdin(&["create", "-f", "-"], Some(&manifest));
-        denied(&out, &format!("{user} may not create HandoffPolicy {name}"));
-        assert!(
-            policy(&name).is_none(),
-            "{user}'s policy must not be stored"
-        );
+        let denial = format!("{user} may not create HandoffPolicy {name}");
+        assert_denied_by_accord(&case, &out, &[&denial]);
+        assert_not_stored(&case, "handoffpolicy", None, &name);
     }
     let out = Kubectl::admin().run_with_stdin(&["create", "-f", "-"], Some(&manifest));
     assert!(out.success, "{}", out.stderr);
@@ -151,7 +141,7 @@ fn a_policy_tightens_the_models_it_selects_and_only_admins_decide_it() {
     assert_eq!(live["status"]["activeVersion"], "1.0.0");
 
     // Nobody but an admin weakens it.
-    let generation = policy(&name).unwrap()["metadata"]["generation"].clone();
+    let baseline = Unchanged::read("handoffpolicy", None, &name);
     let weaken =
         json!({"spec": {"requiredItems": [{"id": "drift", "owner": "data", "minApprovals": 1}]}});
     for user in ["alice", "dave"] {
@@ -164,9 +154,11 @@ fn a_policy_tightens_the_models_it_selects_and_only_admins_decide_it() {
             "-p",
             &weaken.to_string(),
         ]);
-        denied(&out, &format!("{user} may not change HandoffPolicy {name}"));
+        let denial = format!("{user} may not change HandoffPolicy {name}");
+        assert_denied_by_accord(&format!("{user} weakens the policy"), &out, &[&denial]);
         let out = Kubectl::user(user).run(&["delete", "handoffpolicy", &name]);
-        denied(&out, &format!("{user} may not delete HandoffPolicy {name}"));
+        let denial = format!("{user} may not delete HandoffPolicy {name}");
+        assert_denied_by_accord(&format!("{user} deletes the policy"), &out, &[&denial]);
     }
     // Nor forges its status.
     let forged = json!({"status": {"matchedModelDeployments": 0}});
@@ -181,14 +173,12 @@ fn a_policy_tightens_the_models_it_selects_and_only_admins_decide_it() {
         "-p",
         &forged.to_string(),
     ]);
-    denied(
-        &out,
-        &format!("mallory may not write the status of HandoffPolicy {name}"),
-    );
-    let stored = policy(&name).unwrap();
-    assert_eq!(stored["status"]["matchedModelDeployments"], 2);
-    assert_eq!(stored["metadata"]["generation"], generation);
-    assert_eq!(stored["spec"]["requiredItems"][0]["minApprovals"], 2);
+    let case = "mallory forges the policy's status";
+    let denial = format!("mallory may not write the status of HandoffPolicy {name}");
+    assert_denied_by_accord(case, &out, &[&denial]);
+    baseline.assert_still(case, "/status/matchedModelDeployments", 2);
+    baseline.assert_same(case, &["/metadata/generation"]);
+    baseline.assert_still(case, "/spec/requiredItems/0/minApprovals", 2);
 
     // dev: drift stays optional there, so bob and carol promote it.
     attest("bob", d, "scorer", "latency", "2.0.0");
@@ -464,7 +454,7 @@ fn patch_releases_on_the_same_data_are_auto_approved_and_nothing_else_is() {
         "{}",
         out.stderr
     );
-    assert!(policy(&name).is_none());
+    assert_not_stored("two-person rule automatic", "handoffpolicy", None, &name);
     manifest["spec"]["requiredItems"][0]["minApprovals"] = json!(1);
     manifest["spec"]["responsibilities"][1]["consulted"] = json!(["data"]);
     create(&manifest);
@@ -559,6 +549,7 @@ fn patch_releases_on_the_same_data_are_auto_approved_and_nothing_else_is() {
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]});
     create(&grant);
     let widen = json!({"spec": {"autoApprove": [{"name": "anything", "items": ["drift", "latency", "kpis"]}]}});
+    let patches = Unchanged::read("handoffpolicy", None, &name);
     let out = Kubectl::user("alice").run(&[
         "patch",
         "handoffpolicy",
@@ -568,10 +559,12 @@ fn patch_releases_on_the_same_data_are_auto_approved_and_nothing_else_is() {
         "-p",
         &widen.to_string(),
     ]);
-    denied(&out, &format!("alice may not change HandoffPolicy {name}"));
-    assert_eq!(
-        policy(&name).unwrap()["spec"]["autoApprove"][0]["name"],
-        "patch-releases"
+    let denial = format!("alice may not change HandoffPolicy {name}");
+    assert_denied_by_accord("alice widens the policy", &out, &[&denial]);
+    patches.assert_still(
+        "alice widens the policy",
+        "/spec/autoApprove/0/name",
+        "patch-releases",
     );
     let _ = Kubectl::admin().run(&["delete", "clusterrolebinding", &format!("{n}-policies")]);
 

@@ -8,7 +8,10 @@ mod support;
 
 use std::time::Duration;
 
-use accord_e2e::{Kubectl, Output, TestNamespace, apply_file, events_for, poll};
+use accord_e2e::{
+    Kubectl, Output, TestNamespace, Unchanged, apply_file, assert_denied_by_accord,
+    assert_not_stored, assert_refused_by_rbac, events_for, poll,
+};
 use serde_json::{Value, json};
 use support::*;
 
@@ -51,25 +54,9 @@ fn run_with(user: &str, args: &[&str], stdin: &Value) -> Output {
     kubectl(user).run_with_stdin(args, Some(&stdin.to_string()))
 }
 
-/// The request was refused by Accord's webhook, with all of `expect` in the message.
-#[track_caller]
-fn denied_by_accord(what: &str, out: &Output, expect: &[&str]) {
-    assert!(!out.success, "{what}: was allowed: {}", out.stdout);
-    assert!(
-        out.stderr.contains("accord.dev\" denied the request"),
-        "{what}: not refused by Accord: {}",
-        out.stderr
-    );
-    for text in expect {
-        assert!(
-            out.stderr.contains(text),
-            "{what}: answer lacks {text:?}: {}",
-            out.stderr
-        );
-    }
-}
-
-/// The request was refused by the API server itself (RBAC or validation).
+/// The request was refused by the API server's own validation (the schema and its
+/// rules, or a conflict), with `expect` in the answer. Accord's denials are checked with
+/// `assert_denied_by_accord`, RBAC's with `assert_refused_by_rbac`.
 #[track_caller]
 fn refused(what: &str, out: &Output, expect: &str) {
     assert!(!out.success, "{what}: was allowed: {}", out.stdout);
@@ -97,6 +84,27 @@ fn attest_as(user: &str, n: &str, name: &str, md: &str, item: &str, version: &st
         &["create", "-f", "-"],
         &attestation(n, name, md, item, version),
     )
+}
+
+/// The attempt: `user` creates `attestation` with `kubectl create FLAGS -f -`. The
+/// secure outcome: Accord denies it with every fragment of `expect`, and nothing of its
+/// name is stored.
+#[track_caller]
+fn attestation_denied(
+    case: &str,
+    user: &str,
+    flags: &[&str],
+    attestation: &Value,
+    expect: &[&str],
+) {
+    let mut args = vec!["create"];
+    args.extend_from_slice(flags);
+    args.extend(["-f", "-"]);
+    assert_denied_by_accord(case, &run_with(user, &args, attestation), expect);
+    let metadata = &attestation["metadata"];
+    if let (Some(n), Some(name)) = (metadata["namespace"].as_str(), metadata["name"].as_str()) {
+        assert_not_stored(case, "attestation", Some(n), name);
+    }
 }
 
 fn stored_attestation(n: &str, name: &str) -> Option<Value> {
@@ -261,9 +269,13 @@ fn sign_off_binds_to_exactly_what_runs() {
     // refused, nothing stored.
     let mut other = attestation(n, "stale-fp", "fraud", "drift", "1.0.0");
     other["spec"]["candidate"] = json!(fingerprint);
-    let out = run_with("alice", &["create", "-f", "-"], &other);
-    denied_by_accord("stale fingerprint", &out, &["is not the current candidate"]);
-    assert!(stored_attestation(n, "stale-fp").is_none());
+    attestation_denied(
+        "stale fingerprint",
+        "alice",
+        &[],
+        &other,
+        &["is not the current candidate"],
+    );
 
     // Attempt 6: back to exactly the signed spec → it is the signed candidate again,
     // still serving; nothing new is promoted (one history entry).
@@ -398,13 +410,13 @@ fn whoever_introduces_a_candidate_cannot_sign_it_off() {
             r#"{"spec":{"model":{"version":"2.0.0"},"serving":{"image":"registry.example.com/sod:2.0.0"}}}"#,
         ),
     );
-    let out = attest_as("dave", n, "dave-drift", "sod", "drift", "2.0.0");
-    denied_by_accord(
+    attestation_denied(
         "own candidate",
-        &out,
+        "dave",
+        &[],
+        &attestation(n, "dave-drift", "sod", "drift", "2.0.0"),
         &["dave last changed the spec", "separation of duties"],
     );
-    assert!(stored_attestation(n, "dave-drift").is_none());
     assert_eq!(
         get_md(n, "sod")["metadata"]["annotations"]["accord.dev/candidate-author"],
         "dave"
@@ -432,9 +444,13 @@ fn whoever_introduces_a_candidate_cannot_sign_it_off() {
         md["metadata"]["annotations"]["accord.dev/spec-author"],
         "alice"
     );
-    let out = attest_as("dave", n, "dave-latency", "sod", "latency", "2.0.0");
-    denied_by_accord("laundered", &out, &["separation of duties"]);
-    assert!(stored_attestation(n, "dave-latency").is_none());
+    attestation_denied(
+        "laundered",
+        "dave",
+        &[],
+        &attestation(n, "dave-latency", "sod", "latency", "2.0.0"),
+        &["separation of duties"],
+    );
 
     // Attempt 12: dave forges the author record with an annotation → restored.
     allowed(
@@ -506,9 +522,26 @@ fn whoever_introduces_a_candidate_cannot_sign_it_off() {
     let md = settled(n, "sod");
     let drift = md["status"]["checklist"][0].clone();
     assert_eq!(drift["attested"], false, "{drift}");
-    let out = attest_as("dave", n, "dave-drift-2", "sod", "drift", "2.0.0");
-    denied_by_accord("own swap", &out, &["separation of duties"]);
+    attestation_denied(
+        "own swap",
+        "dave",
+        &[],
+        &attestation(n, "dave-drift-2", "sod", "drift", "2.0.0"),
+        &["separation of duties"],
+    );
     assert!(deployment(n, "sod").is_none(), "nothing was ever promoted");
+}
+
+/// An attempt to loosen the ModelDeployment `rights` with a patch, and the secure outcome.
+struct Loosening<'a> {
+    case: &'a str,
+    user: &'a str,
+    /// The patch type (`merge` or `json`) and the patch.
+    patch: (&'a str, &'a str),
+    /// What Accord's denial must say.
+    denial: &'a [&'a str],
+    /// A stored field (a JSON pointer) and the value it must still hold afterwards.
+    still: (&'a str, Value),
 }
 
 #[test]
@@ -516,104 +549,82 @@ fn loosening_the_checklist_or_the_plan_needs_the_owning_team() {
     let ns = arena("rt-rights");
     let n = ns.name.as_str();
     create(&model_deployment(n, "rights", "1.0.0"));
-    let checklist = || get_md(n, "rights")["spec"]["handoff"]["checklist"].clone();
-    let before = checklist();
+    let rights = Unchanged::read("md", Some(n), "rights");
+    let checklist = "/spec/handoff/checklist";
+    let before = rights.before()["spec"]["handoff"]["checklist"].clone();
 
-    // Attempt 15: mallory sets required: false on every item → refused; unchanged.
-    let out = patch(
-        "mallory",
-        n,
-        "md",
-        "rights",
-        "merge",
-        r#"{"spec":{"handoff":{"checklist":[{"id":"drift","owner":"data","required":false},{"id":"latency","owner":"platform","required":false},{"id":"kpis","owner":"application","required":false}]}}}"#,
-    );
-    denied_by_accord(
-        "all optional",
-        &out,
-        &["mallory may not make checklist item drift optional"],
-    );
-    assert_eq!(checklist(), before);
-
-    // Attempt 16: alice (data) makes the platform team's item optional → refused.
-    let out = patch(
-        "alice",
-        n,
-        "md",
-        "rights",
-        "json",
-        r#"[{"op":"replace","path":"/spec/handoff/checklist/1/required","value":false}]"#,
-    );
-    denied_by_accord(
-        "other team's item",
-        &out,
-        &["make checklist item latency optional", "ml-platform"],
-    );
-    assert_eq!(checklist(), before);
-
-    // Attempt 17: carol removes the data team's item (JSON patch) → refused.
-    let out = patch(
-        "carol",
-        n,
-        "md",
-        "rights",
-        "json",
-        r#"[{"op":"remove","path":"/spec/handoff/checklist/0"}]"#,
-    );
-    denied_by_accord(
-        "remove item",
-        &out,
-        &["remove checklist item drift", "data-platform"],
-    );
-    assert_eq!(checklist(), before);
-
-    // Attempt 18: alice moves the platform item to the data role (so she could sign
-    // it) → refused: moving needs both teams.
-    let out = patch(
-        "alice",
-        n,
-        "md",
-        "rights",
-        "json",
-        r#"[{"op":"replace","path":"/spec/handoff/checklist/1/owner","value":"data"}]"#,
-    );
-    denied_by_accord(
-        "move item",
-        &out,
-        &["move checklist item latency", "both team"],
-    );
-    assert_eq!(checklist(), before);
-
-    // Attempt 19: carol (application) switches the rollback plan to Manual → refused.
-    let out = patch(
-        "carol",
-        n,
-        "md",
-        "rights",
-        "merge",
-        r#"{"spec":{"rollback":{"mode":"Manual"}}}"#,
-    );
-    denied_by_accord(
-        "rollback plan",
-        &out,
-        &["carol may not change spec.rollback"],
-    );
-    assert_eq!(get_md(n, "rights")["spec"]["rollback"]["mode"], "Automatic");
-
-    // Attempt 20: alice (data) hands the model to other owners → refused.
-    let out = patch(
-        "alice",
-        n,
-        "md",
-        "rights",
-        "merge",
-        r#"{"spec":{"owners":{"platform":"data-platform"}}}"#,
-    );
-    denied_by_accord("owners", &out, &["alice may not change spec.owners"]);
-    assert_eq!(
-        get_md(n, "rights")["spec"]["owners"]["platform"],
-        "ml-platform"
-    );
+    let attempts = [
+        // Attempt 15: mallory sets required: false on every item → refused; unchanged.
+        Loosening {
+            case: "all optional",
+            user: "mallory",
+            patch: (
+                "merge",
+                r#"{"spec":{"handoff":{"checklist":[{"id":"drift","owner":"data","required":false},{"id":"latency","owner":"platform","required":false},{"id":"kpis","owner":"application","required":false}]}}}"#,
+            ),
+            denial: &["mallory may not make checklist item drift optional"],
+            still: (checklist, before.clone()),
+        },
+        // Attempt 16: alice (data) makes the platform team's item optional → refused.
+        Loosening {
+            case: "other team's item",
+            user: "alice",
+            patch: (
+                "json",
+                r#"[{"op":"replace","path":"/spec/handoff/checklist/1/required","value":false}]"#,
+            ),
+            denial: &["make checklist item latency optional", "ml-platform"],
+            still: (checklist, before.clone()),
+        },
+        // Attempt 17: carol removes the data team's item (JSON patch) → refused.
+        Loosening {
+            case: "remove item",
+            user: "carol",
+            patch: (
+                "json",
+                r#"[{"op":"remove","path":"/spec/handoff/checklist/0"}]"#,
+            ),
+            denial: &["remove checklist item drift", "data-platform"],
+            still: (checklist, before.clone()),
+        },
+        // Attempt 18: alice moves the platform item to the data role (so she could sign
+        // it) → refused: moving needs both teams.
+        Loosening {
+            case: "move item",
+            user: "alice",
+            patch: (
+                "json",
+                r#"[{"op":"replace","path":"/spec/handoff/checklist/1/owner","value":"data"}]"#,
+            ),
+            denial: &["move checklist item latency", "both team"],
+            still: (checklist, before),
+        },
+        // Attempt 19: carol (application) switches the rollback plan to Manual → refused.
+        Loosening {
+            case: "rollback plan",
+            user: "carol",
+            patch: ("merge", r#"{"spec":{"rollback":{"mode":"Manual"}}}"#),
+            denial: &["carol may not change spec.rollback"],
+            still: ("/spec/rollback/mode", json!("Automatic")),
+        },
+        // Attempt 20: alice (data) hands the model to other owners → refused.
+        Loosening {
+            case: "owners",
+            user: "alice",
+            patch: (
+                "merge",
+                r#"{"spec":{"owners":{"platform":"data-platform"}}}"#,
+            ),
+            denial: &["alice may not change spec.owners"],
+            still: ("/spec/owners/platform", json!("ml-platform")),
+        },
+    ];
+    for attempt in attempts {
+        let (case, (patch_type, body)) = (attempt.case, attempt.patch);
+        let out = patch(attempt.user, n, "md", "rights", patch_type, body);
+        assert_denied_by_accord(case, &out, attempt.denial);
+        rights.assert_still(case, attempt.still.0, attempt.still.1);
+    }
 
     // Attempt 21: mallory requests a rollback → refused; no annotation stored.
     let out = run(
@@ -627,14 +638,15 @@ fn loosening_the_checklist_or_the_plan_needs_the_owning_team() {
             "accord.dev/rollback-requested-at=2026-11-28T00:00:00Z",
         ],
     );
-    denied_by_accord(
+    assert_denied_by_accord(
         "rollback request",
         &out,
         &["mallory may not request a rollback"],
     );
-    assert!(
-        get_md(n, "rights")["metadata"]["annotations"]["accord.dev/rollback-requested-at"]
-            .is_null()
+    rights.assert_still(
+        "rollback request",
+        "/metadata/annotations/accord.dev~1rollback-requested-at",
+        Value::Null,
     );
 
     // Attempt 22: tightening is open to anyone who may edit: mallory adds a required
@@ -668,7 +680,10 @@ fn loosening_the_checklist_or_the_plan_needs_the_owning_team() {
             r#"[{"op":"replace","path":"/spec/handoff/checklist/1/required","value":false}]"#,
         ),
     );
-    assert_eq!(checklist()[1]["required"], false);
+    assert_eq!(
+        get_md(n, "rights")["spec"]["handoff"]["checklist"][1]["required"],
+        false
+    );
 }
 
 #[test]
@@ -676,8 +691,8 @@ fn status_is_written_only_by_the_operator() {
     let ns = arena("rt-status");
     let n = ns.name.as_str();
     serving_model(n, "st");
-    let md = get_md(n, "st");
-    let entry = history(&md)[0].clone();
+    let st = Unchanged::read("md", Some(n), "st");
+    let entry = history(st.before())[0].clone();
     let att_name = "st-1.0.0-drift";
 
     // Attempt 24: forge a Promoted history entry naming an image of one's own → refused;
@@ -686,69 +701,59 @@ fn status_is_written_only_by_the_operator() {
     forged["image"] = json!("registry.example.com/evil:6.6.6");
     forged["version"] = json!("6.6.6");
     let body = json!({"status": {"history": [entry.clone(), forged]}}).to_string();
-    denied_by_accord(
+    assert_denied_by_accord(
         "forged history",
         &patch_status("mallory", n, "md", "st", &body),
         &["status is written only by the Accord operator"],
     );
-    assert_eq!(history(&get_md(n, "st")).len(), 1);
+    let history_now = history(&get_md(n, "st"));
+    assert_eq!(history_now.len(), 1, "forged history: {history_now:?}");
     assert_eq!(
         deployment_image(n, "st").as_deref(),
         Some("registry.example.com/st:1.0.0")
     );
+    st.assert_still("forged history", "/status/activeVersion", "1.0.0");
 
-    // Attempt 25: a team member forges activeVersion → refused.
-    denied_by_accord(
-        "activeVersion",
-        &patch_status(
+    // Each attempt: the case, who patches the status of which object, and the patch;
+    // the active version stays 1.0.0 after each.
+    let attempts = [
+        // Attempt 25: a team member forges activeVersion → refused.
+        (
+            "activeVersion",
             "bob",
-            n,
             "md",
             "st",
             r#"{"status":{"activeVersion":"9.9.9"}}"#,
         ),
-        &[],
-    );
-    assert_eq!(get_md(n, "st")["status"]["activeVersion"], "1.0.0");
-
-    // Attempt 26: clear the memory of failed candidates → refused.
-    denied_by_accord(
-        "failedCandidates",
-        &patch_status(
+        // Attempt 26: clear the memory of failed candidates → refused.
+        (
+            "failedCandidates",
             "carol",
-            n,
             "md",
             "st",
             r#"{"status":{"failedCandidates":null}}"#,
         ),
-        &[],
-    );
-
-    // Attempt 27: clear lastRollbackRequest to replay a rollback → refused.
-    denied_by_accord(
-        "lastRollbackRequest",
-        &patch_status(
+        // Attempt 27: clear lastRollbackRequest to replay a rollback → refused.
+        (
+            "lastRollbackRequest",
             "bob",
-            n,
             "md",
             "st",
             r#"{"status":{"lastRollbackRequest":null}}"#,
         ),
-        &[],
-    );
-
-    // Attempt 28: mark one's own attestation Counted through its status → refused.
-    denied_by_accord(
-        "attestation status",
-        &patch_status(
+        // Attempt 28: mark one's own attestation Counted through its status → refused.
+        (
+            "attestation status",
             "alice",
-            n,
             "attestation",
             att_name,
             r#"{"status":{"conditions":[{"type":"Counted","status":"True","reason":"Counted","message":"x","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}"#,
         ),
-        &[],
-    );
+    ];
+    for (case, user, kind, name, body) in attempts {
+        assert_denied_by_accord(case, &patch_status(user, n, kind, name, body), &[]);
+        st.assert_still(case, "/status/activeVersion", "1.0.0");
+    }
 
     // Attempt 29: the same through server-side apply under Accord's own field manager,
     // forced → refused.
@@ -767,8 +772,12 @@ fn status_is_written_only_by_the_operator() {
         ],
         &apply,
     );
-    denied_by_accord("status via borrowed manager", &out, &[]);
-    assert_eq!(get_md(n, "st")["status"]["activeVersion"], "1.0.0");
+    assert_denied_by_accord("status via borrowed manager", &out, &[]);
+    st.assert_still(
+        "status via borrowed manager",
+        "/status/activeVersion",
+        "1.0.0",
+    );
 
     // Attempt 30: replace the whole status (PUT) → refused.
     let mut whole = get_md(n, "st");
@@ -779,8 +788,8 @@ fn status_is_written_only_by_the_operator() {
         &["replace", "--subresource=status", "-f", "-"],
         &whole,
     );
-    denied_by_accord("status PUT", &out, &[]);
-    assert_eq!(get_md(n, "st")["status"]["activeVersion"], "1.0.0");
+    assert_denied_by_accord("status PUT", &out, &[]);
+    st.assert_still("status PUT", "/status/activeVersion", "1.0.0");
 }
 
 #[test]
@@ -792,38 +801,46 @@ fn only_the_attester_their_team_or_an_admin_withdraws() {
     attest("bob", n, "wd", "latency", "1.0.0");
     let name = "wd-1.0.0-drift";
 
-    // Attempt 31: mallory deletes alice's sign-off → refused; it still exists.
-    let out = run("mallory", &["delete", "attestation", name, "-n", n]);
-    denied_by_accord(
-        "mallory withdraws",
-        &out,
-        &["mallory may not withdraw", "by alice"],
-    );
-    assert!(stored_attestation(n, name).is_some());
+    let alices = Unchanged::read("attestation", Some(n), name);
+    let bobs = Unchanged::read("attestation", Some(n), "wd-1.0.0-latency");
 
-    // Attempt 32: bob (another team) deletes it → refused.
-    denied_by_accord(
-        "bob withdraws",
-        &run("bob", &["delete", "attestation", name, "-n", n]),
-        &["bob may not withdraw"],
-    );
-    assert!(stored_attestation(n, name).is_some());
-
-    // Attempt 33: mallory deletes every Attestation in the namespace → each refused.
-    let out = run("mallory", &["delete", "attestations", "--all", "-n", n]);
-    denied_by_accord("delete --all", &out, &["may not withdraw"]);
-    assert!(stored_attestation(n, name).is_some());
-    assert!(stored_attestation(n, "wd-1.0.0-latency").is_some());
-
-    // Attempt 34: a dry-run delete by mallory is judged the same → refused.
-    denied_by_accord(
-        "dry-run delete",
-        &run(
+    // Each attempt: the case, who runs which delete, and what Accord's denial must say;
+    // both sign-offs are still stored after each.
+    let attempts: [(&str, &str, &[&str], &[&str]); 4] = [
+        // Attempt 31: mallory deletes alice's sign-off → refused; it still exists.
+        (
+            "mallory withdraws",
+            "mallory",
+            &["delete", "attestation", name, "-n", n],
+            &["mallory may not withdraw", "by alice"],
+        ),
+        // Attempt 32: bob (another team) deletes it → refused.
+        (
+            "bob withdraws",
+            "bob",
+            &["delete", "attestation", name, "-n", n],
+            &["bob may not withdraw"],
+        ),
+        // Attempt 33: mallory deletes every Attestation in the namespace → each refused.
+        (
+            "delete --all",
+            "mallory",
+            &["delete", "attestations", "--all", "-n", n],
+            &["may not withdraw"],
+        ),
+        // Attempt 34: a dry-run delete by mallory is judged the same → refused.
+        (
+            "dry-run delete",
             "mallory",
             &["delete", "attestation", name, "-n", n, "--dry-run=server"],
+            &[],
         ),
-        &[],
-    );
+    ];
+    for (case, user, args, expect) in attempts {
+        assert_denied_by_accord(case, &run(user, args), expect);
+        alices.assert_kept(case);
+        bobs.assert_kept(case);
+    }
 
     // Attempt 35: dave (in the data team's group) withdraws alice's → allowed: his team's
     // sign-off is his team's to withdraw; a withdrawal is an Event.
@@ -837,7 +854,7 @@ fn only_the_attester_their_team_or_an_admin_withdraws() {
         "teammate withdraws",
         &run("dave", &["delete", "attestation", name, "-n", n]),
     );
-    assert!(stored_attestation(n, name).is_none());
+    assert_not_stored("teammate withdraws", "attestation", Some(n), name);
     poll("an AttestationWithdrawn Event", WAIT, || {
         let count = count_events(n, "ModelDeployment", "wd", "AttestationWithdrawn");
         (count == 1).then_some(()).ok_or_else(|| format!("{count}"))
@@ -880,15 +897,17 @@ fn teams_cannot_be_opened_to_everyone_or_joined_by_outsiders() {
     .iter()
     .enumerate()
     {
-        let name = format!("open-team-{i}");
+        let (case, name) = (format!("open team of {group}"), format!("open-team-{i}"));
         let out = run_with(
             "mallory",
             &["create", "-f", "-"],
             &team(&name, json!([group])),
         );
-        denied_by_accord("open team", &out, &[group, "spec.members.groups"]);
-        assert!(Kubectl::admin().get_json(&["team", &name]).is_none());
+        assert_denied_by_accord(&case, &out, &[group, "spec.members.groups"]);
+        assert_not_stored(&case, "team", None, &name);
     }
+    let ml_platform = Unchanged::read("team", None, "ml-platform");
+    let payments_app = Unchanged::read("team", None, "payments-app");
 
     // Attempt 40: mallory adds herself to ml-platform → refused; membership unchanged.
     let out = run(
@@ -903,11 +922,8 @@ fn teams_cannot_be_opened_to_everyone_or_joined_by_outsiders() {
             r#"[{"op":"add","path":"/spec/members/users","value":["mallory"]}]"#,
         ],
     );
-    denied_by_accord("join", &out, &["mallory may not change Team ml-platform"]);
-    assert!(
-        Kubectl::admin().get_json(&["team", "ml-platform"]).unwrap()["spec"]["members"]["users"]
-            .is_null()
-    );
+    assert_denied_by_accord("join", &out, &["mallory may not change Team ml-platform"]);
+    ml_platform.assert_still("join", "/spec/members/users", Value::Null);
 
     // Attempt 41: mallory adds system:authenticated to an existing Team → refused.
     let out = run(
@@ -922,7 +938,8 @@ fn teams_cannot_be_opened_to_everyone_or_joined_by_outsiders() {
             r#"[{"op":"add","path":"/spec/members/groups/-","value":"system:authenticated"}]"#,
         ],
     );
-    denied_by_accord("open existing", &out, &["system:authenticated"]);
+    assert_denied_by_accord("open existing", &out, &["system:authenticated"]);
+    payments_app.assert_same("open existing", &["/spec/members"]);
 
     // Attempt 42: a Team's status (its counts) → refused: status is the operator's.
     let out = run(
@@ -938,23 +955,19 @@ fn teams_cannot_be_opened_to_everyone_or_joined_by_outsiders() {
             r#"{"status":{"pendingItems":0}}"#,
         ],
     );
-    denied_by_accord(
+    assert_denied_by_accord(
         "team status",
         &out,
         &["status is written only by the Accord operator"],
     );
 
     // Attempt 43: mallory deletes a Team (blocking every model it owns) → refused.
-    denied_by_accord(
+    assert_denied_by_accord(
         "delete team",
         &run("mallory", &["delete", "team", "ml-platform"]),
         &["may not delete Team ml-platform"],
     );
-    assert!(
-        Kubectl::admin()
-            .get_json(&["team", "ml-platform"])
-            .is_some()
-    );
+    ml_platform.assert_kept("delete team");
 
     assert!(
         Kubectl::admin()
@@ -1147,11 +1160,7 @@ fn accord_never_adopts_or_leaves_tampered_what_it_manages() {
         &model_deployment(n, "rt.dotted", "1.0.0"),
     );
     refused("dotted name", &out, "DNS-1035");
-    assert!(
-        Kubectl::admin()
-            .get_json(&["md", "rt.dotted", "-n", n])
-            .is_none()
-    );
+    assert_not_stored("dotted name", "md", Some(n), "rt.dotted");
 }
 
 #[test]
@@ -1160,6 +1169,7 @@ fn accords_field_manager_and_owner_labels_cannot_be_borrowed() {
     let n = ns.name.as_str();
     create(&model_deployment(n, "fm", "1.0.0"));
     settled(n, "fm");
+    let fm = Unchanged::read("md", Some(n), "fm");
 
     // Attempt 52: server-side apply the spec under field manager `accord` (so the
     // operator's next label apply would drop it) → refused (here already by the API
@@ -1178,7 +1188,7 @@ fn accords_field_manager_and_owner_labels_cannot_be_borrowed() {
         &mine,
     );
     assert!(!out.success, "borrowed manager: {}", out.stdout);
-    assert_eq!(get_md(n, "fm")["spec"]["serving"]["replicas"], 2);
+    fm.assert_still("borrowed manager", "/spec/serving/replicas", 2);
 
     // Attempt 53: the same, forced (taking every conflicting field) → refused.
     let out = run_with(
@@ -1193,7 +1203,8 @@ fn accords_field_manager_and_owner_labels_cannot_be_borrowed() {
         ],
         &mine,
     );
-    denied_by_accord("forced borrowed manager", &out, &["field manager"]);
+    assert_denied_by_accord("forced borrowed manager", &out, &["field manager"]);
+    fm.assert_still("forced borrowed manager", "/spec/serving/replicas", 2);
 
     // Attempt 54: fake owner labels on the ModelDeployment → restored within seconds.
     allowed(
@@ -1217,13 +1228,13 @@ fn accords_field_manager_and_owner_labels_cannot_be_borrowed() {
     });
 
     // Attempt 55: an Attestation created under field manager `accord` → refused.
-    let out = run_with(
+    attestation_denied(
+        "attestation manager",
         "alice",
-        &["create", "--field-manager=accord", "-f", "-"],
+        &["--field-manager=accord"],
         &attestation(n, "fm-att", "fm", "drift", "1.0.0"),
+        &["field manager"],
     );
-    denied_by_accord("attestation manager", &out, &["field manager"]);
-    assert!(stored_attestation(n, "fm-att").is_none());
 }
 
 #[test]
@@ -1241,7 +1252,8 @@ fn identity_seals_and_immutability_hold_under_every_kind_of_write() {
         "spoofed",
         &run_with("alice", &["create", "-f", "-"], &spoofed),
     );
-    let att = stored_attestation(n, real).unwrap();
+    let sealed = Unchanged::read("attestation", Some(n), real);
+    let att = sealed.before();
     assert_eq!(att["spec"]["attestedBy"], "alice");
     assert_eq!(att["spec"]["team"], "data-platform");
     let seal = att["metadata"]["annotations"]["accord.dev/seal"].clone();
@@ -1263,12 +1275,13 @@ fn identity_seals_and_immutability_hold_under_every_kind_of_write() {
     // nothing stored.
     let mut replay = attestation(n, "seal-mallory", "seal", "latency", "1.0.0");
     replay["metadata"]["annotations"] = att["metadata"]["annotations"].clone();
-    denied_by_accord(
+    attestation_denied(
         "mallory replay",
-        &run_with("mallory", &["create", "-f", "-"], &replay),
+        "mallory",
+        &[],
+        &replay,
         &["mallory is not a member"],
     );
-    assert!(stored_attestation(n, "seal-mallory").is_none());
 
     // Attempt 59: JSON-patch the item of a sealed Attestation → refused; unchanged.
     let out = patch(
@@ -1280,10 +1293,7 @@ fn identity_seals_and_immutability_hold_under_every_kind_of_write() {
         r#"[{"op":"replace","path":"/spec/item","value":"latency"}]"#,
     );
     refused("json patch", &out, "immutable");
-    assert_eq!(
-        stored_attestation(n, real).unwrap()["spec"]["item"],
-        "drift"
-    );
+    sealed.assert_still("json patch", "/spec/item", "drift");
 
     // Attempt 60: merge-patch its version → refused.
     refused(
@@ -1298,6 +1308,7 @@ fn identity_seals_and_immutability_hold_under_every_kind_of_write() {
         ),
         "immutable",
     );
+    sealed.assert_still("merge patch", "/spec/version", "1.0.0");
 
     // Attempt 61: strategic-merge-patch it → refused (and CRDs do not take them).
     let out = patch(
@@ -1308,11 +1319,8 @@ fn identity_seals_and_immutability_hold_under_every_kind_of_write() {
         "strategic",
         r#"{"spec":{"attestedBy":"bob"}}"#,
     );
-    assert!(!out.success, "{}", out.stdout);
-    assert_eq!(
-        stored_attestation(n, real).unwrap()["spec"]["attestedBy"],
-        "alice"
-    );
+    assert!(!out.success, "strategic merge patch: {}", out.stdout);
+    sealed.assert_still("strategic merge patch", "/spec/attestedBy", "alice");
 
     // Attempt 62: server-side apply a changed spec, forcing every conflict → refused.
     let mut changed = stored_attestation(n, real).unwrap();
@@ -1327,10 +1335,7 @@ fn identity_seals_and_immutability_hold_under_every_kind_of_write() {
         ),
         "immutable",
     );
-    assert_eq!(
-        stored_attestation(n, real).unwrap()["spec"]["item"],
-        "drift"
-    );
+    sealed.assert_still("apply", "/spec/item", "drift");
 
     // Attempt 63: overwrite the seal annotation with another valid-looking seal → refused.
     let out = run(
@@ -1345,21 +1350,16 @@ fn identity_seals_and_immutability_hold_under_every_kind_of_write() {
             "accord.dev/seal=v2:k1:00",
         ],
     );
-    denied_by_accord("reseal", &out, &["accord.dev/seal"]);
-    assert_eq!(
-        stored_attestation(n, real).unwrap()["metadata"]["annotations"]["accord.dev/seal"],
-        seal
-    );
+    assert_denied_by_accord("reseal", &out, &["accord.dev/seal"]);
+    sealed.assert_same("reseal", &["/metadata/annotations/accord.dev~1seal"]);
 
     // Attempt 64: dry-run as mallory → refused like a real create; dry-run as bob →
     // answered with the mutation, nothing stored.
-    denied_by_accord(
+    attestation_denied(
         "dry mallory",
-        &run_with(
-            "mallory",
-            &["create", "--dry-run=server", "-f", "-"],
-            &attestation(n, "dry-m", "seal", "drift", "1.0.0"),
-        ),
+        "mallory",
+        &["--dry-run=server"],
+        &attestation(n, "dry-m", "seal", "drift", "1.0.0"),
         &["not a member"],
     );
     let out = run_with(
@@ -1369,38 +1369,33 @@ fn identity_seals_and_immutability_hold_under_every_kind_of_write() {
     );
     allowed("dry bob", &out);
     assert_eq!(out.json()["spec"]["attestedBy"], "bob");
-    assert!(stored_attestation(n, "dry-b").is_none());
+    assert_not_stored("dry bob", "attestation", Some(n), "dry-b");
 
     // Attempt 65: mallory impersonates alice without the right to → refused by RBAC.
-    refused(
+    assert_refused_by_rbac(
         "impersonation",
         &run_with(
             "mallory",
             &["--as=alice", "create", "--validate=false", "-f", "-"],
             &attestation(n, "as-alice", "seal", "drift", "1.0.0"),
         ),
-        "Forbidden",
     );
-    assert!(stored_attestation(n, "as-alice").is_none());
+    assert_not_stored("impersonation", "attestation", Some(n), "as-alice");
 
     // Attempt 66: generateName, so the name (which the seal covers) is unknown → refused.
     let mut generated = attestation(n, "x", "seal", "latency", "1.0.0");
     generated["metadata"] = json!({"generateName": "seal-", "namespace": n});
-    denied_by_accord(
-        "generateName",
-        &run_with("bob", &["create", "-f", "-"], &generated),
-        &["generateName"],
-    );
+    attestation_denied("generateName", "bob", &[], &generated, &["generateName"]);
 
     // Attempt 67: a lookalike item id (Cyrillic і) → refused: it is no item on the
     // checklist (and the schema would refuse it as no DNS label).
-    let out = run_with(
+    attestation_denied(
+        "lookalike item",
         "alice",
-        &["create", "-f", "-"],
+        &[],
         &attestation(n, "lookalike", "seal", "dr\u{0456}ft", "1.0.0"),
+        &["is not on the checklist"],
     );
-    denied_by_accord("lookalike item", &out, &["is not on the checklist"]);
-    assert!(stored_attestation(n, "lookalike").is_none());
 
     // Attempt 68: a lookalike user name in a Team: "аlice" (Cyrillic а) is not alice →
     // alice's sign-off for a Team listing only the lookalike is refused.
@@ -1410,9 +1405,11 @@ fn identity_seals_and_immutability_hold_under_every_kind_of_write() {
     let mut md = model_deployment(n, "look", "1.0.0");
     md["spec"]["owners"]["data"] = json!(format!("{n}-look"));
     create(&md);
-    denied_by_accord(
+    attestation_denied(
         "lookalike member",
-        &attest_as("alice", n, "look-drift", "look", "drift", "1.0.0"),
+        "alice",
+        &[],
+        &attestation(n, "look-drift", "look", "drift", "1.0.0"),
         &["alice is not a member"],
     );
     assert!(
@@ -1430,7 +1427,7 @@ fn identity_seals_and_immutability_hold_under_every_kind_of_write() {
         &run_with("bob", &["create", "-f", "-"], &big),
         "spec.comment",
     );
-    assert!(stored_attestation(n, "big").is_none());
+    assert_not_stored("oversized", "attestation", Some(n), "big");
 }
 
 #[test]
@@ -1439,31 +1436,27 @@ fn cluster_guards_hold_for_ordinary_users() {
     let n = ns.name.as_str();
 
     // Attempt 70: read the seal keys → refused by RBAC.
-    refused(
+    assert_refused_by_rbac(
         "read seal key",
         &run(
             "alice",
             &["get", "secret", "accord-seal-keys", "-n", "accord-system"],
         ),
-        "Forbidden",
     );
 
     // Attempt 71: delete the webhook configurations → refused by RBAC; they remain.
-    refused(
+    let validating = Unchanged::read("validatingwebhookconfiguration", None, "accord");
+    assert_refused_by_rbac(
         "delete webhooks",
         &run(
             "mallory",
             &["delete", "validatingwebhookconfiguration", "accord"],
         ),
-        "Forbidden",
     );
-    assert!(
-        Kubectl::admin()
-            .get_json(&["validatingwebhookconfiguration", "accord"])
-            .is_some()
-    );
+    validating.assert_kept("delete webhooks");
 
     // Attempt 72: weaken them to fail open → refused by RBAC; still Fail.
+    let mutating = Unchanged::read("mutatingwebhookconfiguration", None, "accord");
     let out = run(
         "mallory",
         &[
@@ -1476,11 +1469,8 @@ fn cluster_guards_hold_for_ordinary_users() {
             r#"[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Ignore"}]"#,
         ],
     );
-    refused("fail open", &out, "Forbidden");
-    let config = Kubectl::admin()
-        .get_json(&["mutatingwebhookconfiguration", "accord"])
-        .unwrap();
-    assert_eq!(config["webhooks"][0]["failurePolicy"], "Fail");
+    assert_refused_by_rbac("fail open", &out);
+    mutating.assert_still("fail open", "/webhooks/0/failurePolicy", "Fail");
 
     // Attempt 73: a cross-namespace twin: the same ModelDeployment in another namespace
     // signed off there → counts only there.
@@ -1508,12 +1498,13 @@ fn cluster_guards_hold_for_ordinary_users() {
             .run(&["delete", "team", &format!("{n}-app")])
             .success
     );
-    let out = run_with(
+    attestation_denied(
+        "team gone",
         "carol",
-        &["create", "-f", "-"],
+        &[],
         &attestation(n, "midflight-kpis", "midflight", "kpis", "1.0.0"),
+        &["does not exist"],
     );
-    denied_by_accord("team gone", &out, &["does not exist"]);
     let md = wait_phase(n, "midflight", "Invalid", WAIT);
     assert!(history(&md).is_empty());
     assert!(Kubectl::admin().apply(&team.to_string()).success);

@@ -7,8 +7,8 @@
 use std::{path::PathBuf, process::Command, time::Duration};
 
 use accord_e2e::{
-    Kubectl, Operator, Output, TestNamespace, apply_file, cluster_dir, plugin_command, poll,
-    token_kubeconfig,
+    Kubectl, Operator, Output, TestNamespace, Unchanged, apply_file, assert_denied_by_accord,
+    assert_not_stored, cluster_dir, plugin_command, poll, token_kubeconfig,
 };
 use serde_json::{Value, json};
 
@@ -88,22 +88,6 @@ fn merge_patch(
 
 fn create_as(kubectl: &Kubectl, manifest: &str) -> Output {
     kubectl.run_with_stdin(&["create", "-f", "-"], Some(manifest))
-}
-
-/// The request was refused by Accord with `expect` in the message, and nothing named
-/// `name` is stored.
-#[track_caller]
-fn refused(what: &str, out: &Output, expect: &str, namespace: &str, name: &str) {
-    assert!(!out.success, "{what}: was allowed: {}", out.stdout);
-    assert!(
-        out.stderr.contains("accord.dev\" denied the request") && out.stderr.contains(expect),
-        "{what}: expected Accord's refusal with {expect:?}: {}",
-        out.stderr
-    );
-    assert!(
-        attestation(namespace, name).is_none(),
-        "{what}: {name} must not be stored"
-    );
 }
 
 fn attestation(namespace: &str, name: &str) -> Option<Value> {
@@ -259,13 +243,9 @@ fn signed_sign_offs_count_from_any_applier_and_resist_forgery() {
         "spec": {"modelDeployment": "fraud-scorer", "item": "latency", "version": "2.4.0"}})
     .to_string();
     let out = create_as(&applier(), &unsigned);
-    refused(
-        "unsigned from a GitOps identity",
-        &out,
-        "is a GitOps identity",
-        namespace,
-        "latency-unsigned",
-    );
+    let case = "unsigned from a GitOps identity";
+    assert_denied_by_accord(case, &out, &["is a GitOps identity"]);
+    assert_not_stored(case, "attestation", Some(namespace), "latency-unsigned");
 
     // Attempt 3: mallory signs with her own key, claiming to be bob → refused.
     let (ok, forged, err) = plugin(
@@ -288,47 +268,38 @@ fn signed_sign_offs_count_from_any_applier_and_resist_forgery() {
     );
     assert!(ok, "{err}");
     let out = create_as(&Kubectl::user("mallory"), &forged);
-    refused(
-        "a forged signer",
-        &out,
-        "not one of bob's signing keys",
-        namespace,
-        &name_of(&forged),
-    );
+    let case = "a forged signer";
+    assert_denied_by_accord(case, &out, &["not one of bob's signing keys"]);
+    assert_not_stored(case, "attestation", Some(namespace), &name_of(&forged));
 
     // Attempt 4: mallory changes a field of alice's genuine sign-off (and its name) → refused.
     let mut tampered: Value = serde_json::from_str(&alice_signed).unwrap();
     tampered["metadata"]["name"] = json!("drift-tampered");
     tampered["spec"]["evidence"] = json!("https://ci.example.com/runs/forged");
     let out = create_as(&Kubectl::user("mallory"), &tampered.to_string());
-    refused(
-        "a tampered field",
-        &out,
-        "does not match the statement",
-        namespace,
-        "drift-tampered",
-    );
+    let case = "a tampered field";
+    assert_denied_by_accord(case, &out, &["does not match the statement"]);
+    assert_not_stored(case, "attestation", Some(namespace), "drift-tampered");
 
     // Attempt 5: mallory withdraws alice's sign-off → refused; it still counts.
+    let alices = Unchanged::read("attestation", Some(namespace), &alice_name);
     let out =
         Kubectl::user("mallory").run(&["delete", "attestation", &alice_name, "-n", namespace]);
-    assert!(
-        !out.success && out.stderr.contains("may not withdraw"),
-        "{}",
-        out.stderr
-    );
-    assert!(attestation(namespace, &alice_name).is_some());
+    assert_denied_by_accord("mallory withdraws", &out, &["may not withdraw"]);
+    alices.assert_kept("mallory withdraws");
 
     // Attempt 6: mallory adds her own key for alice to alice's Team → refused.
     let patch = json!({"spec": {"signingKeys": [{"user": "alice", "key": alice_pub}, {"user": "alice", "key": mallory_pub}]}});
+    let team = Unchanged::read("team", None, &data);
     let out = merge_patch(&Kubectl::user("mallory"), "team", &data, None, &patch);
-    assert!(
-        !out.success && out.stderr.contains("may not change Team"),
-        "{}",
-        out.stderr
+    assert_denied_by_accord("mallory adds a key", &out, &["may not change Team"]);
+    team.assert_same("mallory adds a key", &["/spec/signingKeys"]);
+    assert_eq!(
+        team.before()["spec"]["signingKeys"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
     );
-    let team = Kubectl::admin().get_json(&["team", &data]).unwrap();
-    assert_eq!(team["spec"]["signingKeys"].as_array().unwrap().len(), 1);
 
     // alice revokes her own key (she is a member): her sign-off stops counting at once,
     // and the offline check says why.
@@ -382,11 +353,11 @@ fn signed_sign_offs_count_from_any_applier_and_resist_forgery() {
     });
     let bob_own = sign("bob", &bob_key, "latency");
     let out = create_as(&Kubectl::user("bob"), &bob_own);
-    refused(
+    assert_denied_by_accord("self sign-off", &out, &["separation of duties"]);
+    assert_not_stored(
         "self sign-off",
-        &out,
-        "separation of duties",
-        namespace,
+        "attestation",
+        Some(namespace),
         &name_of(&bob_own),
     );
 

@@ -7,7 +7,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use accord_e2e::{
-    Kubectl, Operator, Output, TestNamespace, events_for, poll, remove_webhook_configurations,
+    Kubectl, Operator, Output, TestNamespace, Unchanged, assert_denied_by_accord,
+    assert_not_stored, events_for, poll, remove_webhook_configurations,
 };
 use serde_json::{Value, json};
 use support::*;
@@ -56,28 +57,6 @@ fn stored(n: &str, name: &str) -> Option<Value> {
     Kubectl::admin().get_json(&["attestation", name, "-n", n])
 }
 
-/// Asserts the request was denied by Accord's webhook with all of `expect` in the message,
-/// and that nothing named `name` was stored.
-fn assert_denied(case: &str, out: &Output, expect: &[&str], n: &str, name: &str) {
-    assert!(!out.success, "{case}: was allowed: {}", out.stdout);
-    assert!(
-        out.stderr.contains("accord.dev\" denied the request"),
-        "{case}: not denied by Accord: {}",
-        out.stderr
-    );
-    for text in expect {
-        assert!(
-            out.stderr.contains(text),
-            "{case}: denial lacks {text:?}: {}",
-            out.stderr
-        );
-    }
-    assert!(
-        stored(n, name).is_none(),
-        "{case}: a denied Attestation was stored"
-    );
-}
-
 #[test]
 fn identity_comes_from_the_request_and_only_owning_teams_attest() {
     let (_serial, operator) = setup("webhook-identity", &[]);
@@ -86,91 +65,66 @@ fn identity_comes_from_the_request_and_only_owning_teams_attest() {
     guarded_md(n, "fraud");
     wait_phase(n, "fraud", "AwaitingAttestations", Duration::from_secs(30));
 
-    // Wrong team: alice (data) attests a platform item.
-    let out = create_as(
-        "alice",
-        &attestation(n, "a1", "fraud", "latency", "1.0.0", Some(DIGEST)),
-    );
-    assert_denied(
-        "wrong team",
-        &out,
-        &[
-            "alice is not a member of team ml-platform",
-            "item latency",
-            &format!("{n}/fraud"),
-            "ml-platform-eng",
-        ],
-        n,
-        "a1",
-    );
-
-    // No team at all.
-    let out = create_as(
-        "mallory",
-        &attestation(n, "a2", "fraud", "drift", "1.0.0", Some(DIGEST)),
-    );
-    assert_denied(
-        "no team",
-        &out,
-        &["mallory is not a member of team data-platform"],
-        n,
-        "a2",
-    );
-
-    // Stale version, wrong digest, unknown item, unknown ModelDeployment, no name.
-    let out = create_as(
-        "bob",
-        &attestation(n, "a3", "fraud", "latency", "0.9.0", Some(DIGEST)),
-    );
-    assert_denied(
-        "stale version",
-        &out,
-        &["version 0.9.0 is not the candidate", "which is 1.0.0"],
-        n,
-        "a3",
-    );
+    // Each case: who attests what, and what Accord's denial must say; nothing is stored.
     let wrong = format!("sha256:{}", "2".repeat(64));
-    let out = create_as(
-        "bob",
-        &attestation(n, "a4", "fraud", "latency", "1.0.0", Some(&wrong)),
-    );
-    assert_denied(
-        "wrong digest",
-        &out,
-        &["does not match the candidate 1.0.0", DIGEST],
-        n,
-        "a4",
-    );
-    let out = create_as(
-        "carol",
-        &attestation(n, "a5", "fraud", "vibes", "1.0.0", Some(DIGEST)),
-    );
-    assert_denied(
-        "unknown item",
-        &out,
-        &["\"vibes\" is not on the checklist", "drift, latency, kpis"],
-        n,
-        "a5",
-    );
-    let out = create_as(
-        "carol",
-        &attestation(n, "a6", "nope", "kpis", "1.0.0", Some(DIGEST)),
-    );
-    assert_denied(
-        "unknown ModelDeployment",
-        &out,
-        &[&format!("ModelDeployment {n}/nope does not exist")],
-        n,
-        "a6",
-    );
+    let fraud = format!("{n}/fraud");
+    let nope = format!("ModelDeployment {n}/nope does not exist");
+    let cases: [(&str, &str, Value, &[&str]); 6] = [
+        // Wrong team: alice (data) attests a platform item.
+        (
+            "wrong team",
+            "alice",
+            attestation(n, "a1", "fraud", "latency", "1.0.0", Some(DIGEST)),
+            &[
+                "alice is not a member of team ml-platform",
+                "item latency",
+                &fraud,
+                "ml-platform-eng",
+            ],
+        ),
+        // No team at all.
+        (
+            "no team",
+            "mallory",
+            attestation(n, "a2", "fraud", "drift", "1.0.0", Some(DIGEST)),
+            &["mallory is not a member of team data-platform"],
+        ),
+        // Stale version, wrong digest, unknown item, unknown ModelDeployment.
+        (
+            "stale version",
+            "bob",
+            attestation(n, "a3", "fraud", "latency", "0.9.0", Some(DIGEST)),
+            &["version 0.9.0 is not the candidate", "which is 1.0.0"],
+        ),
+        (
+            "wrong digest",
+            "bob",
+            attestation(n, "a4", "fraud", "latency", "1.0.0", Some(&wrong)),
+            &["does not match the candidate 1.0.0", DIGEST],
+        ),
+        (
+            "unknown item",
+            "carol",
+            attestation(n, "a5", "fraud", "vibes", "1.0.0", Some(DIGEST)),
+            &["\"vibes\" is not on the checklist", "drift, latency, kpis"],
+        ),
+        (
+            "unknown ModelDeployment",
+            "carol",
+            attestation(n, "a6", "nope", "kpis", "1.0.0", Some(DIGEST)),
+            &[&nope],
+        ),
+    ];
+    for (case, user, attestation, expect) in cases {
+        assert_denied_by_accord(case, &create_as(user, &attestation), expect);
+        let name = attestation["metadata"]["name"].as_str().unwrap();
+        assert_not_stored(case, "attestation", Some(n), name);
+    }
+    // No name: generateName is refused (the seal covers the name).
     let mut unnamed = attestation(n, "x", "fraud", "kpis", "1.0.0", Some(DIGEST));
     unnamed["metadata"] = json!({"generateName": "kpis-", "namespace": n});
     let out = create_as("carol", &unnamed);
-    assert!(
-        !out.success && out.stderr.contains("generateName is not supported"),
-        "{}",
-        out.stderr
-    );
+    assert_denied_by_accord("no name", &out, &["generateName is not supported"]);
 
     // Spoofed identity: the stored attester is the authenticated user, sealed.
     let mut spoofed = attestation(n, "drift", "fraud", "drift", "1.0.0", Some(DIGEST));
@@ -178,7 +132,8 @@ fn identity_comes_from_the_request_and_only_owning_teams_attest() {
     spoofed["spec"]["team"] = json!("ml-platform");
     let out = create_as("alice", &spoofed);
     assert!(out.success, "{}", out.stderr);
-    let att = stored(n, "drift").expect("stored");
+    let drift = Unchanged::read("attestation", Some(n), "drift");
+    let att = drift.before();
     assert_eq!(
         att["spec"]["attestedBy"], "alice",
         "the spoofed attestedBy must be replaced"
@@ -203,7 +158,7 @@ fn identity_comes_from_the_request_and_only_owning_teams_attest() {
     );
     assert!(dry.success, "{}", dry.stderr);
     assert_eq!(dry.json()["spec"]["attestedBy"], "carol");
-    assert!(stored(n, "kpis").is_none(), "dry-run stored an Attestation");
+    assert_not_stored("dry run", "attestation", Some(n), "kpis");
 
     // Spec updates are refused and Accord's annotations cannot be changed, even by an admin.
     let out = Kubectl::admin().run(&[
@@ -231,19 +186,14 @@ fn identity_comes_from_the_request_and_only_owning_teams_attest() {
         n,
         "accord.dev/seal=v1:k1:00",
     ]);
-    assert!(
-        !out.success
-            && out
-                .stderr
-                .contains("written by Accord and cannot be changed"),
-        "{}",
-        out.stderr
+    assert_denied_by_accord(
+        "admin reseals",
+        &out,
+        &["written by Accord and cannot be changed"],
     );
-    let after = stored(n, "drift").unwrap();
-    assert_eq!(after["spec"], att["spec"]);
-    assert_eq!(
-        after["metadata"]["annotations"]["accord.dev/seal"],
-        att["metadata"]["annotations"]["accord.dev/seal"]
+    drift.assert_same(
+        "spec update and reseal",
+        &["/spec", "/metadata/annotations/accord.dev~1seal"],
     );
     Kubectl::admin().ok(&["label", "attestation", "drift", "-n", n, "reviewed=yes"]);
 
@@ -322,13 +272,12 @@ fn separation_of_duties_and_decision_rights() {
         "dave",
         &attestation(n, "dave-drift", "credit", "drift", "2.0.0", None),
     );
-    assert_denied(
+    assert_denied_by_accord(
         "own change",
         &out,
         &["dave last changed the spec", "separation of duties"],
-        n,
-        "dave-drift",
     );
+    assert_not_stored("own change", "attestation", Some(n), "dave-drift");
     let out = create_as(
         "alice",
         &attestation(n, "alice-drift", "credit", "drift", "2.0.0", None),
@@ -355,23 +304,24 @@ fn separation_of_duties_and_decision_rights() {
     );
 
     // Owners: a data-team member may not change them; a platform member may.
+    let credit = Unchanged::read("md", Some(n), "credit");
     let new_owner = r#"{"spec":{"owners":{"data":"payments-app"}}}"#;
     let out = Kubectl::user("alice").run(&[
         "patch", "md", "credit", "-n", n, "--type", "merge", "-p", new_owner,
     ]);
-    assert!(
-        !out.success && out.stderr.contains("alice may not change spec.owners"),
-        "{}",
-        out.stderr
+    assert_denied_by_accord(
+        "alice changes the owners",
+        &out,
+        &[
+            "alice may not change spec.owners",
+            "ml-platform",
+            "payments-app",
+        ],
     );
-    assert!(
-        out.stderr.contains("ml-platform") && out.stderr.contains("payments-app"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(
-        get_md(n, "credit")["spec"]["owners"]["data"],
-        "data-platform"
+    credit.assert_still(
+        "alice changes the owners",
+        "/spec/owners/data",
+        "data-platform",
     );
     Kubectl::user("bob").ok(&[
         "patch", "md", "credit", "-n", n, "--type", "merge", "-p", new_owner,
@@ -393,23 +343,17 @@ fn separation_of_duties_and_decision_rights() {
             &format!("accord.dev/rollback-requested-at={value}"),
         ])
     };
+    let request = "/metadata/annotations/accord.dev~1rollback-requested-at";
     let out = annotate("mallory", "2026-11-27T11:00:00Z");
-    assert!(
-        !out.success && out.stderr.contains("mallory may not request a rollback"),
-        "{}",
-        out.stderr
+    assert_denied_by_accord(
+        "mallory requests a rollback",
+        &out,
+        &["mallory may not request a rollback"],
     );
-    assert!(
-        get_md(n, "credit")["metadata"]["annotations"]
-            .get("accord.dev/rollback-requested-at")
-            .is_none()
-    );
+    credit.assert_still("mallory requests a rollback", request, Value::Null);
     let out = annotate("bob", "soon");
-    assert!(
-        !out.success && out.stderr.contains("RFC 3339"),
-        "{}",
-        out.stderr
-    );
+    assert_denied_by_accord("a rollback request at no time", &out, &["RFC 3339"]);
+    credit.assert_still("a rollback request at no time", request, Value::Null);
     let out = annotate("bob", "2026-11-27T11:00:00Z");
     assert!(out.success, "{}", out.stderr);
     assert_eq!(
@@ -566,7 +510,7 @@ fn attestations_fail_closed_when_the_webhook_is_down_and_other_kinds_do_not() {
         "{}",
         out.stderr
     );
-    assert!(stored(n, "drift").is_none());
+    assert_not_stored("webhook down", "attestation", Some(n), "drift");
     assert!(
         waited < Duration::from_secs(5),
         "failing closed took {waited:?}"
