@@ -27,6 +27,7 @@ pub mod poll;
 pub mod prometheus;
 pub mod setup;
 pub mod stand_in_node;
+pub mod tenant;
 pub mod verdict;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,7 @@ pub use poll::poll;
 pub use prometheus::{MetricsSource, Prometheus};
 pub use setup::{apply_file, exclusive, prepare, restore_crds, shared_operator};
 pub use stand_in_node::StandInNode;
+pub use tenant::{ChartRoles, tenant, tenant_user};
 pub use verdict::{
     Unchanged, assert_denial_in, assert_denied_by_accord, assert_not_stored, assert_refused_by_rbac,
 };

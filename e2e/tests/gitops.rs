@@ -1,7 +1,9 @@
 //! Signed sign-offs under a real Flux: a Git repository holds the Teams (with their
 //! members' SSH keys) and a ModelDeployment; Flux's own controllers apply them; people
 //! sign off with real `ssh-keygen` through `kubectl accord attest --sign`, commit, and
-//! Flux applies the Attestations as its own ServiceAccount. Accord must count exactly
+//! Flux applies the Attestations as a tenant (`serviceAccountName`: a ServiceAccount
+//! with only the built-in `admin` role in the model's namespace, the chart's roles
+//! aggregated into it), as multi-tenant Flux runs. Accord must count exactly
 //! the sign-offs whose signatures verify now, refuse the rest with a message Flux
 //! shows, and never change what Git holds.
 
@@ -12,9 +14,11 @@ use std::{
 };
 
 use accord_e2e::{
-    Kubectl, Operator, TestNamespace, Unchanged, assert_denial_in, assert_not_stored,
-    flux::{FLUX_NAMESPACE, Flux, GitRepo, KUSTOMIZE_CONTROLLER, sync},
-    plugin_command, poll,
+    ChartRoles, Kubectl, Operator, TestNamespace, Unchanged, assert_denial_in, assert_not_stored,
+    flux::{FLUX_NAMESPACE, Flux, GitRepo, sync},
+    plugin_command, poll, tenant,
+    tenant::TENANT,
+    tenant_user,
 };
 use serde_json::{Value, json};
 
@@ -197,12 +201,19 @@ fn denied_attestations(operator: &Operator) -> f64 {
 #[test]
 fn flux_applies_signed_sign_offs_and_surfaces_every_refusal() {
     let _guard = accord_e2e::exclusive();
+    // Flux applies the models path as a tenant: a ServiceAccount with only `admin` in
+    // the model's namespace (kustomize-controller impersonates it), with the chart's
+    // roles aggregated into `admin` — not as cluster-admin.
+    let ns = TestNamespace::create("flux");
+    let namespace = ns.name.as_str();
+    let _roles = ChartRoles::install();
+    tenant(namespace);
     let operator = Operator::start(
         "flux",
         "accord-operator",
         &[
             "--gitops-identities",
-            KUSTOMIZE_CONTROLLER,
+            &tenant_user(namespace),
             "--admin-group",
             "accord-admins",
             "--admin-group",
@@ -210,8 +221,6 @@ fn flux_applies_signed_sign_offs_and_surfaces_every_refusal() {
         ],
     );
     let flux = Flux::start();
-    let ns = TestNamespace::create("flux");
-    let namespace = ns.name.as_str();
     let teams = Teams {
         data: format!("{namespace}-data"),
         platform: format!("{namespace}-platform"),
@@ -276,8 +285,9 @@ fn flux_applies_signed_sign_offs_and_surfaces_every_refusal() {
                   "serviceAccountName": "team-keeper",
                   "path": "./teams", "prune": true, "interval": "10m", "timeout": "20s"}},
         {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-         "metadata": {"name": source, "namespace": FLUX_NAMESPACE},
-         "spec": {"sourceRef": {"kind": "GitRepository", "name": source},
+         "metadata": {"name": source, "namespace": namespace},
+         "spec": {"sourceRef": {"kind": "GitRepository", "name": source, "namespace": FLUX_NAMESPACE},
+                  "serviceAccountName": TENANT,
                   "path": "./models", "prune": true, "interval": "10m", "timeout": "10s",
                   "healthChecks": [{"apiVersion": "accord.dev/v1alpha1", "kind": "ModelDeployment",
                                     "name": "fraud-scorer", "namespace": namespace}],
@@ -288,8 +298,8 @@ fn flux_applies_signed_sign_offs_and_surfaces_every_refusal() {
     ]});
     let out = Kubectl::admin().apply(&flux_objects.to_string());
     assert!(out.success, "{}", out.stderr);
-    let both = [(TEAM_KEEPERS, source), (FLUX_NAMESPACE, source)];
-    let models = [(FLUX_NAMESPACE, source)];
+    let both = [(TEAM_KEEPERS, source), (namespace, source)];
+    let models = [(namespace, source)];
 
     // --- Flux applies them; the candidate waits, and the Kustomization says so --------
     let synced = sync(source, &revision, &both);
@@ -488,7 +498,7 @@ fn flux_applies_signed_sign_offs_and_surfaces_every_refusal() {
         "no denial on re-sync"
     );
 
-    let _ = Kubectl::admin().run(&["delete", "kustomization", source, "-n", FLUX_NAMESPACE]);
+    let _ = Kubectl::admin().run(&["delete", "kustomization", source, "-n", namespace]);
     let _ = Kubectl::admin().run(&["delete", "kustomization", source, "-n", TEAM_KEEPERS]);
     let _ = Kubectl::admin().run(&["delete", "gitrepository", source, "-n", FLUX_NAMESPACE]);
 }

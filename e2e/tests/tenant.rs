@@ -7,62 +7,12 @@
 use std::{path::PathBuf, process::Command, time::Duration};
 
 use accord_e2e::{
-    Kubectl, Operator, TestNamespace, cluster_dir, plugin_command, poll, repo_root, run_tool,
-    token_kubeconfig,
+    ChartRoles, Kubectl, Operator, TestNamespace, cluster_dir, plugin_command, poll, tenant,
+    tenant_user,
 };
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
-const TENANT: &str = "tenant";
-
-/// The chart's aggregated roles for people, rendered by Helm and applied as admin;
-/// removed again when dropped, so a later `helm install` finds no stray objects.
-struct ChartRoles(String);
-
-impl ChartRoles {
-    fn install() -> Self {
-        let chart = repo_root().join("charts/accord");
-        let (ok, rendered) = run_tool(
-            "helm",
-            &[
-                "template",
-                "accord",
-                chart.to_str().unwrap(),
-                "--show-only",
-                "templates/user-roles.yaml",
-            ],
-            None,
-            &[],
-        );
-        assert!(ok, "helm template failed: {rendered}");
-        let out = Kubectl::admin().apply(&rendered);
-        assert!(out.success, "{}", out.stderr);
-        Self(rendered)
-    }
-}
-
-impl Drop for ChartRoles {
-    fn drop(&mut self) {
-        let _ = Kubectl::admin()
-            .run_with_stdin(&["delete", "--ignore-not-found", "-f", "-"], Some(&self.0));
-    }
-}
-
-/// Whether the built-in `admin` ClusterRole, as aggregated by the controller-manager,
-/// grants `verb` on Attestations.
-fn admin_role_grants(verb: &str) -> bool {
-    let role = Kubectl::admin()
-        .get_json(&["clusterrole", "admin"])
-        .expect("the built-in admin role");
-    role["rules"].as_array().into_iter().flatten().any(|rule| {
-        let has = |key: &str, want: &str| {
-            rule[key]
-                .as_array()
-                .is_some_and(|v| v.iter().any(|x| x == want || x == "*"))
-        };
-        has("apiGroups", "accord.dev") && has("resources", "attestations") && has("verbs", verb)
-    })
-}
 
 fn keygen(dir: &std::path::Path, name: &str) -> (PathBuf, String) {
     let path = dir.join(name);
@@ -116,40 +66,17 @@ fn counted_for(namespace: &str, item: &str) -> Option<String> {
         .and_then(|i| i["attestedBy"].as_str().map(String::from))
 }
 
-/// The tenant's namespace, ServiceAccount and `admin` RoleBinding; its kubectl.
-fn tenant(namespace: &str) -> Kubectl {
-    let objects = json!({"apiVersion": "v1", "kind": "List", "items": [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": TENANT, "namespace": namespace}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-         "metadata": {"name": "tenant-admin", "namespace": namespace},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
-         "subjects": [{"kind": "ServiceAccount", "name": TENANT, "namespace": namespace}]}
-    ]});
-    let out = Kubectl::admin().apply(&objects.to_string());
-    assert!(out.success, "{}", out.stderr);
-    Kubectl::with_kubeconfig(
-        &format!("system:serviceaccount:{namespace}:{TENANT}"),
-        token_kubeconfig(TENANT, namespace),
-    )
-}
-
 #[test]
 fn a_tenant_with_only_admin_in_its_namespace_applies_and_withdraws_signed_sign_offs() {
     let _guard = accord_e2e::exclusive();
     let ns = TestNamespace::create("tenant");
     let namespace = ns.name.as_str();
-    let tenant_user = format!("system:serviceaccount:{namespace}:{TENANT}");
     let _operator = Operator::start(
         "tenant",
         "accord-operator",
-        &["--gitops-identities", &tenant_user],
+        &["--gitops-identities", &tenant_user(namespace)],
     );
     let _roles = ChartRoles::install();
-    poll("the chart's roles to aggregate into admin", WAIT, || {
-        (admin_role_grants("patch") && admin_role_grants("update"))
-            .then_some(())
-            .ok_or_else(|| "admin does not grant patch and update on attestations yet".to_string())
-    });
     let tenant = tenant(namespace);
 
     // The tenant applies the model (as Git holds it) and alice's Team holds her key.
