@@ -9,6 +9,10 @@
 #
 # The same commit gives the same digest. Output: target/image/oci (an OCI layout) and
 # target/image/digest. Push with: crane push target/image/oci REGISTRY/accord:TAG
+#
+# `hack/image.sh --build-only` only builds the static binary (cached in
+# ~/.cache/accord/target-static); e2e/run.sh starts it in the background so the image
+# suite finds it built.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -24,6 +28,7 @@ export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/
 say "building the static operator binary (release; about 5 minutes the first time)"
 RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR="$cache/target-static" ACCORD_GIT_COMMIT="$commit" \
   cargo build --release --locked --target x86_64-unknown-linux-gnu --bin accord
+if [[ "${1:-}" == --build-only ]]; then exit 0; fi
 binary="$cache/target-static/x86_64-unknown-linux-gnu/release/accord"
 if ! ldd "$binary" 2>&1 | grep -qE 'statically linked|not a dynamic executable'; then
   say "error: $binary is dynamically linked; the image has no libc"; exit 1

@@ -38,6 +38,8 @@ impl ChartRoles {
         );
         assert!(ok, "helm template failed: {rendered}");
         let out = Kubectl::admin().apply(&rendered);
+        // Removed again however the wait below ends.
+        let roles = Self(rendered);
         assert!(out.success, "{}", out.stderr);
         poll(
             "the chart's roles to aggregate into admin",
@@ -50,7 +52,7 @@ impl ChartRoles {
                     })
             },
         );
-        Self(rendered)
+        roles
     }
 }
 
