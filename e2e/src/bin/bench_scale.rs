@@ -4,8 +4,16 @@
 //! each. Figures come from the API server's audit log and metrics and the operator's
 //! `/proc` status and metrics. Prints a table and writes `target/bench-scale.json`.
 //!
+//! `main` runs the phases in order: set-up (namespaces, the chart's RBAC, the operator,
+//! `POLICIES` HandoffPolicies), N creates against plain Deployments and ConfigMaps,
+//! the sign-offs and the promotions they cause, 100 more models and attestations (the
+//! reconcile storm), an idle minute, and the operator's memory.
+//!
 //! Usage: bench_scale [N] (default 1000). Expects the cluster up and
 //! `ACCORD_BIN` naming a release build (hack/bench-scale.sh does both).
+
+// Long functions are split into named steps.
+#![warn(clippy::too_many_lines)]
 
 use std::{
     collections::BTreeMap,
@@ -13,7 +21,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use accord_e2e::{AuditLog, Kubectl, Operator, cluster_dir, poll, repo_root, token_kubeconfig};
+use accord_e2e::{
+    AuditLog, Kubectl, Operator, audit::AuditMark, cluster_dir, poll, repo_root, token_kubeconfig,
+};
 use serde_json::{Value, json};
 
 const NS: &str = "bench-scale";
@@ -247,6 +257,7 @@ fn wait_serving(count: usize, timeout: Duration) {
     );
 }
 
+/// One line of the table, and one entry of the JSON's `rows`.
 struct Row {
     what: &'static str,
     measured: String,
@@ -255,11 +266,88 @@ struct Row {
     value: f64,
 }
 
+/// The set-up the phases share: N, the release operator under test, and its memory
+/// just after it started (the memory row's baseline).
+struct Bench {
+    n: usize,
+    admin: Kubectl,
+    operator: Operator,
+    /// The operator's process id, for `/proc/<pid>/status`.
+    pid: String,
+    /// VmRSS just after start, MiB.
+    idle_rss: f64,
+    /// RssAnon just after start, MiB.
+    idle_anon: f64,
+}
+
+/// What phase 1 leaves for later rows besides its own: the API server's ConfigMap
+/// create latency, the baseline of the webhook and promotion rows.
+struct Creates {
+    row: Row,
+    configmap_create: Vec<(f64, f64)>,
+}
+
+/// The scrapes and the audit-log mark taken around phase 2 (sign-offs and promotions).
+struct SignOffs {
+    reconciles_before: f64,
+    api_before: BTreeMap<String, f64>,
+    api_after: BTreeMap<String, f64>,
+    operator_before: BTreeMap<String, f64>,
+    operator_after: BTreeMap<String, f64>,
+    mark: AuditMark,
+}
+
+/// The promotion path of phase 2 as the audit log recorded it.
+struct Promotions {
+    /// Per promoted model, seconds from its last attestation to the operator's first
+    /// Deployment write, sorted.
+    latencies: Vec<f64>,
+    /// The operator's writes (leases aside) by `resource[/subresource]`.
+    writes_by_kind: BTreeMap<String, usize>,
+}
+
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1000);
+    let bench = set_up(n);
+
+    // 1. One client writes N plain Deployments, N ConfigMaps, then N ModelDeployments.
+    let creates = measure_creates(n);
+    let mut rows = vec![creates.row];
+    wait_all_awaiting_attestations(n);
+
+    // 2. alice and bob sign every model off; measure the webhook and the promotions.
+    let sign_offs = sign_off_every_model(&bench);
+    rows.push(webhook_latency_row(&sign_offs, &creates.configmap_create));
+    rows.push(webhook_decision_row(&sign_offs));
+    // The promotion path, from the audit log.
+    let promotions = promotions_from_audit_log(sign_offs.mark);
+    rows.push(promotion_latency_row(
+        &promotions,
+        &creates.configmap_create,
+    ));
+    rows.push(operator_writes_row(&promotions, n));
+    let promotion_reconciles =
+        modeldeployment_reconciles(&bench.operator) - sign_offs.reconciles_before;
+
+    // 3. 100 new ModelDeployments and 100 attestations among N + 100.
+    rows.push(measure_reconcile_storm(&bench, promotion_reconciles));
+
+    // 4. Idle, and memory.
+    rows.push(measure_idle_writes());
+    rows.push(memory_row(&bench));
+
+    print_table(n, &rows);
+    write_json(n, &rows);
+    tear_down(bench);
+}
+
+/// Set-up: empties the two namespaces, installs the chart's RBAC, starts the release
+/// operator as the chart's ServiceAccount, creates the `POLICIES` HandoffPolicies and
+/// reads the operator's memory just started.
+fn set_up(n: usize) -> Bench {
     say(&format!(
         "N = {n}; the operator is {}",
         accord_e2e::operator::accord_binary().display()
@@ -267,10 +355,37 @@ fn main() {
     accord_e2e::prepare();
     accord_e2e::stop_stray_operators();
     let admin = Kubectl::admin();
+    recreate_namespaces(&admin);
+    install_chart_rbac();
+    let kubeconfig = token_kubeconfig("accord", "accord-system");
+    let operator = Operator::start_as("bench-scale", &kubeconfig, &["--log-format", "json"]);
+    create_policies(&admin);
+    let pid = std::fs::read_to_string(cluster_dir().join("pids/operator-bench-scale.pid")).unwrap();
+    let pid = pid.trim().to_string();
+    let idle_rss = proc_status(&pid, "VmRSS:");
+    let idle_anon = proc_status(&pid, "RssAnon:");
+    Bench {
+        n,
+        admin,
+        operator,
+        pid,
+        idle_rss,
+        idle_anon,
+    }
+}
+
+/// Deletes the benchmark and baseline namespaces left by an earlier run and creates
+/// them empty.
+fn recreate_namespaces(admin: &Kubectl) {
     for ns in [NS, BASELINE_NS] {
         let _ = admin.run(&["delete", "namespace", ns, "--wait=true", "--timeout=600s"]);
         admin.ok(&["create", "namespace", ns]);
     }
+}
+
+/// `helm upgrade --install` of the chart with no pods, no webhook configurations and no
+/// CRDs: the operator's ServiceAccount and RBAC only.
+fn install_chart_rbac() {
     say(
         "installing the chart's ServiceAccount and RBAC (helm install, no pods, no webhook configurations)",
     );
@@ -297,8 +412,11 @@ fn main() {
         "helm: {}",
         String::from_utf8_lossy(&helm.stderr)
     );
-    let kubeconfig = token_kubeconfig("accord", "accord-system");
-    let operator = Operator::start_as("bench-scale", &kubeconfig, &["--log-format", "json"]);
+}
+
+/// Replaces the benchmark's HandoffPolicies (label `accord-bench=scale`) with `POLICIES`
+/// (default 0) copies of [`policy`].
+fn create_policies(admin: &Kubectl) {
     let policies: usize = std::env::var("POLICIES")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -314,13 +432,20 @@ fn main() {
         }
         kubectl_stdin("admin", &["create", "-f", "-"], &list(objects));
     }
-    let pid = std::fs::read_to_string(cluster_dir().join("pids/operator-bench-scale.pid")).unwrap();
-    let pid = pid.trim();
-    let idle_rss = proc_status(pid, "VmRSS:");
-    let idle_anon = proc_status(pid, "RssAnon:");
-    let mut rows = Vec::new();
+}
 
-    // 1. One client writes N plain Deployments, N ConfigMaps, then N ModelDeployments.
+/// The operator's ModelDeployment reconciles so far.
+fn modeldeployment_reconciles(operator: &Operator) -> f64 {
+    operator_metric(
+        operator,
+        "accord_reconciles_total{controller=\"modeldeployment\"}",
+    )
+}
+
+/// Phase 1: one client writes N plain Deployments, N ConfigMaps, then N
+/// ModelDeployments, one kubectl each; measures the ModelDeployments' time against the
+/// Deployments' and keeps the API server's ConfigMap create latency for later rows.
+fn measure_creates(n: usize) -> Creates {
     say(&format!(
         "writing {n} Deployments, {n} ConfigMaps and {n} ModelDeployments, one kubectl each"
     ));
@@ -347,7 +472,7 @@ fn main() {
         t_config_maps.as_secs_f64(),
         t_models.as_secs_f64()
     ));
-    rows.push(Row {
+    let row = Row {
         what: "one client writes N ModelDeployments vs N Deployments",
         measured: format!("{:.1} s", t_models.as_secs_f64()),
         baseline: format!(
@@ -357,13 +482,22 @@ fn main() {
         ),
         target: "≤ 1.5×",
         value: t_models.as_secs_f64() / t_deployments.as_secs_f64(),
-    });
+    };
     let configmap_create = histogram(
         &api_before,
         &api_after_models,
         "apiserver_request_duration_seconds",
         &["resource=\"configmaps\"", "verb=\"POST\""],
     );
+    Creates {
+        row,
+        configmap_create,
+    }
+}
+
+/// Waits (up to 600 s) until the operator has decided all N ModelDeployments: every
+/// one AwaitingAttestations.
+fn wait_all_awaiting_attestations(n: usize) {
     poll(
         "every ModelDeployment to be decided",
         Duration::from_secs(600),
@@ -386,14 +520,16 @@ fn main() {
                 .ok_or(format!("{waiting} awaiting"))
         },
     );
+}
 
-    // 2. alice and bob sign every model off; measure the webhook and the promotions.
+/// Phase 2: alice and bob each sign off all N models (one kubectl each) and it waits
+/// (up to 1800 s) until all N are Serving; returns the operator's and the API server's
+/// metrics and the audit-log mark taken around it.
+fn sign_off_every_model(bench: &Bench) -> SignOffs {
+    let n = bench.n;
     say(&format!("alice and bob sign off {n} models each"));
-    let reconciles_before = operator_metric(
-        &operator,
-        "accord_reconciles_total{controller=\"modeldeployment\"}",
-    );
-    let operator_before = scrape(&operator.http_get("/metrics").unwrap_or_default());
+    let reconciles_before = modeldeployment_reconciles(&bench.operator);
+    let operator_before = scrape(&bench.operator.http_get("/metrics").unwrap_or_default());
     let api_before = apiserver_metrics();
     let mark = AuditLog::mark();
     let t_alice = kubectl_stdin(
@@ -421,10 +557,23 @@ fn main() {
     ));
     wait_serving(n, Duration::from_secs(1800));
     let api_after = apiserver_metrics();
-    let operator_after = scrape(&operator.http_get("/metrics").unwrap_or_default());
+    let operator_after = scrape(&bench.operator.http_get("/metrics").unwrap_or_default());
+    SignOffs {
+        reconciles_before,
+        api_before,
+        api_after,
+        operator_before,
+        operator_after,
+        mark,
+    }
+}
+
+/// The webhook's time per Attestation CREATE as the API server measured it during
+/// phase 2 (mean, p99, share within 5 ms), against the ConfigMap create p99.
+fn webhook_latency_row(sign_offs: &SignOffs, configmap_create: &[(f64, f64)]) -> Row {
     let webhook = histogram(
-        &api_before,
-        &api_after,
+        &sign_offs.api_before,
+        &sign_offs.api_after,
         "apiserver_admission_webhook_admission_duration_seconds",
         &[
             "name=\"mutate.attestations.accord.dev\"",
@@ -432,15 +581,15 @@ fn main() {
         ],
     );
     let webhook_mean = mean(
-        &api_before,
-        &api_after,
+        &sign_offs.api_before,
+        &sign_offs.api_after,
         "apiserver_admission_webhook_admission_duration_seconds",
         &[
             "name=\"mutate.attestations.accord.dev\"",
             "operation=\"CREATE\"",
         ],
     );
-    rows.push(Row {
+    Row {
         what: "webhook time per Attestation CREATE, as the API server sees it",
         measured: format!(
             "mean {:.1} ms, p99 ≤ {:.1} ms, {:.1}% ≤ 5 ms",
@@ -450,24 +599,29 @@ fn main() {
         ),
         baseline: format!(
             "ConfigMap create p99 {:.1} ms",
-            quantile(&configmap_create, 0.99) * 1e3
+            quantile(configmap_create, 0.99) * 1e3
         ),
         target: "p99 ≤ 5 ms",
         value: quantile(&webhook, 0.99) * 1e3,
-    });
+    }
+}
+
+/// The webhook's own decision time for Attestations during phase 2, from the
+/// operator's `accord_admission_duration_seconds` (mean, p99).
+fn webhook_decision_row(sign_offs: &SignOffs) -> Row {
     let decision = histogram(
-        &operator_before,
-        &operator_after,
+        &sign_offs.operator_before,
+        &sign_offs.operator_after,
         "accord_admission_duration_seconds",
         &["kind=\"Attestation\""],
     );
     let decision_mean = mean(
-        &operator_before,
-        &operator_after,
+        &sign_offs.operator_before,
+        &sign_offs.operator_after,
         "accord_admission_duration_seconds",
         &["kind=\"Attestation\""],
     );
-    rows.push(Row {
+    Row {
         what: "the webhook's own decision time (accord_admission_duration_seconds)",
         measured: format!(
             "mean {:.2} ms, p99 ≤ {:.2} ms",
@@ -477,9 +631,12 @@ fn main() {
         baseline: "—".into(),
         target: "keep (0.3 ms)",
         value: decision_mean * 1e3,
-    });
+    }
+}
 
-    // The promotion path, from the audit log.
+/// Reads the audit log since `mark`: per model, the last attestation's create and the
+/// operator's first Deployment write, and the operator's writes by kind.
+fn promotions_from_audit_log(mark: AuditMark) -> Promotions {
     let events = AuditLog::events_since(mark);
     let mut last_attestation: BTreeMap<String, f64> = BTreeMap::new();
     let mut deployment_write: BTreeMap<String, f64> = BTreeMap::new();
@@ -525,13 +682,23 @@ fn main() {
         .filter_map(|(md, at)| Some(at - last_attestation.get(md)?))
         .collect();
     latencies.sort_by(f64::total_cmp);
+    Promotions {
+        latencies,
+        writes_by_kind,
+    }
+}
+
+/// Last attestation → the operator's Deployment write (p50, p99), against the
+/// ConfigMap create p99.
+fn promotion_latency_row(promotions: &Promotions, configmap_create: &[(f64, f64)]) -> Row {
+    let latencies = &promotions.latencies;
     let pick = |q: f64| {
         latencies
             .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
             .copied()
             .unwrap_or(f64::NAN)
     };
-    rows.push(Row {
+    Row {
         what: "last attestation → the operator's Deployment write",
         measured: format!(
             "p50 {:.0} ms, p99 {:.0} ms ({} models)",
@@ -541,17 +708,22 @@ fn main() {
         ),
         baseline: format!(
             "ConfigMap create p99 {:.1} ms",
-            quantile(&configmap_create, 0.99) * 1e3
+            quantile(configmap_create, 0.99) * 1e3
         ),
         target: "p99 ≤ 250 ms",
         value: pick(0.99) * 1e3,
-    });
-    let total_writes: usize = writes_by_kind.values().sum();
-    let breakdown: Vec<String> = writes_by_kind
+    }
+}
+
+/// The operator's writes per promoted ModelDeployment in phase 2, in all and by kind.
+fn operator_writes_row(promotions: &Promotions, n: usize) -> Row {
+    let total_writes: usize = promotions.writes_by_kind.values().sum();
+    let breakdown: Vec<String> = promotions
+        .writes_by_kind
         .iter()
         .map(|(k, v)| format!("{k} {:.1}", *v as f64 / n as f64))
         .collect();
-    rows.push(Row {
+    Row {
         what: "operator writes per promoted ModelDeployment (sign-off to Serving)",
         measured: format!(
             "{:.1} ({})",
@@ -561,18 +733,15 @@ fn main() {
         baseline: "4 (status, Deployment, Event, status once available)".into(),
         target: "≤ 4",
         value: total_writes as f64 / n as f64,
-    });
-    let promotion_reconciles = operator_metric(
-        &operator,
-        "accord_reconciles_total{controller=\"modeldeployment\"}",
-    ) - reconciles_before;
+    }
+}
 
-    // 3. 100 new ModelDeployments and 100 attestations among N + 100.
+/// Phase 3: 100 new ModelDeployments and 100 attestations among N + 100; counts the
+/// ModelDeployment reconciles they cause (5 s after the last is decided), shown with
+/// phase 2's reconciles per attestation.
+fn measure_reconcile_storm(bench: &Bench, promotion_reconciles: f64) -> Row {
     say("100 new ModelDeployments and 100 attestations among them all");
-    let reconciles_before = operator_metric(
-        &operator,
-        "accord_reconciles_total{controller=\"modeldeployment\"}",
-    );
+    let reconciles_before = modeldeployment_reconciles(&bench.operator);
     kubectl_stdin(
         "admin",
         &["create", "-f", "-"],
@@ -587,6 +756,24 @@ fn main() {
                 .collect(),
         ),
     );
+    wait_new_models_attested();
+    std::thread::sleep(Duration::from_secs(5));
+    let storm = modeldeployment_reconciles(&bench.operator) - reconciles_before;
+    Row {
+        what: "ModelDeployment reconciles for 100 new MDs + 100 attestations",
+        measured: format!(
+            "{storm:.0} ({:.2} per event); during the N promotions {:.2} per attestation",
+            storm / 200.0,
+            promotion_reconciles / (2.0 * bench.n as f64)
+        ),
+        baseline: "1 per event".into(),
+        target: "≤ 3 per event",
+        value: storm / 200.0,
+    }
+}
+
+/// Waits (up to 300 s) until all 100 new models show their first item attested.
+fn wait_new_models_attested() {
     poll(
         "the new models to be decided",
         Duration::from_secs(300),
@@ -605,24 +792,10 @@ fn main() {
             (done == 100).then_some(()).ok_or(format!("{done}/100"))
         },
     );
-    std::thread::sleep(Duration::from_secs(5));
-    let storm = operator_metric(
-        &operator,
-        "accord_reconciles_total{controller=\"modeldeployment\"}",
-    ) - reconciles_before;
-    rows.push(Row {
-        what: "ModelDeployment reconciles for 100 new MDs + 100 attestations",
-        measured: format!(
-            "{storm:.0} ({:.2} per event); during the N promotions {:.2} per attestation",
-            storm / 200.0,
-            promotion_reconciles / (2.0 * n as f64)
-        ),
-        baseline: "1 per event".into(),
-        target: "≤ 3 per event",
-        value: storm / 200.0,
-    });
+}
 
-    // 4. Idle, and memory.
+/// Phase 4: the operator's writes (leases aside) in the audit log while idle for 60 s.
+fn measure_idle_writes() -> Row {
     say("idle for 60 s");
     let mark = AuditLog::mark();
     std::thread::sleep(Duration::from_secs(60));
@@ -634,15 +807,21 @@ fn main() {
                 && e["objectRef"]["resource"] != "leases"
         })
         .count();
-    rows.push(Row {
+    Row {
         what: "writes while idle for 60 s",
         measured: idle_writes.to_string(),
         baseline: "0".into(),
         target: "0",
         value: idle_writes as f64,
-    });
+    }
+}
+
+/// The operator's peak and current memory after all phases, against its memory just
+/// started.
+fn memory_row(bench: &Bench) -> Row {
+    let pid = bench.pid.as_str();
     let peak = proc_status(pid, "VmHWM:");
-    rows.push(Row {
+    Row {
         what: "operator RSS (peak)",
         // RSS counts the binary's code pages the kernel mapped in (shared, clean,
         // reclaimable): RssFile, most of the start-up figure. What the models cost is
@@ -653,21 +832,31 @@ fn main() {
             proc_status(pid, "RssAnon:"),
             proc_status(pid, "RssFile:")
         ),
-        baseline: format!("{idle_rss:.0} MiB just started ({idle_anon:.0} MiB anonymous)"),
+        baseline: format!(
+            "{:.0} MiB just started ({:.0} MiB anonymous)",
+            bench.idle_rss, bench.idle_anon
+        ),
         target: "≤ 64 MiB at 1,000; ≤ 256 MiB at 10,000",
         value: peak,
-    });
+    }
+}
 
+/// Prints the Markdown table of `rows` to stdout.
+fn print_table(n: usize, rows: &[Row]) {
     println!(
         "\nAccord at N = {n} (release operator as the chart's ServiceAccount, local control plane)\n"
     );
     println!("| what | measured | in-run baseline | target |\n| --- | --- | --- | --- |");
-    for row in &rows {
+    for row in rows {
         println!(
             "| {} | {} | {} | {} |",
             row.what, row.measured, row.baseline, row.target
         );
     }
+}
+
+/// Writes N and `rows` to `target/bench-scale.json`.
+fn write_json(n: usize, rows: &[Row]) {
     let json = json!({
         "n": n,
         "rows": rows.iter().map(|r| json!({"what": r.what, "measured": r.measured, "baseline": r.baseline, "target": r.target, "value": r.value})).collect::<Vec<_>>(),
@@ -675,8 +864,14 @@ fn main() {
     let out = repo_root().join("target/bench-scale.json");
     std::fs::write(&out, serde_json::to_string_pretty(&json).unwrap()).expect("write the JSON");
     say(&format!("wrote {}", out.display()));
-    drop(operator);
+}
+
+/// Stops the operator and deletes the two namespaces (without waiting).
+fn tear_down(bench: Bench) {
+    drop(bench.operator);
     for ns in [NS, BASELINE_NS] {
-        let _ = admin.run(&["delete", "namespace", ns, "--wait=false"]);
+        let _ = bench
+            .admin
+            .run(&["delete", "namespace", ns, "--wait=false"]);
     }
 }
