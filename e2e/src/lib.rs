@@ -98,3 +98,20 @@ pub fn run_tool(
         ),
     )
 }
+
+/// A fresh ed25519 key pair `dir/name` made by the machine's `ssh-keygen`, with no
+/// passphrase: its private key's path and its public key line.
+pub fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(dir.join(format!("{name}.pub")));
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path)
+        .status()
+        .expect("ssh-keygen runs")
+        .success();
+    assert!(ok, "ssh-keygen made no key {name}");
+    let public = std::fs::read_to_string(dir.join(format!("{name}.pub"))).expect("the public key");
+    (path, public.trim().to_string())
+}

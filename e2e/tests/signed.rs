@@ -4,11 +4,11 @@
 //! is refused — each attempt asserting the answer and the stored state afterwards.
 //! The same flows under a real Flux are in `gitops.rs`.
 
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use accord_e2e::{
     Kubectl, Operator, Output, TestNamespace, Unchanged, apply_file, assert_denied_by_accord,
-    assert_not_stored, cluster_dir, plugin_command, poll, token_kubeconfig,
+    assert_not_stored, cluster_dir, keygen, plugin_command, poll, token_kubeconfig,
 };
 use serde_json::{Value, json};
 
@@ -53,21 +53,6 @@ fn plugin(user: &str, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn keygen(dir: &std::path::Path, name: &str) -> (PathBuf, String) {
-    let path = dir.join(name);
-    let _ = std::fs::remove_file(&path);
-    let _ = std::fs::remove_file(dir.join(format!("{name}.pub")));
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&path)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    let public = std::fs::read_to_string(dir.join(format!("{name}.pub"))).unwrap();
-    (path, public.trim().to_string())
 }
 
 /// `kubectl patch KIND NAME [-n NAMESPACE] --type merge -p PATCH` as `kubectl`'s user.

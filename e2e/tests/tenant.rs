@@ -4,30 +4,15 @@
 //! apply, re-apply and withdraw signed sign-offs with server-side apply (a PATCH, even
 //! for a new object), while Accord still decides who signed them.
 
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::time::Duration;
 
 use accord_e2e::{
-    ChartRoles, Kubectl, Operator, TestNamespace, cluster_dir, plugin_command, poll, tenant,
-    tenant_user,
+    ChartRoles, Kubectl, Operator, TestNamespace, cluster_dir, keygen, plugin_command, poll,
+    tenant, tenant_user,
 };
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn keygen(dir: &std::path::Path, name: &str) -> (PathBuf, String) {
-    let path = dir.join(name);
-    let _ = std::fs::remove_file(&path);
-    let _ = std::fs::remove_file(dir.join(format!("{name}.pub")));
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&path)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "ssh-keygen");
-    let public = std::fs::read_to_string(dir.join(format!("{name}.pub"))).unwrap();
-    (path, public.trim().to_string())
-}
 
 /// alice's signed sign-off of `item`, as `kubectl accord attest --sign` prints it.
 fn signed_by_alice(namespace: &str, item: &str, key: &std::path::Path) -> String {

@@ -1,7 +1,9 @@
-//! Test fixtures the views' unit tests share: a ModelDeployment as the operator
-//! records it while its candidate waits for sign-off.
+//! Test fixtures the subcommands' unit tests share: a ModelDeployment as the operator
+//! records it while its candidate waits for sign-off, and alice's sign-off of it.
 
 use accord_core::testing::md;
+
+use crate::attest::sign::SignOff;
 
 use crate::api::{ChecklistItemStatus, ModelDeployment, ModelDeploymentStatus, Phase};
 
@@ -41,4 +43,16 @@ pub fn waiting() -> ModelDeployment {
         ..Default::default()
     });
     m
+}
+
+/// alice's sign-off of `drift` in `payments`, as the plugin's flags give it.
+pub fn sign_off() -> SignOff {
+    SignOff {
+        namespace: "payments".into(),
+        item: "drift".into(),
+        evidence: Some("https://ci.example.com/runs/7".into()),
+        comment: None,
+        signer: "alice".into(),
+        signed_at: "2026-11-28T10:00:00Z".into(),
+    }
 }

@@ -181,20 +181,10 @@ mod tests {
 
     use super::*;
     use crate::{
-        attest::sign::{SignOff, ssh_keygen_sign, statement, unsigned},
+        attest::sign::{ssh_keygen_sign, statement, unsigned},
+        fixtures::sign_off,
         team::add_key,
     };
-
-    fn sign_off() -> SignOff {
-        SignOff {
-            namespace: "payments".into(),
-            item: "drift".into(),
-            evidence: Some("https://ci.example.com/runs/7".into()),
-            comment: None,
-            signer: "alice".into(),
-            signed_at: "2026-11-28T10:00:00Z".into(),
-        }
-    }
 
     #[test]
     fn signing_with_ssh_keygen_verifies_and_a_changed_candidate_is_reported() {

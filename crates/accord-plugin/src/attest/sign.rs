@@ -255,18 +255,8 @@ pub fn now_utc() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::sign_off;
     use accord_core::testing::md;
-
-    fn sign_off() -> SignOff {
-        SignOff {
-            namespace: "payments".into(),
-            item: "drift".into(),
-            evidence: Some("https://ci.example.com/runs/7".into()),
-            comment: None,
-            signer: "alice".into(),
-            signed_at: "2026-11-28T10:00:00Z".into(),
-        }
-    }
 
     #[test]
     fn the_unsigned_attestation_names_the_current_candidate_and_its_signer() {
