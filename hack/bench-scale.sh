@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench-scale [N=1000] [POLICIES=20]`: Accord at N ModelDeployments (each selected
 # by POLICIES HandoffPolicies, default none) on the local control plane
-# (e2e/src/bin/bench_scale.rs says what is measured). Brings the cluster up when it is
+# (e2e/src/bin/bench_scale/main.rs says what is measured). Brings the cluster up when it is
 # not running (and down again afterwards), builds the release operator, runs the
 # benchmark, prints a table and writes target/bench-scale.json.
 set -euo pipefail

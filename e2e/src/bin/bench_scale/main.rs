@@ -1,0 +1,456 @@
+//! `make bench-scale`: Accord at N ModelDeployments on the local control plane, each
+//! figure against a baseline measured in the same run. The release operator runs as the
+//! Helm chart's ServiceAccount; people write as the static users with one `kubectl`
+//! each. Figures come from the API server's audit log and metrics and the operator's
+//! `/proc` status and metrics. Prints a table and writes `target/bench-scale.json`.
+//!
+//! `main` runs the phases in order: set-up (namespaces, the chart's RBAC, the operator,
+//! `POLICIES` HandoffPolicies), N creates against plain Deployments and ConfigMaps,
+//! the sign-offs and the promotions they cause, 100 more models and attestations (the
+//! reconcile storm), an idle minute, and the operator's memory.
+//!
+//! Usage: bench_scale [N] (default 1000). Expects the cluster up and
+//! `ACCORD_BIN` naming a release build (hack/bench-scale.sh does both).
+
+// Long functions are split into named steps.
+#![warn(clippy::too_many_lines)]
+
+// Layers, bottom first: the helpers (the objects written, kubectl, metrics, the audit
+// log, /proc, the report), then the set-up steps that write with them.
+mod audit;
+mod kubectl;
+mod metrics;
+mod objects;
+mod process;
+mod report;
+
+mod setup;
+
+use std::{collections::BTreeMap, time::Duration};
+
+use accord_e2e::{AuditLog, Kubectl, Operator, audit::AuditMark, cluster_dir, token_kubeconfig};
+
+use audit::{Promotions, is_write, promotions_from_audit_log};
+use kubectl::{
+    kubectl_stdin, wait_all_awaiting_attestations, wait_new_models_attested, wait_serving,
+};
+use metrics::{
+    apiserver_metrics, histogram, mean, modeldeployment_reconciles, quantile, scrape, share_within,
+};
+use objects::{attestation, config_map, deployment, list, model};
+use process::proc_status;
+use report::{Row, print_table, write_json};
+use setup::{create_policies, install_chart_rbac, recreate_namespaces};
+
+const NS: &str = "bench-scale";
+const BASELINE_NS: &str = "bench-baseline";
+const OPERATOR: &str = "system:serviceaccount:accord-system:accord";
+
+fn say(text: &str) {
+    eprintln!("[bench-scale] {text}");
+}
+
+/// The set-up the phases share: N, the release operator under test, and its memory
+/// just after it started (the memory row's baseline).
+struct Bench {
+    n: usize,
+    admin: Kubectl,
+    operator: Operator,
+    /// The operator's process id, for `/proc/<pid>/status`.
+    pid: String,
+    /// VmRSS just after start, MiB.
+    idle_rss: f64,
+    /// RssAnon just after start, MiB.
+    idle_anon: f64,
+}
+
+/// What phase 1 leaves for later rows besides its own: the API server's ConfigMap
+/// create latency, the baseline of the webhook and promotion rows.
+struct Creates {
+    row: Row,
+    configmap_create: Vec<(f64, f64)>,
+}
+
+/// The scrapes and the audit-log mark taken around phase 2 (sign-offs and promotions).
+struct SignOffs {
+    reconciles_before: f64,
+    api_before: BTreeMap<String, f64>,
+    api_after: BTreeMap<String, f64>,
+    operator_before: BTreeMap<String, f64>,
+    operator_after: BTreeMap<String, f64>,
+    mark: AuditMark,
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
+    let bench = set_up(n);
+
+    // 1. One client writes N plain Deployments, N ConfigMaps, then N ModelDeployments.
+    let creates = measure_creates(n);
+    let mut rows = vec![creates.row];
+    wait_all_awaiting_attestations(n);
+
+    // 2. alice and bob sign every model off; measure the webhook and the promotions.
+    let sign_offs = sign_off_every_model(&bench);
+    rows.push(webhook_latency_row(&sign_offs, &creates.configmap_create));
+    rows.push(webhook_decision_row(&sign_offs));
+    // The promotion path, from the audit log.
+    let promotions = promotions_from_audit_log(sign_offs.mark);
+    rows.push(promotion_latency_row(
+        &promotions,
+        &creates.configmap_create,
+    ));
+    rows.push(operator_writes_row(&promotions, n));
+    let promotion_reconciles =
+        modeldeployment_reconciles(&bench.operator) - sign_offs.reconciles_before;
+
+    // 3. 100 new ModelDeployments and 100 attestations among N + 100.
+    rows.push(measure_reconcile_storm(&bench, promotion_reconciles));
+
+    // 4. Idle, and memory.
+    rows.push(measure_idle_writes());
+    rows.push(memory_row(&bench));
+
+    print_table(n, &rows);
+    write_json(n, &rows);
+    tear_down(bench);
+}
+
+/// Set-up: empties the two namespaces, installs the chart's RBAC, starts the release
+/// operator as the chart's ServiceAccount, creates the `POLICIES` HandoffPolicies and
+/// reads the operator's memory just started.
+fn set_up(n: usize) -> Bench {
+    say(&format!(
+        "N = {n}; the operator is {}",
+        accord_e2e::operator::accord_binary().display()
+    ));
+    accord_e2e::prepare();
+    accord_e2e::stop_stray_operators();
+    let admin = Kubectl::admin();
+    recreate_namespaces(&admin);
+    install_chart_rbac();
+    let kubeconfig = token_kubeconfig("accord", "accord-system");
+    let operator = Operator::start_as("bench-scale", &kubeconfig, &["--log-format", "json"]);
+    create_policies(&admin);
+    let pid = std::fs::read_to_string(cluster_dir().join("pids/operator-bench-scale.pid")).unwrap();
+    let pid = pid.trim().to_string();
+    let idle_rss = proc_status(&pid, "VmRSS:");
+    let idle_anon = proc_status(&pid, "RssAnon:");
+    Bench {
+        n,
+        admin,
+        operator,
+        pid,
+        idle_rss,
+        idle_anon,
+    }
+}
+
+/// Phase 1: one client writes N plain Deployments, N ConfigMaps, then N
+/// ModelDeployments, one kubectl each; measures the ModelDeployments' time against the
+/// Deployments' and keeps the API server's ConfigMap create latency for later rows.
+fn measure_creates(n: usize) -> Creates {
+    say(&format!(
+        "writing {n} Deployments, {n} ConfigMaps and {n} ModelDeployments, one kubectl each"
+    ));
+    let api_before = apiserver_metrics();
+    let t_deployments = kubectl_stdin(
+        "admin",
+        &["create", "-f", "-"],
+        &list((0..n).map(|i| deployment(&format!("m{i:05}"))).collect()),
+    );
+    let t_config_maps = kubectl_stdin(
+        "admin",
+        &["create", "-f", "-"],
+        &list((0..n).map(|i| config_map(&format!("m{i:05}"))).collect()),
+    );
+    let t_models = kubectl_stdin(
+        "admin",
+        &["create", "-f", "-"],
+        &list((0..n).map(|i| model(&format!("m{i:05}"))).collect()),
+    );
+    let api_after_models = apiserver_metrics();
+    say(&format!(
+        "  Deployments {:.1}s, ConfigMaps {:.1}s, ModelDeployments {:.1}s",
+        t_deployments.as_secs_f64(),
+        t_config_maps.as_secs_f64(),
+        t_models.as_secs_f64()
+    ));
+    let row = Row {
+        what: "one client writes N ModelDeployments vs N Deployments",
+        measured: format!("{:.1} s", t_models.as_secs_f64()),
+        baseline: format!(
+            "{:.1} s Deployments ({:.1} s ConfigMaps)",
+            t_deployments.as_secs_f64(),
+            t_config_maps.as_secs_f64()
+        ),
+        target: "≤ 1.5×",
+        value: t_models.as_secs_f64() / t_deployments.as_secs_f64(),
+    };
+    let configmap_create = histogram(
+        &api_before,
+        &api_after_models,
+        "apiserver_request_duration_seconds",
+        &["resource=\"configmaps\"", "verb=\"POST\""],
+    );
+    Creates {
+        row,
+        configmap_create,
+    }
+}
+
+/// Phase 2: alice and bob each sign off all N models (one kubectl each) and it waits
+/// (up to 1800 s) until all N are Serving; returns the operator's and the API server's
+/// metrics and the audit-log mark taken around it.
+fn sign_off_every_model(bench: &Bench) -> SignOffs {
+    let n = bench.n;
+    say(&format!("alice and bob sign off {n} models each"));
+    let reconciles_before = modeldeployment_reconciles(&bench.operator);
+    let operator_before = scrape(&bench.operator.http_get("/metrics").unwrap_or_default());
+    let api_before = apiserver_metrics();
+    let mark = AuditLog::mark();
+    let t_alice = kubectl_stdin(
+        "alice",
+        &["create", "-f", "-"],
+        &list(
+            (0..n)
+                .map(|i| attestation(&format!("m{i:05}"), "drift"))
+                .collect(),
+        ),
+    );
+    let t_bob = kubectl_stdin(
+        "bob",
+        &["create", "-f", "-"],
+        &list(
+            (0..n)
+                .map(|i| attestation(&format!("m{i:05}"), "latency"))
+                .collect(),
+        ),
+    );
+    say(&format!(
+        "  attestations written in {:.1}s and {:.1}s",
+        t_alice.as_secs_f64(),
+        t_bob.as_secs_f64()
+    ));
+    wait_serving(n, Duration::from_secs(1800));
+    let api_after = apiserver_metrics();
+    let operator_after = scrape(&bench.operator.http_get("/metrics").unwrap_or_default());
+    SignOffs {
+        reconciles_before,
+        api_before,
+        api_after,
+        operator_before,
+        operator_after,
+        mark,
+    }
+}
+
+/// The webhook's time per Attestation CREATE as the API server measured it during
+/// phase 2 (mean, p99, share within 5 ms), against the ConfigMap create p99.
+fn webhook_latency_row(sign_offs: &SignOffs, configmap_create: &[(f64, f64)]) -> Row {
+    let webhook = histogram(
+        &sign_offs.api_before,
+        &sign_offs.api_after,
+        "apiserver_admission_webhook_admission_duration_seconds",
+        &[
+            "name=\"mutate.attestations.accord.dev\"",
+            "operation=\"CREATE\"",
+        ],
+    );
+    let webhook_mean = mean(
+        &sign_offs.api_before,
+        &sign_offs.api_after,
+        "apiserver_admission_webhook_admission_duration_seconds",
+        &[
+            "name=\"mutate.attestations.accord.dev\"",
+            "operation=\"CREATE\"",
+        ],
+    );
+    Row {
+        what: "webhook time per Attestation CREATE, as the API server sees it",
+        measured: format!(
+            "mean {:.1} ms, p99 ≤ {:.1} ms, {:.1}% ≤ 5 ms",
+            webhook_mean * 1e3,
+            quantile(&webhook, 0.99) * 1e3,
+            share_within(&webhook, 0.005) * 100.0
+        ),
+        baseline: format!(
+            "ConfigMap create p99 {:.1} ms",
+            quantile(configmap_create, 0.99) * 1e3
+        ),
+        target: "p99 ≤ 5 ms",
+        value: quantile(&webhook, 0.99) * 1e3,
+    }
+}
+
+/// The webhook's own decision time for Attestations during phase 2, from the
+/// operator's `accord_admission_duration_seconds` (mean, p99).
+fn webhook_decision_row(sign_offs: &SignOffs) -> Row {
+    let decision = histogram(
+        &sign_offs.operator_before,
+        &sign_offs.operator_after,
+        "accord_admission_duration_seconds",
+        &["kind=\"Attestation\""],
+    );
+    let decision_mean = mean(
+        &sign_offs.operator_before,
+        &sign_offs.operator_after,
+        "accord_admission_duration_seconds",
+        &["kind=\"Attestation\""],
+    );
+    Row {
+        what: "the webhook's own decision time (accord_admission_duration_seconds)",
+        measured: format!(
+            "mean {:.2} ms, p99 ≤ {:.2} ms",
+            decision_mean * 1e3,
+            quantile(&decision, 0.99) * 1e3
+        ),
+        baseline: "—".into(),
+        target: "keep (0.3 ms)",
+        value: decision_mean * 1e3,
+    }
+}
+
+/// Last attestation → the operator's Deployment write (p50, p99), against the
+/// ConfigMap create p99.
+fn promotion_latency_row(promotions: &Promotions, configmap_create: &[(f64, f64)]) -> Row {
+    let latencies = &promotions.latencies;
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Row {
+        what: "last attestation → the operator's Deployment write",
+        measured: format!(
+            "p50 {:.0} ms, p99 {:.0} ms ({} models)",
+            pick(0.5) * 1e3,
+            pick(0.99) * 1e3,
+            latencies.len()
+        ),
+        baseline: format!(
+            "ConfigMap create p99 {:.1} ms",
+            quantile(configmap_create, 0.99) * 1e3
+        ),
+        target: "p99 ≤ 250 ms",
+        value: pick(0.99) * 1e3,
+    }
+}
+
+/// The operator's writes per promoted ModelDeployment in phase 2, in all and by kind.
+fn operator_writes_row(promotions: &Promotions, n: usize) -> Row {
+    let total_writes: usize = promotions.writes_by_kind.values().sum();
+    let breakdown: Vec<String> = promotions
+        .writes_by_kind
+        .iter()
+        .map(|(k, v)| format!("{k} {:.1}", *v as f64 / n as f64))
+        .collect();
+    Row {
+        what: "operator writes per promoted ModelDeployment (sign-off to Serving)",
+        measured: format!(
+            "{:.1} ({})",
+            total_writes as f64 / n as f64,
+            breakdown.join(", ")
+        ),
+        baseline: "4 (status, Deployment, Event, status once available)".into(),
+        target: "≤ 4",
+        value: total_writes as f64 / n as f64,
+    }
+}
+
+/// Phase 3: 100 new ModelDeployments and 100 attestations among N + 100; counts the
+/// ModelDeployment reconciles they cause (5 s after the last is decided), shown with
+/// phase 2's reconciles per attestation.
+fn measure_reconcile_storm(bench: &Bench, promotion_reconciles: f64) -> Row {
+    say("100 new ModelDeployments and 100 attestations among them all");
+    let reconciles_before = modeldeployment_reconciles(&bench.operator);
+    kubectl_stdin(
+        "admin",
+        &["create", "-f", "-"],
+        &list((0..100).map(|i| model(&format!("x{i:03}"))).collect()),
+    );
+    kubectl_stdin(
+        "alice",
+        &["create", "-f", "-"],
+        &list(
+            (0..100)
+                .map(|i| attestation(&format!("x{i:03}"), "drift"))
+                .collect(),
+        ),
+    );
+    wait_new_models_attested();
+    std::thread::sleep(Duration::from_secs(5));
+    let storm = modeldeployment_reconciles(&bench.operator) - reconciles_before;
+    Row {
+        what: "ModelDeployment reconciles for 100 new MDs + 100 attestations",
+        measured: format!(
+            "{storm:.0} ({:.2} per event); during the N promotions {:.2} per attestation",
+            storm / 200.0,
+            promotion_reconciles / (2.0 * bench.n as f64)
+        ),
+        baseline: "1 per event".into(),
+        target: "≤ 3 per event",
+        value: storm / 200.0,
+    }
+}
+
+/// Phase 4: the operator's writes (leases aside) in the audit log while idle for 60 s.
+fn measure_idle_writes() -> Row {
+    say("idle for 60 s");
+    let mark = AuditLog::mark();
+    std::thread::sleep(Duration::from_secs(60));
+    let idle_writes = AuditLog::events_since(mark)
+        .iter()
+        .filter(|e| {
+            e["user"]["username"] == OPERATOR
+                && is_write(e)
+                && e["objectRef"]["resource"] != "leases"
+        })
+        .count();
+    Row {
+        what: "writes while idle for 60 s",
+        measured: idle_writes.to_string(),
+        baseline: "0".into(),
+        target: "0",
+        value: idle_writes as f64,
+    }
+}
+
+/// The operator's peak and current memory after all phases, against its memory just
+/// started.
+fn memory_row(bench: &Bench) -> Row {
+    let pid = bench.pid.as_str();
+    let peak = proc_status(pid, "VmHWM:");
+    Row {
+        what: "operator RSS (peak)",
+        // RSS counts the binary's code pages the kernel mapped in (shared, clean,
+        // reclaimable): RssFile, most of the start-up figure. What the models cost is
+        // anonymous memory.
+        measured: format!(
+            "{peak:.0} MiB (now {:.0} MiB: {:.0} MiB anonymous, {:.0} MiB mapped from the binary and libraries)",
+            proc_status(pid, "VmRSS:"),
+            proc_status(pid, "RssAnon:"),
+            proc_status(pid, "RssFile:")
+        ),
+        baseline: format!(
+            "{:.0} MiB just started ({:.0} MiB anonymous)",
+            bench.idle_rss, bench.idle_anon
+        ),
+        target: "≤ 64 MiB at 1,000; ≤ 256 MiB at 10,000",
+        value: peak,
+    }
+}
+
+/// Stops the operator and deletes the two namespaces (without waiting).
+fn tear_down(bench: Bench) {
+    drop(bench.operator);
+    for ns in [NS, BASELINE_NS] {
+        let _ = bench
+            .admin
+            .run(&["delete", "namespace", ns, "--wait=false"]);
+    }
+}

@@ -1,0 +1,58 @@
+//! The objects the benchmark writes, as JSON: ModelDeployments, HandoffPolicies and
+//! Attestations, the baseline's Deployments and ConfigMaps, and the `List` that carries
+//! a batch of them to one `kubectl`.
+
+use serde_json::{Value, json};
+
+use crate::{BASELINE_NS, NS};
+
+pub(super) fn list(items: Vec<Value>) -> Value {
+    json!({"apiVersion": "v1", "kind": "List", "items": items})
+}
+
+pub(super) fn model(name: &str) -> Value {
+    json!({"apiVersion": "accord.dev/v1alpha1", "kind": "ModelDeployment",
+    "metadata": {"name": name, "namespace": NS},
+    "spec": {
+        "owners": {"data": "data-platform", "platform": "ml-platform", "application": "payments-app"},
+        "model": {"name": name, "version": "1.0.0"},
+        "serving": {"image": format!("registry.example.com/{name}:1.0.0"), "replicas": 0},
+        "handoff": {"checklist": [{"id": "drift", "owner": "data"}, {"id": "latency", "owner": "platform"}]},
+        "rollback": {"mode": "Automatic"}
+    }})
+}
+
+/// Policy `k` of the benchmark: it selects every benchmark ModelDeployment and asks for
+/// nothing they do not already need (the items they have, a 30-day maxAge, an
+/// auto-approve rule that never applies to a first version, a RACI row), so it costs
+/// the operator its matching, merging and rule judging on every decision but no extra
+/// sign-off.
+pub(super) fn policy(k: usize) -> Value {
+    json!({"apiVersion": "accord.dev/v1alpha1", "kind": "HandoffPolicy",
+        "metadata": {"name": format!("bench-scale-{k:02}")},
+        "spec": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NS}},
+                 "requiredItems": [{"id": if k.is_multiple_of(2) { "drift" } else { "latency" },
+                                    "owner": if k.is_multiple_of(2) { "data" } else { "platform" }}],
+                 "attestations": {"maxAge": "720h"},
+                 "autoApprove": [{"name": "patch", "items": ["drift", "latency"]}],
+                 "responsibilities": [{"stage": "Deployment", "responsible": ["platform"], "accountable": "platform"}]}})
+}
+
+pub(super) fn attestation(md: &str, item: &str) -> Value {
+    json!({"apiVersion": "accord.dev/v1alpha1", "kind": "Attestation",
+        "metadata": {"name": format!("{md}-{item}"), "namespace": NS},
+        "spec": {"modelDeployment": md, "item": item, "version": "1.0.0"}})
+}
+
+pub(super) fn deployment(name: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": BASELINE_NS},
+        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"containers": [{"name": "model", "image": format!("registry.example.com/{name}:1.0.0")}]}}}})
+}
+
+pub(super) fn config_map(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": BASELINE_NS}, "data": {"version": "1.0.0"}})
+}
