@@ -18,6 +18,7 @@
 // Layers, bottom first: the helpers (the objects written, kubectl, metrics, the audit
 // log, /proc, the report), then the set-up steps that write with them.
 mod audit;
+mod floor;
 mod kubectl;
 mod metrics;
 mod objects;
@@ -30,13 +31,13 @@ use std::{collections::BTreeMap, time::Duration};
 
 use accord_e2e::{AuditLog, Kubectl, Operator, audit::AuditMark, cluster_dir, token_kubeconfig};
 
+use accord_e2e::metrics::{apiserver_metrics, histogram, mean, quantile, scrape, share_within};
 use audit::{Promotions, is_write, promotions_from_audit_log};
+use floor::{Floor, Unhooked};
 use kubectl::{
     kubectl_stdin, wait_all_awaiting_attestations, wait_new_models_attested, wait_serving,
 };
-use metrics::{
-    apiserver_metrics, histogram, mean, modeldeployment_reconciles, quantile, scrape, share_within,
-};
+use metrics::modeldeployment_reconciles;
 use objects::{attestation, config_map, deployment, list, model};
 use process::proc_status;
 use report::{Row, print_table, write_json};
@@ -44,16 +45,23 @@ use setup::{create_policies, install_chart_rbac, recreate_namespaces};
 
 const NS: &str = "bench-scale";
 const BASELINE_NS: &str = "bench-baseline";
+/// ConfigMaps through the no-op webhook.
+const NOOP_NS: &str = "bench-noop";
+/// Accord's kinds written before any Accord webhook is configured.
+const NOWEBHOOK_NS: &str = "bench-nowebhook";
+const NAMESPACES: [&str; 4] = [NS, BASELINE_NS, NOOP_NS, NOWEBHOOK_NS];
 const OPERATOR: &str = "system:serviceaccount:accord-system:accord";
 
 fn say(text: &str) {
     eprintln!("[bench-scale] {text}");
 }
 
-/// The set-up the phases share: N, the release operator under test, and its memory
-/// just after it started (the memory row's baseline).
+/// The set-up the phases share: N, the release operator under test, its memory just
+/// after it started (the memory row's baseline), and Accord's kinds' create times with
+/// no webhook (the overhead rows' baseline).
 struct Bench {
     n: usize,
+    unhooked: Unhooked,
     admin: Kubectl,
     operator: Operator,
     /// The operator's process id, for `/proc/<pid>/status`.
@@ -67,12 +75,15 @@ struct Bench {
 /// What phase 1 leaves for later rows besides its own: the API server's ConfigMap
 /// create latency, the baseline of the webhook and promotion rows.
 struct Creates {
-    row: Row,
+    rows: Vec<Row>,
     configmap_create: Vec<(f64, f64)>,
+    floor: Floor,
 }
 
 /// The scrapes and the audit-log mark taken around phase 2 (sign-offs and promotions).
 struct SignOffs {
+    /// alice's N sign-offs (the first batch, before anything is promoted).
+    t_alice: Duration,
     reconciles_before: f64,
     api_before: BTreeMap<String, f64>,
     api_after: BTreeMap<String, f64>,
@@ -89,12 +100,28 @@ fn main() {
     let bench = set_up(n);
 
     // 1. One client writes N plain Deployments, N ConfigMaps, then N ModelDeployments.
-    let creates = measure_creates(n);
-    let mut rows = vec![creates.row];
+    let creates = measure_creates(&bench);
+    let mut rows = creates.rows;
     wait_all_awaiting_attestations(n);
 
     // 2. alice and bob sign every model off; measure the webhook and the promotions.
     let sign_offs = sign_off_every_model(&bench);
+    rows.push(floor::same_requests_row(
+        &floor::Creates {
+            what: "Accord's webhooks per Attestation create (alice's N, before any promotion)",
+            n,
+            with: sign_offs.t_alice,
+            without: bench.unhooked.attestations,
+            before: &sign_offs.api_before,
+            after: &sign_offs.api_after,
+            webhooks: &[
+                ("mutate.attestations.accord.dev", "admit"),
+                ("validate.attestations.accord.dev", "validating"),
+            ],
+        },
+        &creates.floor,
+    ));
+    drop(creates.floor);
     rows.push(webhook_latency_row(&sign_offs, &creates.configmap_create));
     rows.push(webhook_decision_row(&sign_offs));
     // The promotion path, from the audit log.
@@ -131,6 +158,7 @@ fn set_up(n: usize) -> Bench {
     accord_e2e::stop_stray_operators();
     let admin = Kubectl::admin();
     recreate_namespaces(&admin);
+    let unhooked = floor::accord_kinds_without_webhooks(&admin, n);
     install_chart_rbac();
     let kubeconfig = token_kubeconfig("accord", "accord-system");
     let operator = Operator::start_as("bench-scale", &kubeconfig, &["--log-format", "json"]);
@@ -141,6 +169,7 @@ fn set_up(n: usize) -> Bench {
     let idle_anon = proc_status(&pid, "RssAnon:");
     Bench {
         n,
+        unhooked,
         admin,
         operator,
         pid,
@@ -152,7 +181,8 @@ fn set_up(n: usize) -> Bench {
 /// Phase 1: one client writes N plain Deployments, N ConfigMaps, then N
 /// ModelDeployments, one kubectl each; measures the ModelDeployments' time against the
 /// Deployments' and keeps the API server's ConfigMap create latency for later rows.
-fn measure_creates(n: usize) -> Creates {
+fn measure_creates(bench: &Bench) -> Creates {
+    let n = bench.n;
     say(&format!(
         "writing {n} Deployments, {n} ConfigMaps and {n} ModelDeployments, one kubectl each"
     ));
@@ -167,6 +197,8 @@ fn measure_creates(n: usize) -> Creates {
         &["create", "-f", "-"],
         &list((0..n).map(|i| config_map(&format!("m{i:05}"))).collect()),
     );
+    let (floor, floor_row) = floor::no_op_floor(n, t_config_maps);
+    let api_before_models = apiserver_metrics();
     let t_models = kubectl_stdin(
         "admin",
         &["create", "-f", "-"],
@@ -196,9 +228,22 @@ fn measure_creates(n: usize) -> Creates {
         "apiserver_request_duration_seconds",
         &["resource=\"configmaps\"", "verb=\"POST\""],
     );
+    let overhead = floor::same_requests_row(
+        &floor::Creates {
+            what: "Accord's webhook per ModelDeployment create",
+            n,
+            with: t_models,
+            without: bench.unhooked.models,
+            before: &api_before_models,
+            after: &api_after_models,
+            webhooks: &[("mutate.modeldeployments.accord.dev", "admit")],
+        },
+        &floor,
+    );
     Creates {
-        row,
+        rows: vec![row, floor_row, overhead],
         configmap_create,
+        floor,
     }
 }
 
@@ -239,6 +284,7 @@ fn sign_off_every_model(bench: &Bench) -> SignOffs {
     let api_after = apiserver_metrics();
     let operator_after = scrape(&bench.operator.http_get("/metrics").unwrap_or_default());
     SignOffs {
+        t_alice,
         reconciles_before,
         api_before,
         api_after,
@@ -448,7 +494,7 @@ fn memory_row(bench: &Bench) -> Row {
 /// Stops the operator and deletes the two namespaces (without waiting).
 fn tear_down(bench: Bench) {
     drop(bench.operator);
-    for ns in [NS, BASELINE_NS] {
+    for ns in NAMESPACES {
         let _ = bench
             .admin
             .run(&["delete", "namespace", ns, "--wait=false"]);

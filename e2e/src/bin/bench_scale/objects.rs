@@ -1,6 +1,6 @@
 //! The objects the benchmark writes, as JSON: ModelDeployments, HandoffPolicies and
 //! Attestations, the baseline's Deployments and ConfigMaps, and the `List` that carries
-//! a batch of them to one `kubectl`.
+//! a batch of them to one `kubectl`; the `_in` forms write into another namespace.
 
 use serde_json::{Value, json};
 
@@ -11,8 +11,12 @@ pub(super) fn list(items: Vec<Value>) -> Value {
 }
 
 pub(super) fn model(name: &str) -> Value {
+    model_in(NS, name)
+}
+
+pub(super) fn model_in(namespace: &str, name: &str) -> Value {
     json!({"apiVersion": "accord.dev/v1alpha1", "kind": "ModelDeployment",
-    "metadata": {"name": name, "namespace": NS},
+    "metadata": {"name": name, "namespace": namespace},
     "spec": {
         "owners": {"data": "data-platform", "platform": "ml-platform", "application": "payments-app"},
         "model": {"name": name, "version": "1.0.0"},
@@ -39,8 +43,12 @@ pub(super) fn policy(k: usize) -> Value {
 }
 
 pub(super) fn attestation(md: &str, item: &str) -> Value {
+    attestation_in(NS, md, item)
+}
+
+pub(super) fn attestation_in(namespace: &str, md: &str, item: &str) -> Value {
     json!({"apiVersion": "accord.dev/v1alpha1", "kind": "Attestation",
-        "metadata": {"name": format!("{md}-{item}"), "namespace": NS},
+        "metadata": {"name": format!("{md}-{item}"), "namespace": namespace},
         "spec": {"modelDeployment": md, "item": item, "version": "1.0.0"}})
 }
 
@@ -53,6 +61,10 @@ pub(super) fn deployment(name: &str) -> Value {
 }
 
 pub(super) fn config_map(name: &str) -> Value {
+    config_map_in(BASELINE_NS, name)
+}
+
+pub(super) fn config_map_in(namespace: &str, name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": BASELINE_NS}, "data": {"version": "1.0.0"}})
+        "metadata": {"name": name, "namespace": namespace}, "data": {"version": "1.0.0"}})
 }

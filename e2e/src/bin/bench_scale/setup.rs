@@ -7,16 +7,15 @@ use accord_e2e::{Kubectl, cluster_dir, repo_root};
 use serde_json::{Value, json};
 
 use crate::{
-    BASELINE_NS, NS,
+    NAMESPACES,
     kubectl::kubectl_stdin,
     objects::{list, policy},
     say,
 };
 
-/// Deletes the benchmark and baseline namespaces left by an earlier run and creates
-/// them empty.
+/// Deletes the benchmark's namespaces left by an earlier run and creates them empty.
 pub(super) fn recreate_namespaces(admin: &Kubectl) {
-    for ns in [NS, BASELINE_NS] {
+    for ns in NAMESPACES {
         let _ = admin.run(&["delete", "namespace", ns, "--wait=true", "--timeout=600s"]);
         admin.ok(&["create", "namespace", ns]);
     }
