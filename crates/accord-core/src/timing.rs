@@ -17,6 +17,15 @@ pub const MIN_REQUEUE: Duration = Duration::from_secs(1);
 pub const CONFLICT_RETRY: Duration = Duration::from_millis(500);
 /// Longest wait between retries of a failing reconcile (exponential from 2 s).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Watch retries while the API server cannot be reached: from the first to the cap,
+/// doubling. A refused connection costs the server nothing, and a control-plane restart
+/// must not leave the caches a long backoff behind (client-go's reflector backs off to
+/// 30 s; Accord's gate waits on these caches).
+pub const WATCH_RETRY_FIRST: Duration = Duration::from_millis(100);
+pub const WATCH_RETRY_UNREACHABLE_MAX: Duration = Duration::from_secs(1);
+/// Watch retries when the API server answers with an error (429, 5xx, 403): it is up and
+/// said no, so back off as client-go does.
+pub const WATCH_RETRY_REFUSED_MAX: Duration = Duration::from_secs(30);
 /// Team status counts change with every sign-off; a Team is recounted at most this often.
 pub const TEAM_DEBOUNCE: Duration = Duration::from_secs(1);
 

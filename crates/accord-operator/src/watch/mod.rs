@@ -32,6 +32,7 @@ use kube::{
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 
+pub mod retry;
 pub mod triggers;
 
 use crate::api::{Attestation, HandoffPolicy, ModelDeployment, Team, labels, namespaced_name};
@@ -294,7 +295,8 @@ pub fn slim<K: Resource>(object: &mut K) {
 }
 
 /// Runs one watch: slims each object, keeps the cache, and broadcasts the requests
-/// `changed(old, new)` makes for each applied or deleted object.
+/// `changed(old, new)` makes for each applied or deleted object. A failure waits as
+/// [`retry`] says before the watch tries again.
 fn reflect<K, F>(
     api: Api<K>,
     config: watcher::Config,
@@ -309,42 +311,42 @@ where
 {
     let reader = writer.as_reader();
     let mut listed_once = false;
-    Box::pin(
-        watcher(api, config)
-            .default_backoff()
-            .modify(slim)
-            .for_each(move |event| {
-                let made = match &event {
-                    Ok(event) => {
-                        let before = changed_object(event)
-                            .and_then(|object| reader.get(&ObjectRef::from_obj(object)));
-                        writer.apply_watcher_event(event);
-                        match event {
-                            watcher::Event::Apply(object) => {
-                                changed(before.as_deref(), Some(object))
-                            }
-                            watcher::Event::Delete(object) => changed(Some(object), None),
-                            // A re-list may hide deletions: reconcile everything once.
-                            watcher::Event::InitDone if listed_once => vec![Request::Everything],
-                            watcher::Event::InitDone => {
-                                listed_once = true;
-                                vec![]
-                            }
-                            watcher::Event::Init | watcher::Event::InitApply(_) => vec![],
+    Box::pin(async move {
+        let mut events = std::pin::pin!(watcher(api, config).modify(slim));
+        let mut retry = retry::Retry::default();
+        while let Some(event) = events.next().await {
+            let made = match &event {
+                Ok(event) => {
+                    retry.succeeded();
+                    let before = changed_object(event)
+                        .and_then(|object| reader.get(&ObjectRef::from_obj(object)));
+                    writer.apply_watcher_event(event);
+                    match event {
+                        watcher::Event::Apply(object) => changed(before.as_deref(), Some(object)),
+                        watcher::Event::Delete(object) => changed(Some(object), None),
+                        // A re-list may hide deletions: reconcile everything once.
+                        watcher::Event::InitDone if listed_once => vec![Request::Everything],
+                        watcher::Event::InitDone => {
+                            listed_once = true;
+                            vec![]
                         }
+                        watcher::Event::Init | watcher::Event::InitApply(_) => vec![],
                     }
-                    Err(err) => {
-                        tracing::warn!(%err, kind = %K::kind(&Default::default()), "watch failed; retrying");
-                        vec![]
-                    }
-                };
-                for request in made {
-                    // No subscriber (a standby replica) simply drops the request.
-                    let _ = requests.send(request);
                 }
-                futures::future::ready(())
-            }),
-    )
+                Err(err) => {
+                    let failure = retry::Failure::of(err);
+                    let wait = retry.after(failure, retry::jitter());
+                    tracing::warn!(%err, kind = %K::kind(&Default::default()), ?failure, retry_in = ?wait, "watch failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    vec![]
+                }
+            };
+            for request in made {
+                // No subscriber (a standby replica) simply drops the request.
+                let _ = requests.send(request);
+            }
+        }
+    })
 }
 
 fn changed_object<K>(event: &watcher::Event<K>) -> Option<&K> {
