@@ -62,6 +62,10 @@ pub fn build_labels() -> BuildLabels {
 #[derive(Clone)]
 pub struct ControllerMetrics {
     pub reconciles: Family<ControllerLabels, Counter>,
+    /// Reconciles no change asked for: a requeue (the idle look, a deadline, a retry).
+    pub requeued: Family<ControllerLabels, Counter>,
+    /// Objects a change asked to reconcile that have not been reconciled yet.
+    pub queue_depth: Family<ControllerLabels, Gauge>,
     pub errors: Family<ErrorLabels, Counter>,
     pub reconcile_duration: Family<ControllerLabels, Histogram>,
     pub promotions: Family<ModelLabels, Counter>,
@@ -78,6 +82,8 @@ impl ControllerMetrics {
     pub fn register(registry: &mut Registry) -> Self {
         let metrics = Self {
             reconciles: Family::default(),
+            requeued: Family::default(),
+            queue_depth: Family::default(),
             errors: Family::default(),
             reconcile_duration: Family::new_with_constructor(|| {
                 Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0])
@@ -93,21 +99,7 @@ impl ControllerMetrics {
             leader: Gauge::default(),
             notifications: Family::default(),
         };
-        registry.register(
-            "accord_reconciles",
-            "Reconciles run, by controller",
-            metrics.reconciles.clone(),
-        );
-        registry.register(
-            "accord_reconcile_errors",
-            "Failed reconciles, by controller and reason",
-            metrics.errors.clone(),
-        );
-        registry.register(
-            "accord_reconcile_duration_seconds",
-            "Time spent in one reconcile",
-            metrics.reconcile_duration.clone(),
-        );
+        metrics.register_reconciles(registry);
         registry.register(
             "accord_promotions",
             "Candidates promoted after full sign-off",
@@ -172,6 +164,38 @@ impl ControllerMetrics {
     /// counts the leader now keeps.
     pub fn forget_objects(&self) {
         self.pending_items.clear();
+    }
+}
+
+impl ControllerMetrics {
+    /// The reconcile runner's families: runs, requeues, queue depth, errors, duration.
+    fn register_reconciles(&self, registry: &mut Registry) {
+        let metrics = self;
+        registry.register(
+            "accord_reconciles",
+            "Reconciles run, by controller",
+            metrics.reconciles.clone(),
+        );
+        registry.register(
+            "accord_reconciles_requeued",
+            "Reconciles no change asked for (a requeue: the idle look, a deadline, a retry), by controller",
+            metrics.requeued.clone(),
+        );
+        registry.register(
+            "accord_reconcile_queue_depth",
+            "Objects a change asked to reconcile that have not been reconciled yet, by controller",
+            metrics.queue_depth.clone(),
+        );
+        registry.register(
+            "accord_reconcile_errors",
+            "Failed reconciles, by controller and reason",
+            metrics.errors.clone(),
+        );
+        registry.register(
+            "accord_reconcile_duration_seconds",
+            "Time spent in one reconcile",
+            metrics.reconcile_duration.clone(),
+        );
     }
 }
 

@@ -5,7 +5,7 @@
 //! gets its own [`Runner`] beside its own context.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     convert::Infallible,
     fmt::Debug,
     future::Future,
@@ -184,6 +184,38 @@ where
     initial.chain(changes)
 }
 
+/// What changes asked to reconcile and is not reconciled yet, with its size as a gauge.
+struct Asked<K: Resource> {
+    objects: Mutex<HashSet<ObjectRef<K>>>,
+    depth: prometheus_client::metrics::gauge::Gauge,
+}
+
+impl<K: Resource> Asked<K>
+where
+    K::DynamicType: Eq + Hash + Clone,
+{
+    fn ask(&self, object: ObjectRef<K>) {
+        let mut objects = self.objects.lock().expect("not poisoned");
+        objects.insert(object);
+        self.depth.set(objects.len() as i64);
+    }
+
+    /// Whether a change asked for `object`'s reconcile (which is now answered).
+    fn answer(&self, object: &ObjectRef<K>) -> bool {
+        let mut objects = self.objects.lock().expect("not poisoned");
+        let asked = objects.remove(object);
+        self.depth.set(objects.len() as i64);
+        asked
+    }
+
+    /// Deleted before its reconcile: nothing will answer the ask.
+    fn forget(&self, name: &str, namespace: Option<&str>) {
+        let mut objects = self.objects.lock().expect("not poisoned");
+        objects.retain(|r| r.name != name || r.namespace.as_deref() != namespace);
+        self.depth.set(objects.len() as i64);
+    }
+}
+
 /// Runs `reconcile` with `ctx` for the objects `requests` names until `shutdown`
 /// resolves, finishing the reconciles in flight.
 pub async fn run<K, C, F>(
@@ -196,7 +228,7 @@ pub async fn run<K, C, F>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) where
     K: Resource + Clone + Debug + Send + Sync + 'static,
-    K::DynamicType: Debug + Eq + Hash + Clone + Unpin + Send + Sync,
+    K::DynamicType: Debug + Default + Eq + Hash + Clone + Unpin + Send + Sync,
     C: Send + Sync + 'static,
     F: Future<Output = Result<Action, Error>> + Send + 'static,
 {
@@ -204,13 +236,25 @@ pub async fn run<K, C, F>(
     let labels = ControllerLabels {
         controller: name.into(),
     };
+    // The objects a change asked for and not yet reconciled (the queue's depth): any
+    // other reconcile is a requeue. kube's scheduler merges repeated asks into one.
+    let asked = Arc::new(Asked {
+        objects: Mutex::default(),
+        depth: runner.metrics.queue_depth.get_or_create(&labels).clone(),
+    });
+    let (asking, answered, forgotten) = (asked.clone(), asked.clone(), asked);
+    let requests = requests.inspect(move |r| asking.ask(r.clone()));
     let instrumented = move |object: Arc<K>,
                              scoped: Arc<Scoped<C>>|
           -> BoxFuture<'static, Result<Action, Error>> {
         let labels = labels.clone();
+        let was_asked = answered.answer(&ObjectRef::from_obj(object.as_ref()));
         async move {
             let runner = &scoped.runner;
             runner.metrics.reconciles.get_or_create(&labels).inc();
+            if !was_asked {
+                runner.metrics.requeued.get_or_create(&labels).inc();
+            }
             let _timer = Timer {
                 started: Instant::now(),
                 metrics: &runner.metrics,
@@ -242,8 +286,12 @@ pub async fn run<K, C, F>(
     let queue = requests.take_until(shutdown).map(Ok::<_, Infallible>);
     let scoped = Arc::new(Scoped { runner, ctx });
     applier(instrumented, error_policy, scoped, store, queue, config)
-        .for_each(|result| {
+        .for_each(move |result| {
             if let Err(err) = result {
+                if let controller::Error::ObjectNotFound(gone) = &err {
+                    // Deleted before its reconcile: nothing will answer the ask.
+                    forgotten.forget(&gone.name, gone.namespace.as_deref());
+                }
                 debug!(%err, controller = name, "reconcile request not run");
             }
             futures::future::ready(())
@@ -258,6 +306,28 @@ mod tests {
     use kube::api::ObjectMeta;
 
     use super::super::Step;
+
+    #[test]
+    fn asks_are_counted_once_until_answered_and_anything_else_is_a_requeue() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        let asked: Asked<ConfigMap> = Asked {
+            objects: Mutex::default(),
+            depth: prometheus_client::metrics::gauge::Gauge::default(),
+        };
+        let a = ObjectRef::<ConfigMap>::new("a").within("n");
+        let b = ObjectRef::<ConfigMap>::new("b").within("n");
+        asked.ask(a.clone());
+        asked.ask(a.clone());
+        asked.ask(b.clone());
+        assert_eq!(asked.depth.get(), 2, "two asks for a are one reconcile");
+        assert!(asked.answer(&a), "a change asked for a");
+        assert!(!asked.answer(&a), "the next reconcile of a is a requeue");
+        assert_eq!(asked.depth.get(), 1);
+        asked.forget("b", Some("other"));
+        assert_eq!(asked.depth.get(), 1, "another namespace's b is not this b");
+        asked.forget("b", Some("n"));
+        assert_eq!(asked.depth.get(), 0);
+    }
 
     fn key(kind: &'static str, namespace: Option<&str>, name: &str) -> ObjectKey {
         let meta = ObjectMeta {

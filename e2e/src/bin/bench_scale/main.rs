@@ -37,7 +37,7 @@ use floor::{Floor, Unhooked};
 use kubectl::{
     kubectl_stdin, wait_all_awaiting_attestations, wait_new_models_attested, wait_serving,
 };
-use metrics::modeldeployment_reconciles;
+use metrics::{QueueWatch, modeldeployment_reconciles, modeldeployment_requeues, wait_quiet};
 use objects::{attestation, config_map, deployment, list, model};
 use process::proc_status;
 use report::{Row, print_table, write_json};
@@ -84,6 +84,8 @@ struct Creates {
 struct SignOffs {
     /// alice's N sign-offs (the first batch, before anything is promoted).
     t_alice: Duration,
+    /// The ModelDeployment reconcile queue's peak depth, sampled each second.
+    queue_peak: f64,
     reconciles_before: f64,
     api_before: BTreeMap<String, f64>,
     api_after: BTreeMap<String, f64>,
@@ -129,10 +131,12 @@ fn main() {
     rows.push(promotion_latency_row(
         &promotions,
         &creates.configmap_create,
+        sign_offs.queue_peak,
     ));
     rows.push(operator_writes_row(&promotions, n));
-    let promotion_reconciles =
-        modeldeployment_reconciles(&bench.operator) - sign_offs.reconciles_before;
+    let promotion_reconciles = modeldeployment_reconciles(&bench.operator)
+        - modeldeployment_requeues(&bench.operator)
+        - sign_offs.reconciles_before;
 
     // 3. 100 new ModelDeployments and 100 attestations among N + 100.
     rows.push(measure_reconcile_storm(&bench, promotion_reconciles));
@@ -253,10 +257,12 @@ fn measure_creates(bench: &Bench) -> Creates {
 fn sign_off_every_model(bench: &Bench) -> SignOffs {
     let n = bench.n;
     say(&format!("alice and bob sign off {n} models each"));
-    let reconciles_before = modeldeployment_reconciles(&bench.operator);
+    let reconciles_before =
+        modeldeployment_reconciles(&bench.operator) - modeldeployment_requeues(&bench.operator);
     let operator_before = scrape(&bench.operator.http_get("/metrics").unwrap_or_default());
     let api_before = apiserver_metrics();
     let mark = AuditLog::mark();
+    let queue = QueueWatch::start(bench.operator.metrics_port);
     let t_alice = kubectl_stdin(
         "alice",
         &["create", "-f", "-"],
@@ -281,10 +287,12 @@ fn sign_off_every_model(bench: &Bench) -> SignOffs {
         t_bob.as_secs_f64()
     ));
     wait_serving(n, Duration::from_secs(1800));
+    let queue_peak = queue.peak();
     let api_after = apiserver_metrics();
     let operator_after = scrape(&bench.operator.http_get("/metrics").unwrap_or_default());
     SignOffs {
         t_alice,
+        queue_peak,
         reconciles_before,
         api_before,
         api_after,
@@ -361,8 +369,13 @@ fn webhook_decision_row(sign_offs: &SignOffs) -> Row {
 }
 
 /// Last attestation → the operator's Deployment write (p50, p99), against the
-/// ConfigMap create p99.
-fn promotion_latency_row(promotions: &Promotions, configmap_create: &[(f64, f64)]) -> Row {
+/// ConfigMap create p99, with the reconcile queue's peak depth meanwhile (a long tail
+/// with a deep queue is the operator falling behind; with a shallow one, the API server).
+fn promotion_latency_row(
+    promotions: &Promotions,
+    configmap_create: &[(f64, f64)],
+    queue_peak: f64,
+) -> Row {
     let latencies = &promotions.latencies;
     let pick = |q: f64| {
         latencies
@@ -373,7 +386,7 @@ fn promotion_latency_row(promotions: &Promotions, configmap_create: &[(f64, f64)
     Row {
         what: "last attestation → the operator's Deployment write",
         measured: format!(
-            "p50 {:.0} ms, p99 {:.0} ms ({} models)",
+            "p50 {:.0} ms, p99 {:.0} ms ({} models); reconcile queue peak {queue_peak:.0}",
             pick(0.5) * 1e3,
             pick(0.99) * 1e3,
             latencies.len()
@@ -408,12 +421,17 @@ fn operator_writes_row(promotions: &Promotions, n: usize) -> Row {
     }
 }
 
-/// Phase 3: 100 new ModelDeployments and 100 attestations among N + 100; counts the
-/// ModelDeployment reconciles they cause (5 s after the last is decided), shown with
-/// phase 2's reconciles per attestation.
+/// Phase 3: once the promotions' tail is over, 100 new ModelDeployments and 100
+/// attestations among N + 100; counts the ModelDeployment reconciles they cause (5 s
+/// after the last is decided), shown with phase 2's reconciles per attestation. The
+/// value is what the changes asked for: the requeues in the same window (each model's
+/// idle look every 5 minutes, N / 300 per second) are counted apart.
 fn measure_reconcile_storm(bench: &Bench, promotion_reconciles: f64) -> Row {
+    wait_quiet(&bench.operator);
     say("100 new ModelDeployments and 100 attestations among them all");
     let reconciles_before = modeldeployment_reconciles(&bench.operator);
+    let requeues_before = modeldeployment_requeues(&bench.operator);
+    let started = std::time::Instant::now();
     kubectl_stdin(
         "admin",
         &["create", "-f", "-"],
@@ -431,16 +449,19 @@ fn measure_reconcile_storm(bench: &Bench, promotion_reconciles: f64) -> Row {
     wait_new_models_attested();
     std::thread::sleep(Duration::from_secs(5));
     let storm = modeldeployment_reconciles(&bench.operator) - reconciles_before;
+    let requeues = modeldeployment_requeues(&bench.operator) - requeues_before;
+    let asked = storm - requeues;
     Row {
         what: "ModelDeployment reconciles for 100 new MDs + 100 attestations",
         measured: format!(
-            "{storm:.0} ({:.2} per event); during the N promotions {:.2} per attestation",
-            storm / 200.0,
+            "{asked:.0} asked for by the changes ({:.2} per event), besides {requeues:.0} requeues in those {:.0} s; during the N promotions {:.2} per attestation",
+            asked / 200.0,
+            started.elapsed().as_secs_f64(),
             promotion_reconciles / (2.0 * bench.n as f64)
         ),
         baseline: "1 per event".into(),
-        target: "≤ 3 per event",
-        value: storm / 200.0,
+        target: "≤ 2 per event",
+        value: asked / 200.0,
     }
 }
 
