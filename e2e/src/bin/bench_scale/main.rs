@@ -4,10 +4,12 @@
 //! each. Figures come from the API server's audit log and metrics and the operator's
 //! `/proc` status and metrics. Prints a table and writes `target/bench-scale.json`.
 //!
-//! `main` runs the phases in order: set-up (namespaces, the chart's RBAC, the operator,
-//! `POLICIES` HandoffPolicies), N creates against plain Deployments and ConfigMaps,
+//! `main` runs the phases in order: set-up (namespaces, Accord's kinds written with no
+//! webhook, the chart's RBAC, the operator, `POLICIES` HandoffPolicies), N creates
+//! against plain Deployments and ConfigMaps and through the no-op webhook ([`floor`]),
 //! the sign-offs and the promotions they cause, 100 more models and attestations (the
-//! reconcile storm), an idle minute, and the operator's memory.
+//! reconcile storm, once the reconciles have settled), an idle minute, and the
+//! operator's memory.
 //!
 //! Usage: bench_scale [N] (default 1000). Expects the cluster up and
 //! `ACCORD_BIN` naming a release build (hack/bench-scale.sh does both).
