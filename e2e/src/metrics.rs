@@ -103,3 +103,37 @@ pub fn mean(
     let count = sum_of(after, "count") - sum_of(before, "count");
     (sum_of(after, "sum") - sum_of(before, "sum")) / count.max(1.0)
 }
+
+/// The histogram of an admission webhook's calls in the API server's view.
+pub const WEBHOOK_DURATION: &str = "apiserver_admission_webhook_admission_duration_seconds";
+
+/// One admission webhook's calls between two scrapes of the API server's metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookCalls {
+    /// Mean call, seconds.
+    pub mean: f64,
+    /// Share of the calls within 5 ms.
+    pub within_5ms: f64,
+    /// How many calls.
+    pub count: f64,
+}
+
+/// The calls of webhook `name` of `type_` (`admit` or `validating`), of every operation
+/// or only `operation` (e.g. `CREATE`).
+pub fn webhook_calls(
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, f64>,
+    name: &str,
+    type_: &str,
+    operation: Option<&str>,
+) -> WebhookCalls {
+    let mut labels = vec![format!("name=\"{name}\""), format!("type=\"{type_}\"")];
+    labels.extend(operation.map(|o| format!("operation=\"{o}\"")));
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let buckets = histogram(before, after, WEBHOOK_DURATION, &labels);
+    WebhookCalls {
+        mean: mean(before, after, WEBHOOK_DURATION, &labels),
+        within_5ms: share_within(&buckets, 0.005),
+        count: buckets.last().map_or(0.0, |b| b.1),
+    }
+}

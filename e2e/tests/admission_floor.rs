@@ -9,13 +9,11 @@ use std::collections::BTreeMap;
 
 use accord_e2e::{
     Kubectl, NoopWebhook, Operator, TestNamespace,
-    metrics::{apiserver_metrics, histogram, mean, share_within},
+    metrics::{WebhookCalls, apiserver_metrics, webhook_calls},
     noop_webhook,
 };
 use serde_json::{Value, json};
 use support::*;
-
-const METRIC: &str = "apiserver_admission_webhook_admission_duration_seconds";
 
 /// Models written and signed off in the timed part.
 const N: usize = 100;
@@ -27,24 +25,14 @@ fn create_all(kubectl: Kubectl, items: Vec<Value>) {
     assert!(out.success, "kubectl create: {}", out.stderr);
 }
 
-/// One webhook's calls between two scrapes: (mean seconds, share within 5 ms, count).
+/// One webhook's calls between two scrapes, every operation.
 fn calls(
     before: &BTreeMap<String, f64>,
     after: &BTreeMap<String, f64>,
     name: &str,
     type_: &str,
-) -> (f64, f64, f64) {
-    let labels = [
-        &format!("name=\"{name}\"")[..],
-        &format!("type=\"{type_}\"")[..],
-    ];
-    let buckets = histogram(before, after, METRIC, &labels);
-    let count = buckets.last().map_or(0.0, |b| b.1);
-    (
-        mean(before, after, METRIC, &labels),
-        share_within(&buckets, 0.005),
-        count,
-    )
+) -> WebhookCalls {
+    webhook_calls(before, after, name, type_, None)
 }
 
 #[test]
@@ -101,17 +89,21 @@ fn accords_webhooks_stay_within_three_times_the_no_op_floor() {
     ];
     let mut report = vec![format!(
         "no-op: mutating {:.2} ms mean ({:.0}% ≤ 5 ms, {} calls), validating {:.2} ms mean ({:.0}% ≤ 5 ms)",
-        floor_mutating.0 * 1e3,
-        floor_mutating.1 * 100.0,
-        floor_mutating.2,
-        floor_validating.0 * 1e3,
-        floor_validating.1 * 100.0
+        floor_mutating.mean * 1e3,
+        floor_mutating.within_5ms * 100.0,
+        floor_mutating.count,
+        floor_validating.mean * 1e3,
+        floor_validating.within_5ms * 100.0
     )];
     let mut over = Vec::new();
     for (name, type_, floor) in accord {
-        let (mean, within, count) = calls(&before, &after, name, type_);
+        let WebhookCalls {
+            mean,
+            within_5ms: within,
+            count,
+        } = calls(&before, &after, name, type_);
         assert!(count >= N as f64, "{name} was called {count} times");
-        let ratio = mean / floor.0;
+        let ratio = mean / floor.mean;
         report.push(format!(
             "{name}: {:.2} ms mean ({:.0}% ≤ 5 ms, {count} calls) = {ratio:.2}× the no-op's",
             mean * 1e3,

@@ -13,7 +13,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use accord_e2e::{
     Kubectl, NoopWebhook,
-    metrics::{apiserver_metrics, histogram, mean, share_within},
+    metrics::{apiserver_metrics, webhook_calls},
     noop_webhook, poll,
 };
 
@@ -24,8 +24,6 @@ use crate::{
     report::Row,
     say,
 };
-
-const METRIC: &str = "apiserver_admission_webhook_admission_duration_seconds";
 
 /// Create times with no webhook, for the rows that compare against Accord's.
 pub(super) struct Unhooked {
@@ -161,13 +159,8 @@ fn calls(
     name: &str,
     type_: &str,
 ) -> (f64, f64) {
-    let name = format!("name=\"{name}\"");
-    let type_ = format!("type=\"{type_}\"");
-    let labels = [name.as_str(), type_.as_str(), "operation=\"CREATE\""];
-    (
-        mean(before, after, METRIC, &labels),
-        share_within(&histogram(before, after, METRIC, &labels), 0.005),
-    )
+    let calls = webhook_calls(before, after, name, type_, Some("CREATE"));
+    (calls.mean, calls.within_5ms)
 }
 
 /// What one create of a kind went through: its client's time for N with Accord's
