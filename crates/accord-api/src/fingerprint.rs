@@ -179,6 +179,40 @@ pub fn candidate_fingerprint(spec: &ModelDeploymentSpec) -> String {
     sha256_of(&candidate_document(spec))
 }
 
+/// The images of every container that runs (containers and init containers), sorted
+/// and without repeats: what the artifact fingerprint takes from `spec.serving`.
+pub fn running_images(spec: &ModelDeploymentSpec) -> Vec<String> {
+    let run = serving_run(spec);
+    let mut images: Vec<String> = ["containers", "initContainers"]
+        .iter()
+        .flat_map(|key| {
+            run.get(*key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|c| c.get("image").and_then(Value::as_str).map(String::from))
+        .collect();
+    images.sort();
+    images.dedup();
+    images
+}
+
+/// The document an artifact fingerprint is the hash of: `{"images": [...], "model":
+/// spec.model}` (docs/environments.md).
+pub fn artifact_document(spec: &ModelDeploymentSpec) -> Value {
+    let model = serde_json::to_value(&spec.model).expect("the model serializes");
+    json!({"model": model, "images": running_images(spec)})
+}
+
+/// The artifact fingerprint: the candidate fingerprint without configuration — the
+/// model and the image of every container that runs, nothing else (no env, args,
+/// resources, replicas, probes or volumes). Sign-offs carry across environments only
+/// for the same artifact.
+pub fn artifact_fingerprint(spec: &ModelDeploymentSpec) -> String {
+    sha256_of(&artifact_document(spec))
+}
+
 /// Fingerprints are long; messages show the first 12 hex digits, like `docker images`.
 pub fn short(fingerprint: &str) -> &str {
     let hex = fingerprint.strip_prefix("sha256:").unwrap_or(fingerprint);
@@ -195,6 +229,11 @@ impl ModelDeploymentSpec {
     /// The candidate fingerprint of this spec.
     pub fn fingerprint(&self) -> String {
         candidate_fingerprint(self)
+    }
+
+    /// The artifact fingerprint of this spec.
+    pub fn artifact_fingerprint(&self) -> String {
+        artifact_fingerprint(self)
     }
 }
 
@@ -236,6 +275,74 @@ mod tests {
             fingerprint,
             sha256_of(&serde_json::from_str(expected).unwrap())
         );
+    }
+
+    #[test]
+    fn the_artifact_fingerprint_is_a_sha256_over_the_documented_shape() {
+        let spec = md("2.4.0").spec;
+        let expected = r#"{"images":["registry.example.com/fraud-scorer:2.4.0"],"model":{"name":"fraud-scorer","version":"2.4.0"}}"#;
+        assert_eq!(canonical_json(&artifact_document(&spec)), expected);
+        // Pinned: docs/environments.md quotes this value; any change breaks every carry.
+        assert_eq!(
+            artifact_fingerprint(&spec),
+            "sha256:9c64d80ca89c7bb76b993063ac6a199446fb1c36e3c1ae3e5a60710306921bbb"
+        );
+    }
+
+    #[test]
+    fn the_artifact_is_the_model_and_the_images_and_nothing_else() {
+        let base = artifact_fingerprint(&md("2.4.0").spec);
+        let of = |change: &dyn Fn(&mut ModelDeploymentSpec)| {
+            let mut spec = md("2.4.0").spec;
+            change(&mut spec);
+            artifact_fingerprint(&spec)
+        };
+        // Configuration is left out.
+        assert_eq!(of(&|s| s.serving.replicas = 7), base);
+        assert_eq!(of(&|s| s.serving.args = vec!["--fast".into()]), base);
+        assert_eq!(
+            of(&|s| s.serving.env = vec![EnvVar {
+                name: "MODE".into(),
+                value: Some("prod".into()),
+                value_from: None,
+            }]),
+            base
+        );
+        assert_eq!(
+            of(&|s| s.serving.resources = Some(ResourceRequirements::default())),
+            base
+        );
+        // The model and the images are the artifact.
+        assert_ne!(of(&|s| s.serving.image = Some("other:1".into())), base);
+        assert_ne!(of(&|s| s.model.version = "2.4.1".into()), base);
+        assert_ne!(
+            of(&|s| s.model.digest = Some(format!("sha256:{}", "b".repeat(64)))),
+            base
+        );
+        // The same workload in the template form, with a sidecar, differs by the sidecar.
+        let mut templated = md("2.4.0").spec;
+        templated.serving = crate::Serving {
+            template: Some(
+                serde_json::from_value(json!({"spec": {"containers": [
+                    {"name": "model", "image": "registry.example.com/fraud-scorer:2.4.0",
+                     "env": [{"name": "X", "value": "1"}]}]}}))
+                .unwrap(),
+            ),
+            ..Default::default()
+        };
+        assert_eq!(artifact_fingerprint(&templated), base);
+        let mut sidecar = templated.clone();
+        let pod = sidecar
+            .serving
+            .template
+            .as_mut()
+            .unwrap()
+            .spec
+            .as_mut()
+            .unwrap();
+        pod.containers
+            .push(serde_json::from_value(json!({"name": "proxy", "image": "envoy:1"})).unwrap());
+        assert_ne!(artifact_fingerprint(&sidecar), base);
     }
 
     #[test]

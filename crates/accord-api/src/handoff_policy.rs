@@ -44,8 +44,8 @@ use super::{
     )
 )]
 #[x_kube(validation = kube::core::Rule::new(
-    "size(self.requiredItems) > 0 || has(self.attestations) || (has(self.autoApprove) && size(self.autoApprove) > 0) || (has(self.responsibilities) && size(self.responsibilities) > 0)"
-).message("spec.requiredItems, spec.attestations, spec.autoApprove or spec.responsibilities must be set: a policy that says nothing does nothing"))]
+    "size(self.requiredItems) > 0 || has(self.attestations) || (has(self.autoApprove) && size(self.autoApprove) > 0) || (has(self.responsibilities) && size(self.responsibilities) > 0) || has(self.promotion)"
+).message("spec.requiredItems, spec.attestations, spec.autoApprove, spec.responsibilities or spec.promotion must be set: a policy that says nothing does nothing"))]
 #[x_kube(validation = kube::core::Rule::new(
     "!has(self.autoApprove) || self.autoApprove.all(r, r.items.all(i, !self.requiredItems.exists(x, x.id == i && x.minApprovals > 1)))"
 ).message("spec.autoApprove items may not name an item of spec.requiredItems with minApprovals > 1: the two-person rule is never automatic").field_path(".autoApprove"))]
@@ -94,6 +94,31 @@ pub struct HandoffPolicySpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 8))]
     pub responsibilities: Vec<Responsibility>,
+    /// How selected ModelDeployments must come through an upstream environment: that
+    /// they cite one, the least soak, and items whose sign-off never carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<PromotionRules>,
+}
+
+/// A policy's rules for promotion through environments. Like every policy rule they
+/// only tighten: any policy requiring an upstream requires it, the longest soak wins,
+/// and `neverCarry` is the union.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionRules {
+    /// Selected ModelDeployments must name `spec.promotion.from`; without one they are
+    /// not promoted (`UpstreamRequired`).
+    #[serde(default)]
+    pub require_upstream: bool,
+    /// The least soak upstream, e.g. `24h`, whatever the ModelDeployment says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64), regex(pattern = DURATION))]
+    pub min_soak: Option<String>,
+    /// Items that are always signed off in the selected ModelDeployment's own
+    /// environment, even when it lists them in `spec.promotion.carry`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 63), regex(pattern = DNS1123_LABEL)))]
+    pub never_carry: Vec<String>,
 }
 
 /// A rule that satisfies items for a patch release trained on the same data.

@@ -34,10 +34,11 @@ pub use attestation::{
 pub use handoff_policy::{HandoffPolicy, HandoffPolicySpec, HandoffPolicyStatus};
 pub use model_deployment::{
     After, Analysis, Approval, AutoApproval, AutoApprovedItem, Canary, CanaryRecord, CanaryStatus,
-    CandidateTracking, ChecklistItem, ChecklistItemStatus, FailedCandidate, Handoff, HistoryEntry,
-    HistoryOutcome, ItemApproval, Measurement, ModelDeployment, ModelDeploymentSpec,
-    ModelDeploymentStatus, ModelIdentity, ModelRef, Owners, Phase, Role, RollbackMode,
-    RollbackPlan, RolloutStrategy, Serving, TrainingData,
+    CandidateTracking, CarriedFrom, CarriedSignOff, ChecklistItem, ChecklistItemStatus,
+    FailedCandidate, Handoff, HistoryEntry, HistoryOutcome, ItemApproval, Measurement,
+    ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus, ModelIdentity, ModelRef, Owners,
+    Phase, Promotion, Role, RollbackMode, RollbackPlan, RolloutStrategy, Serving, TrainingData,
+    UpstreamEvidence, UpstreamRef,
 };
 pub use team::{
     NotifyEvent, NotifyTarget, SecretKeyRef, SigningKey, Team, TeamMembers, TeamSpec, TeamStatus,

@@ -47,6 +47,20 @@ pub mod condition {
     pub const NOT_STALLED: &str = "NotStalled";
     /// Team `Ready=True`: its counts are current.
     pub const COUNTED: &str = "Counted";
+    /// `Ready=False`: `spec.promotion.from` names a ModelDeployment that does not exist.
+    pub const UPSTREAM_NOT_FOUND: &str = "UpstreamNotFound";
+    /// `Ready=False`: the upstream does not list this namespace in its
+    /// `spec.promotion.downstream`.
+    pub const UPSTREAM_NOT_SHARED: &str = "UpstreamNotShared";
+    /// `Ready=False`: the candidate's artifact is not the upstream's active version
+    /// (it never ran there, or no longer does).
+    pub const NOT_SERVED_UPSTREAM: &str = "NotServedUpstream";
+    /// `Ready=False`: the artifact serves upstream but not yet for the soak.
+    pub const SOAKING: &str = "Soaking";
+    /// `Ready=False`: the artifact failed upstream (rolled back, failed canary).
+    pub const FAILED_UPSTREAM: &str = "FailedUpstream";
+    /// `Ready=False`: a HandoffPolicy requires an upstream and the spec names none.
+    pub const UPSTREAM_REQUIRED: &str = "UpstreamRequired";
     /// HandoffPolicy `Ready=True`: it applies to what it selects.
     pub const IN_FORCE: &str = "InForce";
     /// HandoffPolicy `Ready=False`: a selector cannot be read, so it selects everything.
@@ -152,4 +166,7 @@ pub mod counted {
     pub const SIGNATURE_REQUIRED: &str = "SignatureRequired";
     /// The same person already counts for this item (distinct people are counted).
     pub const SAME_PERSON: &str = "SamePerson";
+    /// A sign-off carried from the upstream does not count here (its attester is not a
+    /// member of this ModelDeployment's owning Team, it was withdrawn, …).
+    pub const NOT_CARRIED: &str = "NotCarried";
 }

@@ -75,6 +75,7 @@ pub fn md(version: &str) -> ModelDeployment {
                 escalate_after: None,
             },
             rollout: None,
+            promotion: None,
             rollback: RollbackPlan {
                 mode: RollbackMode::Automatic,
                 progress_deadline_seconds: 60,

@@ -7,8 +7,21 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use super::trust::{Author, Verifier};
 use crate::api::{HistoryOutcome, ModelDeployment};
 
+/// An upstream sign-off offered to carry ([`crate::upstream`]): it counted upstream
+/// for this candidate's artifact and still verifies there. The gate decides whether it
+/// counts here.
+#[derive(Debug, Clone)]
+pub struct Offered {
+    pub item: String,
+    pub attested_by: String,
+    /// The groups recorded for the attester at admission (for membership here).
+    pub groups: Vec<String>,
+    pub attestation: std::sync::Arc<crate::api::Attestation>,
+    pub from: crate::api::CarriedFrom,
+}
+
 /// What the spec names as the candidate, and what is known about it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Candidate {
     /// Its candidate fingerprint: what a sign-off is about.
     pub fingerprint: String,
@@ -20,6 +33,13 @@ pub struct Candidate {
     /// Attestations without `spec.candidate` (admitted before fingerprints) count for
     /// it: it is the candidate they were admitted for, unchanged since.
     pub legacy_attestations: bool,
+    /// Its artifact fingerprint (the model and images, no configuration).
+    pub artifact: String,
+    /// Upstream sign-offs offered to carry, by item ([`crate::upstream`]); the gate
+    /// decides which count here.
+    pub carried: std::collections::BTreeMap<String, Vec<Offered>>,
+    /// Items of `spec.promotion.carry` with nothing to carry, and why.
+    pub not_carried: std::collections::BTreeMap<String, String>,
 }
 
 /// The candidate `md` names now.
@@ -58,6 +78,9 @@ pub fn current(md: &ModelDeployment, verifier: &dyn Verifier) -> Candidate {
         fingerprint,
         failed_at,
         legacy_attestations,
+        artifact: md.spec.artifact_fingerprint(),
+        carried: Default::default(),
+        not_carried: Default::default(),
     }
 }
 
@@ -78,6 +101,7 @@ mod tests {
         legacy: bool,
     ) -> CandidateTracking {
         CandidateTracking {
+            artifact_fingerprint: None,
             fingerprint,
             identity: m.spec.identity(),
             author: None,
@@ -120,6 +144,7 @@ mod tests {
         let fingerprint = m.spec.fingerprint();
         m.status = Some(ModelDeploymentStatus {
             failed_candidates: vec![FailedCandidate {
+                artifact_fingerprint: None,
                 fingerprint: fingerprint.clone(),
                 version: "2.4.0".into(),
                 failed_at: time(50),

@@ -19,6 +19,7 @@ use super::{
     observe::Observed,
     rollout::{self, Plan, PlanInput},
     trust::Verifier,
+    upstream,
     verdicts::{VerdictWrite, changed_verdicts},
 };
 use crate::api::{ModelDeployment, ModelDeploymentStatus, Role, labels, reasons::event};
@@ -126,10 +127,20 @@ pub fn decide(
     let mut md = read.clone();
     md.status.get_or_insert_default().history = trusted.history;
     let md = &md;
-    let candidate = candidate::current(md, verifier);
+    let mut candidate = candidate::current(md, verifier);
     let lookup = |name: &str| observed.team(name);
     let effective = observed.effective(md);
-    let gate = gate::evaluate(
+    let upstream = upstream::judge(
+        md,
+        &candidate.artifact,
+        &effective.promotion,
+        observed.upstream.as_ref(),
+        verifier,
+        &now,
+    );
+    candidate.carried = upstream.offered;
+    candidate.not_carried = upstream.not_carried;
+    let mut gate = gate::evaluate(
         md,
         &effective,
         &candidate,
@@ -138,6 +149,16 @@ pub fn decide(
         verifier,
         now.0,
     );
+    // The upstream decides whether a candidate may be promoted, not whether the
+    // version already promoted may keep running.
+    if !is_active(md, &candidate) {
+        gate.upstream = upstream.blocked;
+        gate.upstream_requeue = upstream.requeue_after;
+    }
+    gate.upstream_evidence = upstream.evidence.map(|mut evidence| {
+        evidence.carried = carried_sign_offs(&gate);
+        evidence
+    });
     let input = PlanInput {
         md,
         candidate: &candidate,
@@ -166,6 +187,34 @@ pub fn decide(
         writes,
         verdicts,
     }
+}
+
+/// Whether the candidate is the version that runs (and has not failed).
+fn is_active(md: &ModelDeployment, candidate: &candidate::Candidate) -> bool {
+    candidate.failed_at.is_none()
+        && md
+            .status
+            .as_ref()
+            .and_then(|s| s.history.last())
+            .is_some_and(|e| e.fingerprint_in(&md.spec) == candidate.fingerprint)
+}
+
+/// The sign-offs that count because they were carried from the upstream.
+fn carried_sign_offs(gate: &gate::GateOutcome) -> Vec<crate::api::CarriedSignOff> {
+    gate.items
+        .iter()
+        .filter(|item| item.attested)
+        .flat_map(|item| {
+            item.approvals.iter().filter_map(|a| {
+                let from = a.carried_from.as_ref()?;
+                Some(crate::api::CarriedSignOff {
+                    item: item.id.clone(),
+                    attested_by: a.attested_by.clone(),
+                    attestation: from.attestation.clone(),
+                })
+            })
+        })
+        .collect()
 }
 
 fn served_or_signed(md: &ModelDeployment, gate: &gate::GateOutcome) -> bool {

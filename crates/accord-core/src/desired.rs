@@ -340,6 +340,9 @@ pub(crate) mod tests {
 
     fn entry(md: &ModelDeployment, outcome: HistoryOutcome, users: &[&str]) -> HistoryEntry {
         HistoryEntry {
+            artifact_fingerprint: None,
+            available_since: None,
+            upstream: None,
             fingerprint: None,
             seal: None,
             version: md.spec.model.version.clone(),

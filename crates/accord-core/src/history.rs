@@ -69,6 +69,9 @@ mod tests {
 
     fn entry(version: &str) -> HistoryEntry {
         HistoryEntry {
+            artifact_fingerprint: None,
+            available_since: None,
+            upstream: None,
             fingerprint: None,
             version: version.into(),
             image: format!("img:{version}"),

@@ -9,6 +9,7 @@
 //!   [`seal`];
 //! - [`auto_approve`], [`observe`];
 //! - [`gate`]: which sign-offs count;
+//! - [`upstream`]: what the upstream environment showed, and the sign-offs it offers;
 //! - [`rollout`] (what happens next) and [`verdicts`];
 //! - [`decide`] (the whole decision and its writes) and [`admission`] (the webhook's).
 //!
@@ -41,6 +42,8 @@ pub mod auto_approve;
 pub mod observe;
 
 pub mod gate;
+
+pub mod upstream;
 
 pub mod rollout;
 pub mod verdicts;

@@ -48,6 +48,19 @@ pub struct Observed {
     pub policies: Vec<Arc<HandoffPolicy>>,
     /// The labels of the ModelDeployment's namespace, for policies' namespace selectors.
     pub namespace_labels: BTreeMap<String, String>,
+    /// The upstream `spec.promotion.from` names, when it names one.
+    pub upstream: Option<UpstreamObserved>,
+}
+
+/// The upstream environment's ModelDeployment as the operator's caches hold it.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamObserved {
+    /// The ModelDeployment `spec.promotion.from` names (`None`: it does not exist).
+    pub md: Option<Arc<ModelDeployment>>,
+    /// Attestations naming it in its namespace.
+    pub attestations: Vec<Arc<Attestation>>,
+    /// Its owner Teams by name, as they are now.
+    pub teams: BTreeMap<String, Option<Arc<Team>>>,
 }
 
 impl Observed {

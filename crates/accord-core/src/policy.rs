@@ -76,6 +76,20 @@ pub struct Effective {
     pub auto_approve: Vec<AutoRule>,
     /// Names of the policies that apply, sorted.
     pub policies: Vec<String>,
+    /// The matching policies' promotion rules, merged.
+    pub promotion: PromotionRules,
+}
+
+/// The strictest promotion rules of the matching policies: any policy requiring an
+/// upstream requires it, the longest `minSoak` wins, `neverCarry` is the union.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PromotionRules {
+    /// The first policy (by name) that requires an upstream.
+    pub require_upstream: Option<String>,
+    /// The longest `minSoak`, and the policy that set it.
+    pub min_soak: Option<(Duration, String)>,
+    /// Item id → the first policy that never carries it.
+    pub never_carry: BTreeMap<String, String>,
 }
 
 impl Effective {
@@ -229,6 +243,9 @@ pub fn effective<'a>(
                 rule: rule.name.clone(),
                 items: rule.items.clone(),
             }));
+        if let Some(rules) = &policy.spec.promotion {
+            merge_promotion(&mut out.promotion, rules, &by);
+        }
         if let Some(rules) = &policy.spec.attestations {
             if let Some(age) = rules.max_age.as_deref().and_then(parse_duration)
                 && out.rules.max_age.as_ref().is_none_or(|(d, _)| age < *d)
@@ -242,6 +259,26 @@ pub fn effective<'a>(
         }
     }
     out
+}
+
+fn merge_promotion(
+    out: &mut PromotionRules,
+    rules: &crate::api::handoff_policy::PromotionRules,
+    by: &str,
+) {
+    if rules.require_upstream && out.require_upstream.is_none() {
+        out.require_upstream = Some(by.to_string());
+    }
+    if let Some(soak) = rules.min_soak.as_deref().and_then(parse_duration)
+        && out.min_soak.as_ref().is_none_or(|(d, _)| soak > *d)
+    {
+        out.min_soak = Some((soak, by.to_string()));
+    }
+    for item in &rules.never_carry {
+        out.never_carry
+            .entry(item.clone())
+            .or_insert_with(|| by.to_string());
+    }
 }
 
 /// `md` with the effective checklist written into its spec, for checks that read the

@@ -110,6 +110,9 @@ mod tests {
             push_history(
                 &mut history,
                 HistoryEntry {
+                    artifact_fingerprint: None,
+                    available_since: None,
+                    upstream: None,
                     fingerprint: None,
                     seal: None,
                     version: format!("1.0.{i}"),

@@ -250,6 +250,7 @@ impl World {
                 .find(|n| n.metadata.name == namespace)
                 .and_then(|n| n.metadata.labels.clone())
                 .unwrap_or_default(),
+            upstream: None,
         }
     }
 

@@ -152,6 +152,7 @@ mod tests {
                 attested: true,
                 attestation: Some("a1".into()),
                 approvals: vec![crate::api::ItemApproval {
+                    carried_from: None,
                     attested_by: "alice".into(),
                     attestation: "a1".into(),
                 }],

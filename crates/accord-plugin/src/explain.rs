@@ -212,6 +212,7 @@ mod tests {
     /// The candidate of `m`, first seen at the testing epoch.
     fn tracked(m: &ModelDeployment) -> CandidateTracking {
         CandidateTracking {
+            artifact_fingerprint: None,
             fingerprint: None,
             identity: m.spec.identity(),
             author: None,
@@ -227,6 +228,7 @@ mod tests {
         let mut m = md("2.4.0");
         m.spec.handoff.escalate_after = Some("24h".into());
         let approval = |who: &str| crate::api::ItemApproval {
+            carried_from: None,
             attested_by: who.into(),
             attestation: format!("a-{who}"),
         };

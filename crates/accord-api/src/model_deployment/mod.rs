@@ -14,8 +14,9 @@ mod status;
 
 pub use status::{
     Approval, AutoApproval, AutoApprovedItem, CanaryRecord, CanaryStatus, CandidateTracking,
-    ChecklistItemStatus, FailedCandidate, HistoryEntry, HistoryOutcome, ItemApproval, Measurement,
-    ModelDeploymentStatus, ModelIdentity, Phase,
+    CarriedFrom, CarriedSignOff, ChecklistItemStatus, FailedCandidate, HistoryEntry,
+    HistoryOutcome, ItemApproval, Measurement, ModelDeploymentStatus, ModelIdentity, Phase,
+    UpstreamEvidence,
 };
 
 /// The serving container's name in the simple form (and the default `container` of a
@@ -63,6 +64,62 @@ pub struct ModelDeploymentSpec {
     /// analysis held, and the items marked `after: Canary` are attested).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutStrategy>,
+    /// Where this model earns its promotion before it runs here (`from`, `soak`,
+    /// `carry`), and which namespaces may cite this one as their upstream
+    /// (`downstream`). See docs/environments.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<Promotion>,
+}
+
+/// A ModelDeployment's place in a chain of environments (dev → staging → prod).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[x_kube(validation = kube::core::Rule::new("has(self.from) || (!has(self.soak) && (!has(self.carry) || size(self.carry) == 0))").message(
+    "spec.promotion.soak and spec.promotion.carry need spec.promotion.from: they describe the upstream a candidate comes through"
+))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.carry) || self.carry.all(x, self.carry.exists_one(y, y == x))").message(
+    "spec.promotion.carry item ids must be unique"
+).field_path(".carry"))]
+#[serde(rename_all = "camelCase")]
+pub struct Promotion {
+    /// The upstream ModelDeployment a candidate must have served in first. It must
+    /// list this namespace in its `promotion.downstream`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<UpstreamRef>,
+    /// How long the candidate's artifact must have served upstream, available without
+    /// a break, e.g. `24h` (Go-style duration). Absent: no soak (a HandoffPolicy's
+    /// `promotion.minSoak` may still set one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64), regex(pattern = DURATION))]
+    pub soak: Option<String>,
+    /// Checklist items whose upstream sign-off counts here, for the same artifact, when
+    /// the person who gave it is now a member of this ModelDeployment's owning Team.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 63), regex(pattern = DNS1123_LABEL)))]
+    pub carry: Vec<String>,
+    /// Namespaces whose ModelDeployments may cite this one as their upstream.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 63), regex(pattern = DNS1123_LABEL)))]
+    pub downstream: Vec<String>,
+}
+
+/// An upstream ModelDeployment, by namespace and name.
+#[derive(
+    KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct UpstreamRef {
+    /// Its namespace.
+    #[schemars(length(min = 1, max = 63), regex(pattern = DNS1123_LABEL))]
+    pub namespace: String,
+    /// Its name.
+    #[schemars(length(min = 1, max = 63), regex(pattern = DNS1123_LABEL))]
+    pub name: String,
+}
+
+impl std::fmt::Display for UpstreamRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
 }
 
 /// How a candidate reaches production.
@@ -466,6 +523,25 @@ impl ModelDeployment {
 }
 
 impl ModelDeploymentSpec {
+    /// The upstream this ModelDeployment's candidates come through, if any.
+    pub fn upstream(&self) -> Option<&UpstreamRef> {
+        self.promotion.as_ref()?.from.as_ref()
+    }
+
+    /// The namespaces that may cite this ModelDeployment as their upstream.
+    pub fn downstream(&self) -> &[String] {
+        self.promotion
+            .as_ref()
+            .map_or(&[][..], |p| p.downstream.as_slice())
+    }
+
+    /// The items whose upstream sign-off counts here.
+    pub fn carried_items(&self) -> &[String] {
+        self.promotion
+            .as_ref()
+            .map_or(&[][..], |p| p.carry.as_slice())
+    }
+
     /// The checklist item with this id.
     pub fn checklist_item(&self, id: &str) -> Option<&ChecklistItem> {
         self.handoff.checklist.iter().find(|item| item.id == id)

@@ -91,6 +91,10 @@ pub struct FailedCandidate {
     pub version: String,
     /// When it was rolled back; only attestations admitted later can promote it again.
     pub failed_at: Time,
+    /// Its artifact fingerprint: a downstream citing this ModelDeployment is not
+    /// promoted to an artifact that failed here (`FailedUpstream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_fingerprint: Option<String>,
 }
 
 /// A canary in progress.
@@ -155,6 +159,11 @@ pub struct CandidateTracking {
     /// status written by Accord before fingerprints existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// The artifact fingerprint (`sha256:…`): the model and the images that run,
+    /// without configuration. Sign-offs carry across environments only for the same
+    /// artifact (docs/environments.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_fingerprint: Option<String>,
     /// The candidate's version, digest, artifact and image, for humans.
     #[serde(flatten)]
     pub identity: ModelIdentity,
@@ -241,6 +250,10 @@ pub struct ChecklistItemStatus {
     /// `Canary`: attested on canary evidence, while the canary runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<After>,
+    /// Set when the sign-off that counts was given upstream and carried
+    /// (`spec.promotion.carry`): the upstream ModelDeployment and its Attestation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_from: Option<CarriedFrom>,
 }
 
 /// One person's sign-off counting for an item.
@@ -249,7 +262,57 @@ pub struct ChecklistItemStatus {
 pub struct ItemApproval {
     /// Who attested.
     pub attested_by: String,
-    /// The Attestation object.
+    /// The Attestation object (in the upstream's namespace when carried).
+    pub attestation: String,
+    /// Set when the sign-off was carried from the upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_from: Option<CarriedFrom>,
+}
+
+/// Where a carried sign-off was given.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CarriedFrom {
+    /// The upstream ModelDeployment, `namespace/name`.
+    pub model_deployment: String,
+    /// The Attestation there.
+    pub attestation: String,
+    /// Its uid, so a same-named Attestation made later is not the one that counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+}
+
+/// What the upstream showed when a downstream promoted: recorded in the promotion's
+/// history entry, sealed like the rest of it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpstreamEvidence {
+    /// The upstream ModelDeployment, `namespace/name`, and its uid.
+    pub model_deployment: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// The version that served there, its candidate fingerprint and artifact fingerprint.
+    pub version: String,
+    pub fingerprint: String,
+    pub artifact_fingerprint: String,
+    /// Since when it had served there, available without a break.
+    pub available_since: Time,
+    /// The soak that was required (a Go-style duration; `0s` when none).
+    pub soak: String,
+    /// The sign-offs carried from there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carried: Vec<CarriedSignOff>,
+}
+
+/// One sign-off carried from the upstream into a promotion.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CarriedSignOff {
+    /// The checklist item.
+    pub item: String,
+    /// Who gave it upstream (a member of this ModelDeployment's owning Team now).
+    pub attested_by: String,
+    /// The upstream Attestation.
     pub attestation: String,
 }
 
@@ -261,6 +324,9 @@ pub struct HistoryEntry {
     /// written before fingerprints existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// Its artifact fingerprint (the model and the images, without configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_fingerprint: Option<String>,
     /// The version that was promoted or restored.
     pub version: String,
     /// Its serving image.
@@ -300,6 +366,13 @@ pub struct HistoryEntry {
     /// this set is a known-good rollback target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_at: Option<Time>,
+    /// While this entry runs: since when it has been available without a break (reset
+    /// when its pods stop being Ready). A downstream's soak is measured from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_since: Option<Time>,
+    /// For a promotion through an upstream (`spec.promotion.from`): what it showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamEvidence>,
     /// Accord's seal over this entry (HMAC, key in the operator's namespace). The
     /// operator never deploys from an entry whose seal does not verify.
     #[serde(default, skip_serializing_if = "Option::is_none")]

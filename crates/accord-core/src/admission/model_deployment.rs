@@ -211,10 +211,62 @@ fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<Decisio
             all: false,
         });
     }
+    decisions.extend(promotion_decisions(old, new));
     if privileges(&old.spec.serving) != privileges(&new.spec.serving) {
         decisions.push(DecisionRight {
             action: "change what the pods may do (ServiceAccount, security contexts, host access in spec.serving) of".into(),
             teams: vec![team_of(Role::Platform)],
+            all: false,
+        });
+    }
+    decisions
+}
+
+/// The promotion decisions of an update: where candidates come from and how long they
+/// soak there, and which namespaces may cite this one, are the platform team's; adding
+/// an item to `carry` loosens that item, so it is its owning team's, like removing it.
+fn promotion_decisions<'a>(
+    old: &'a ModelDeployment,
+    new: &ModelDeployment,
+) -> Vec<DecisionRight<'a>> {
+    let platform = old.spec.owners.team_for(Role::Platform);
+    let (before, after) = (
+        old.spec.promotion.clone().unwrap_or_default(),
+        new.spec.promotion.clone().unwrap_or_default(),
+    );
+    let mut decisions = Vec::new();
+    if before.from != after.from || before.soak != after.soak {
+        decisions.push(DecisionRight {
+            action: "change spec.promotion.from or spec.promotion.soak (where candidates come from, and how long they serve there first) of".into(),
+            teams: vec![platform],
+            all: false,
+        });
+    }
+    if before.downstream != after.downstream {
+        decisions.push(DecisionRight {
+            action: "change spec.promotion.downstream (the namespaces that may cite it as their upstream) of".into(),
+            teams: vec![platform],
+            all: false,
+        });
+    }
+    for item in after.carry.iter().filter(|i| !before.carry.contains(i)) {
+        let owning = old
+            .spec
+            .checklist_item(item)
+            .map(|i| old.spec.owners.team_for(i.owner))
+            .or_else(|| {
+                let team = old.item_team(item)?;
+                Role::ALL
+                    .into_iter()
+                    .map(|role| old.spec.owners.team_for(role))
+                    .find(|t| *t == team)
+            })
+            .unwrap_or(platform);
+        decisions.push(DecisionRight {
+            action: format!(
+                "let checklist item {item} count on its upstream sign-off (spec.promotion.carry) in"
+            ),
+            teams: vec![owning],
             all: false,
         });
     }
@@ -777,5 +829,81 @@ mod tests {
             validate_update(&old, &bump, &user("mallory", &[]), &teams, &rights()),
             Verdict::allow()
         );
+    }
+
+    #[test]
+    fn promotion_is_the_platform_teams_and_carry_the_items_owners() {
+        use crate::api::{Promotion, UpstreamRef};
+        let old = md("2.4.0");
+        let from = |ns: &str| {
+            let mut m = old.clone();
+            m.spec.promotion = Some(Promotion {
+                from: Some(UpstreamRef {
+                    namespace: ns.into(),
+                    name: "fraud-scorer".into(),
+                }),
+                ..Default::default()
+            });
+            m
+        };
+        let mallory = user("mallory", &[]);
+        let platform = user("pat", &["ml-platform-eng"]);
+        let data = user("alice", &["data-platform-eng"]);
+        let message = denied(validate_update(
+            &old,
+            &from("mallory-staging"),
+            &mallory,
+            &teams,
+            &rights(),
+        ));
+        assert!(message.contains("spec.promotion.from"), "{message}");
+        assert!(message.contains("members of team ml-platform"), "{message}");
+        assert_eq!(
+            validate_update(&old, &from("staging"), &platform, &teams, &rights()),
+            Verdict::allow()
+        );
+        // The soak too, and removing the upstream altogether.
+        let cited = from("staging");
+        let mut shorter = cited.clone();
+        shorter.spec.promotion.as_mut().unwrap().soak = Some("1s".into());
+        denied(validate_update(
+            &cited,
+            &shorter,
+            &mallory,
+            &teams,
+            &rights(),
+        ));
+        denied(validate_update(&cited, &old, &mallory, &teams, &rights()));
+        // Carrying an item loosens it: its owning team decides, not the platform team.
+        let mut carried = cited.clone();
+        carried.spec.promotion.as_mut().unwrap().carry = vec!["drift".into()];
+        let message = denied(validate_update(
+            &cited,
+            &carried,
+            &platform,
+            &teams,
+            &rights(),
+        ));
+        assert!(
+            message.contains("item drift") && message.contains("data-platform"),
+            "{message}"
+        );
+        assert_eq!(
+            validate_update(&cited, &carried, &data, &teams, &rights()),
+            Verdict::allow()
+        );
+        // Dropping an item from carry only tightens.
+        assert_eq!(
+            validate_update(&carried, &cited, &mallory, &teams, &rights()),
+            Verdict::allow()
+        );
+        // Sharing with a namespace is the upstream's platform team's.
+        let mut shared = old.clone();
+        shared.spec.promotion = Some(Promotion {
+            downstream: vec!["mallory-prod".into()],
+            ..Default::default()
+        });
+        let message = denied(validate_update(&old, &shared, &mallory, &teams, &rights()));
+        assert!(message.contains("spec.promotion.downstream"), "{message}");
     }
 }

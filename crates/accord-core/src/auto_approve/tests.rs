@@ -29,6 +29,9 @@ fn after(active: &ModelDeployment, candidate: ModelDeployment, available: bool) 
     let mut m = candidate;
     m.status = Some(ModelDeploymentStatus {
         history: vec![HistoryEntry {
+            artifact_fingerprint: None,
+            available_since: None,
+            upstream: None,
             fingerprint: Some(active.spec.fingerprint()),
             version: active.spec.model.version.clone(),
             image: active.spec.serving.serving_image(),
@@ -179,6 +182,7 @@ fn a_failed_candidate_or_an_unknown_author_is_never_auto_approved() {
     let out = judge(&m, &e, &current(&m, &unknown));
     assert!(out.granted.is_empty() && out.refused["latency"].contains("cannot tell who"));
     m.status.as_mut().unwrap().failed_candidates = vec![crate::api::FailedCandidate {
+        artifact_fingerprint: None,
         fingerprint: m.spec.fingerprint(),
         version: "2.4.1".into(),
         failed_at: time(20),

@@ -16,6 +16,7 @@ mod sign_off_rules;
 mod signature;
 
 pub use provenance::is_for_candidate;
+pub(crate) use provenance::recorded_groups;
 use sign_off_rules::policy_rejection;
 
 use crate::{
@@ -43,6 +44,14 @@ fn rejected(reason: &'static str, message: impl Into<String>) -> Option<Rejectio
     })
 }
 
+/// Why the upstream environment does not let the candidate through
+/// ([`crate::upstream`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamBlock {
+    pub reason: &'static str,
+    pub message: String,
+}
+
 /// The gate's verdict for one candidate.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GateOutcome {
@@ -65,17 +74,26 @@ pub struct GateOutcome {
     pub auto_approval: Option<AutoApproval>,
     /// The HandoffPolicies that apply, by name.
     pub policies: Vec<String>,
+    /// Set when the upstream environment does not let the candidate through yet
+    /// (set by [`crate::decide`]); the candidate waits whatever is attested.
+    pub upstream: Option<UpstreamBlock>,
+    /// When the upstream's verdict changes by time alone (its soak is met).
+    pub upstream_requeue: Option<std::time::Duration>,
+    /// What the upstream showed, with the sign-offs carried, for the promotion's
+    /// history entry.
+    pub upstream_evidence: Option<crate::api::UpstreamEvidence>,
 }
 
 impl GateOutcome {
-    /// Whether every required item is attested.
+    /// Whether every required item is attested (and the upstream lets it through).
     pub fn complete(&self) -> bool {
-        self.owed.is_empty() && self.owed_after_canary.is_empty()
+        self.owed.is_empty() && self.owed_after_canary.is_empty() && self.upstream.is_none()
     }
 
-    /// Whether every item needed before a canary is attested.
+    /// Whether every item needed before a canary is attested (and the upstream lets
+    /// it through).
     pub fn ready_for_canary(&self) -> bool {
-        self.owed.is_empty()
+        self.owed.is_empty() && self.upstream.is_none()
     }
 
     /// Number of required items not attested.
@@ -98,7 +116,12 @@ impl GateOutcome {
             .owed_after_canary
             .iter()
             .map(|(team, items)| format!("{team} owes {} (on canary evidence)", items.join(", ")));
-        before.chain(after).collect::<Vec<_>>().join("; ")
+        let upstream = self.upstream.iter().map(|b| b.message.clone());
+        upstream
+            .chain(before)
+            .chain(after)
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -322,6 +345,7 @@ impl Judge<'_> {
                     status.approvals.push(ItemApproval {
                         attested_by: who,
                         attestation: att_name,
+                        carried_from: None,
                     });
                     status.reason = None;
                 }
@@ -335,7 +359,76 @@ impl Judge<'_> {
                 }
             }
         }
+        if item.conflict.is_none() {
+            self.carry(item, team_name, team, rules, &mut status);
+        }
         status
+    }
+
+    /// Sign-offs carried from the upstream (`spec.promotion.carry`) count as more
+    /// distinct people when their attester is a member of this item's Team now, did
+    /// not introduce this candidate, and the sign-off meets this model's policies.
+    /// Their verdicts are the upstream's own: nothing is written to them from here.
+    fn carry(
+        &self,
+        item: &Requirement,
+        team_name: &str,
+        team: Option<&Team>,
+        rules: &SignOffRules,
+        status: &mut ChecklistItemStatus,
+    ) {
+        let needed = item.min_approvals.max(1) as usize;
+        let offered = self.candidate.carried.get(&item.id).into_iter().flatten();
+        let mut refused = Vec::new();
+        for sign_off in offered {
+            if status.approvals.len() >= needed {
+                break;
+            }
+            let who = &sign_off.attested_by;
+            if status.approvals.iter().any(|a| a.attested_by == *who) {
+                continue;
+            }
+            let member = team.is_some_and(|t| {
+                is_member(t, who, &sign_off.groups)
+                    || (sign_off.attestation.is_signed()
+                        && t.spec.signing_keys.iter().any(|k| k.user == *who))
+            });
+            let rejection = match &self.candidate.author {
+                _ if !member => Some(format!("{who} is not a member of team {team_name}")),
+                crate::trust::Author::Known(author) if author == who => Some(format!(
+                    "{who} introduced this candidate and may not attest it (separation of duties)"
+                )),
+                crate::trust::Author::Unknown(why) => Some(format!(
+                    "Accord cannot tell who introduced this candidate: {why}"
+                )),
+                _ => policy_rejection(&sign_off.attestation, rules, self.now).map(|r| r.message),
+            };
+            match rejection {
+                Some(why) => refused.push(format!(
+                    "the sign-off carried from {} ({}) does not count: {why}",
+                    sign_off.from.model_deployment, sign_off.from.attestation
+                )),
+                None => {
+                    if status.approvals.is_empty() {
+                        status.attested_by = Some(who.clone());
+                        status.attestation = Some(sign_off.from.attestation.clone());
+                        status.carried_from = Some(sign_off.from.clone());
+                        status.attested_at =
+                            sign_off.attestation.metadata.creation_timestamp.clone();
+                    }
+                    status.approvals.push(ItemApproval {
+                        attested_by: who.clone(),
+                        attestation: sign_off.from.attestation.clone(),
+                        carried_from: Some(sign_off.from.clone()),
+                    });
+                    status.reason = None;
+                }
+            }
+        }
+        if status.approvals.len() < needed && status.reason.is_none() {
+            let not_carried = self.candidate.not_carried.get(&item.id).cloned();
+            status.reason = refused.into_iter().next().or(not_carried);
+        }
     }
 }
 

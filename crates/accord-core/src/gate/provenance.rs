@@ -15,7 +15,7 @@ use crate::{
     trust::Author,
 };
 
-fn recorded_groups(attestation: &Attestation) -> Vec<String> {
+pub(crate) fn recorded_groups(attestation: &Attestation) -> Vec<String> {
     attestation
         .metadata
         .annotations

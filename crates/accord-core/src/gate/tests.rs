@@ -288,6 +288,7 @@ fn attestations_from_before_fingerprints_count_only_for_an_adopted_candidate() {
     assert_eq!(out.rejected[0].1.reason, counted::NO_CANDIDATE);
     assert!(!out.complete());
     let tracking = crate::api::CandidateTracking {
+        artifact_fingerprint: None,
         fingerprint: None,
         identity: md.spec.identity(),
         author: None,
@@ -308,6 +309,7 @@ fn sign_off_from_before_a_failure_never_counts_again() {
     let mut md = md("2.4.0");
     md.status = Some(crate::api::ModelDeploymentStatus {
         failed_candidates: vec![crate::api::FailedCandidate {
+            artifact_fingerprint: None,
             fingerprint: md.spec.fingerprint(),
             version: "2.4.0".into(),
             failed_at: time(100),

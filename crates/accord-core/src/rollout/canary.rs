@@ -254,6 +254,8 @@ impl Planner<'_> {
             fingerprint: run.fingerprint.clone(),
             version: run.version.clone(),
             failed_at: self.now(),
+            artifact_fingerprint: (run.fingerprint == self.input.candidate.fingerprint)
+                .then(|| self.input.candidate.artifact.clone()),
         });
         self.signals.rolled_back = true;
         let note = format!(

@@ -26,14 +26,10 @@ impl<'a> Planner<'a> {
         self.apply_operational_change(&mut active);
         let live = self.live_deployment(&active);
         if live.is_some_and(|d| d.rollout_complete) {
-            if active.available_at.is_none() {
-                let now = self.now();
-                self.status
-                    .history
-                    .last_mut()
-                    .expect("non-empty")
-                    .available_at = Some(now);
-            }
+            let now = self.now();
+            let last = self.status.history.last_mut().expect("non-empty");
+            last.available_at.get_or_insert_with(|| now.clone());
+            last.available_since.get_or_insert(now);
             self.status.unready_since = None;
             return ActiveHealth::default();
         }
@@ -87,6 +83,12 @@ impl<'a> Planner<'a> {
             .unready_since
             .get_or_insert_with(|| self.input.now.clone())
             .clone();
+        // A break: a downstream's soak starts again once it is available again.
+        self.status
+            .history
+            .last_mut()
+            .expect("non-empty")
+            .available_since = None;
         let deadline = seconds(self.spec().rollback.progress_deadline_seconds);
         let waited = elapsed(&since, &self.input.now);
         let why = format!(

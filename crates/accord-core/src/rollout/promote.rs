@@ -55,6 +55,9 @@ impl Planner<'_> {
             .retain(|f| f.fingerprint != fingerprint);
         let entry = HistoryEntry {
             fingerprint: Some(fingerprint),
+            artifact_fingerprint: Some(self.input.candidate.artifact.clone()),
+            available_since: None,
+            upstream: self.input.gate.upstream_evidence.clone(),
             seal: None,
             version: candidate.version.clone(),
             image: candidate.image.clone(),
@@ -130,7 +133,14 @@ impl Planner<'_> {
             .map(|e| format!("; {} keeps serving", e.version))
             .unwrap_or_default();
         let message = format!("{version} is not promoted: {owed}{serving}");
-        self.condition(READY, false, reason::AWAITING_ATTESTATIONS, message);
+        let why = match &self.input.gate.upstream {
+            Some(block) => block.reason,
+            None => reason::AWAITING_ATTESTATIONS,
+        };
+        self.condition(READY, false, why, message);
+        if let Some(soaked) = self.input.gate.upstream_requeue {
+            self.requeue_within(soaked);
+        }
         let tracking = self.status.candidate.as_mut().expect("tracked in step 1");
         if !tracking.blocked_reported {
             tracking.blocked_reported = true;

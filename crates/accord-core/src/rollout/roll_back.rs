@@ -127,6 +127,8 @@ impl Planner<'_> {
             reason: reason.to_string(),
             approvals: vec![],
             available_at: None,
+            available_since: None,
+            upstream: None,
             ..target.clone()
         };
         let failed = failed.clone();
@@ -144,6 +146,7 @@ impl Planner<'_> {
             fingerprint: failed_fingerprint,
             version: failed.version.clone(),
             failed_at: self.now(),
+            artifact_fingerprint: failed.artifact_fingerprint.clone(),
         });
         let excess = self
             .status

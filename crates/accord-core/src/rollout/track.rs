@@ -29,11 +29,13 @@ impl Planner<'_> {
             // Tracked before fingerprints existed, and still the same: adopted as is.
             Some(old) if same || candidate.legacy_attestations => CandidateTracking {
                 fingerprint: Some(candidate.fingerprint.clone()),
+                artifact_fingerprint: Some(candidate.artifact.clone()),
                 legacy_attestations: candidate.legacy_attestations,
                 ..old
             },
             _ => CandidateTracking {
                 fingerprint: Some(candidate.fingerprint.clone()),
+                artifact_fingerprint: Some(candidate.artifact.clone()),
                 identity: self.spec().identity(),
                 author: None,
                 legacy_attestations: false,
@@ -80,6 +82,7 @@ impl Planner<'_> {
                 fingerprint: self.fingerprint().to_string(),
                 version: legacy.version,
                 failed_at,
+                artifact_fingerprint: None,
             });
         }
     }

@@ -1,7 +1,11 @@
 //! What one reconcile reads, taken from the shared watch caches into the plain value
 //! the pure decision takes ([`accord_core::observe::Observed`]). No API calls.
 
-use accord_core::{api::ModelDeployment, desired, observe::Observed};
+use accord_core::{
+    api::ModelDeployment,
+    desired,
+    observe::{Observed, UpstreamObserved},
+};
 use kube::{ResourceExt, runtime::reflector::ObjectRef};
 
 use crate::watch::Stores;
@@ -36,5 +40,35 @@ pub fn observe(stores: &Stores, md: &ModelDeployment) -> Observed {
         foreign: vec![],
         policies: stores.policies.state(),
         namespace_labels: stores.namespace_labels(&namespace),
+        upstream: upstream(stores, md),
     }
+}
+
+/// The upstream `spec.promotion.from` names, with its Attestations and owner Teams.
+fn upstream(stores: &Stores, md: &ModelDeployment) -> Option<UpstreamObserved> {
+    let from = md.spec.upstream()?;
+    let key = Stores::model_deployment_ref(&from.namespace, &from.name);
+    let Some(up) = stores
+        .model_deployments
+        .get(&key)
+        .and_then(|guard| guard.0.as_ref().ok().cloned())
+    else {
+        return Some(UpstreamObserved::default());
+    };
+    let attestations = stores.attestations.state_filter(|a| {
+        a.spec.model_deployment == from.name
+            && a.metadata.namespace.as_deref() == Some(&from.namespace)
+    });
+    let teams = up
+        .spec
+        .owners
+        .teams()
+        .into_iter()
+        .map(|team| (team.to_string(), stores.teams.get(&ObjectRef::new(team))))
+        .collect();
+    Some(UpstreamObserved {
+        md: Some(std::sync::Arc::new(up)),
+        attestations,
+        teams,
+    })
 }

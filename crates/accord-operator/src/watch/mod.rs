@@ -181,33 +181,25 @@ impl Watches {
         ));
         let tx = requests.clone();
         let own_writes = Arc::new(OwnWrites::default());
-        let ours = own_writes.clone();
         tokio::spawn(reflect(
             Api::all(client.clone()),
             all.clone(),
             md_writer,
             tx.clone(),
-            move |old: Option<&Guard>, new: Option<&Guard>| {
-                let status = |g: &Guard| g.0.as_ref().ok().and_then(|md| md.status.clone());
-                let own = match (old, new) {
-                    (_, Some(md)) => ours.is_own(&namespaced_name(md.meta()), &status(md)),
-                    (Some(md), None) => {
-                        ours.forget(&namespaced_name(md.meta()));
-                        false
-                    }
-                    (None, None) => false,
-                };
-                triggers::model_deployment_changed(old, new, own)
-            },
+            model_deployment_changes(own_writes.clone(), stores.model_deployments.clone()),
         ));
         let writers = (team_writer, policy_writer, namespace_writer);
         spawn_dependency_watches(client, &stores, writers, &tx);
+        let md_store = stores.model_deployments.clone();
         tokio::spawn(reflect(
             Api::all(client.clone()),
             all,
             attestation_writer,
             tx.clone(),
-            triggers::attestation_changed,
+            move |old: Option<&Attestation>, new: Option<&Attestation>| {
+                let requests = triggers::attestation_changed(old, new);
+                triggers::and_downstreams(requests, &md_store.state())
+            },
         ));
         tokio::spawn(reflect(
             Api::all(client.clone()),
@@ -236,6 +228,34 @@ impl Watches {
     }
 }
 
+/// What a ModelDeployment change asks for: its own reconcile unless the change is
+/// Accord's own status write, its Teams' recounts, and — as an upstream — the
+/// reconciles of the ModelDeployments citing it.
+fn model_deployment_changes(
+    own_writes: Arc<OwnWrites>,
+    md_store: Store<Guard>,
+) -> impl Fn(Option<&Guard>, Option<&Guard>) -> Vec<Request> + Send + 'static {
+    move |old: Option<&Guard>, new: Option<&Guard>| {
+        let status = |g: &Guard| g.0.as_ref().ok().and_then(|md| md.status.clone());
+        let own = match (old, new) {
+            (_, Some(md)) => own_writes.is_own(&namespaced_name(md.meta()), &status(md)),
+            (Some(md), None) => {
+                own_writes.forget(&namespaced_name(md.meta()));
+                false
+            }
+            (None, None) => false,
+        };
+        let mut requests = triggers::model_deployment_changed(old, new, own);
+        let all = md_store.state();
+        requests.extend(triggers::upstream_changed(
+            old,
+            new,
+            all.iter().map(AsRef::as_ref),
+        ));
+        requests
+    }
+}
+
 /// The watches of what ModelDeployments depend on: a Team change reconciles the
 /// ModelDeployments naming it; a HandoffPolicy change those it selected or selects; a
 /// namespace's labels, those in it.
@@ -258,7 +278,8 @@ fn spawn_dependency_watches(
         tx.clone(),
         move |old: Option<&Team>, new: Option<&Team>| {
             let named_by = md_store.state();
-            triggers::team_changed(old, new, named_by.iter().map(AsRef::as_ref))
+            let requests = triggers::team_changed(old, new, named_by.iter().map(AsRef::as_ref));
+            triggers::and_downstreams(requests, &named_by)
         },
     ));
     let (md_store, all_stores) = (stores.model_deployments.clone(), stores.clone());

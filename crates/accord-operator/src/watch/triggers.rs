@@ -90,6 +90,93 @@ pub fn model_deployment_changed(
     requests
 }
 
+/// The ModelDeployments citing `namespace/name` as their upstream
+/// (`spec.promotion.from`), any namespace.
+fn citing<'a>(
+    namespace: &str,
+    name: &str,
+    model_deployments: impl IntoIterator<Item = &'a Guard>,
+) -> Vec<Request> {
+    model_deployments
+        .into_iter()
+        .filter_map(|guard| guard.0.as_ref().ok())
+        .filter(|md| {
+            md.spec
+                .upstream()
+                .is_some_and(|from| from.namespace == namespace && from.name == name)
+        })
+        .map(|md| md_request(&md.namespace().unwrap_or_default(), &md.name_any()))
+        .collect()
+}
+
+fn shares(guard: &Guard) -> bool {
+    guard
+        .0
+        .as_ref()
+        .is_ok_and(|md| !md.spec.downstream().is_empty())
+}
+
+/// A ModelDeployment changed as an upstream: those citing it are decided again when
+/// it came or went, or when anything of it changed while it shares itself
+/// (`spec.promotion.downstream`) — its history, failures, and Accord's own status
+/// writes included, since a downstream's soak and carry read them. An upstream that
+/// shares itself with nobody asks for nothing after it exists.
+pub fn upstream_changed<'a>(
+    old: Option<&Guard>,
+    new: Option<&Guard>,
+    model_deployments: impl IntoIterator<Item = &'a Guard>,
+) -> Vec<Request> {
+    let relevant = match (old, new) {
+        (Some(old), Some(new)) => {
+            (shares(old) || shares(new))
+                && (beyond_status(old, new)
+                    || status_of(old) != status_of(new)
+                    || old.0.as_ref().ok().map(|m| &m.spec) != new.0.as_ref().ok().map(|m| &m.spec))
+        }
+        _ => true,
+    };
+    let Some(changed) = new.or(old).filter(|_| relevant) else {
+        return vec![];
+    };
+    citing(
+        &changed.namespace().unwrap_or_default(),
+        &changed.name_any(),
+        model_deployments,
+    )
+}
+
+/// Adds, for every ModelDeployment `requests` names that shares itself as an
+/// upstream, the ModelDeployments citing it: what decides the upstream (its
+/// Attestations, its Teams) decides what carries from it too.
+pub fn and_downstreams(
+    requests: Vec<Request>,
+    model_deployments: &[std::sync::Arc<Guard>],
+) -> Vec<Request> {
+    let upstreams: Vec<(String, String)> = requests
+        .iter()
+        .filter_map(|request| match request {
+            Request::ModelDeployment(key) => Some((key.namespace.clone()?, key.name.clone())),
+            _ => None,
+        })
+        .filter(|(namespace, name)| {
+            model_deployments.iter().any(|guard| {
+                guard.name_any() == *name
+                    && guard.namespace().as_deref() == Some(namespace)
+                    && shares(guard)
+            })
+        })
+        .collect();
+    let mut requests = requests;
+    for (namespace, name) in upstreams {
+        requests.extend(citing(
+            &namespace,
+            &name,
+            model_deployments.iter().map(AsRef::as_ref),
+        ));
+    }
+    requests
+}
+
 /// A HandoffPolicy changed: when its spec did (or it came or went), every
 /// ModelDeployment it selected before or selects now is decided again, and the policy
 /// is recounted. A policy status write asks for nothing.
@@ -535,5 +622,70 @@ mod tests {
         assert_eq!(md_requests(&requests), ["fraud-scorer"]);
         assert!(requests.contains(&Request::Policies));
         assert!(namespace_changed(Some(&after), Some(&after.clone()), &mds).is_empty());
+    }
+
+    #[test]
+    fn an_upstream_change_reconciles_only_its_downstreams() {
+        use crate::api::{Promotion, UpstreamRef};
+        let mut staging = md("2.4.0");
+        staging.metadata.namespace = Some("staging".into());
+        staging.spec.promotion = Some(Promotion {
+            downstream: vec!["prod".into()],
+            ..Default::default()
+        });
+        let mut prod = md("2.4.0");
+        prod.metadata.namespace = Some("prod".into());
+        prod.spec.promotion = Some(Promotion {
+            from: Some(UpstreamRef {
+                namespace: "staging".into(),
+                name: "fraud-scorer".into(),
+            }),
+            ..Default::default()
+        });
+        let mut other = md("1.0.0");
+        other.metadata.namespace = Some("elsewhere".into());
+        let mds = [guard(staging.clone()), guard(prod.clone()), guard(other)];
+        // Accord's own status write on the upstream (its availability) reaches prod only.
+        let mut available = staging.clone();
+        available.status = Some(ModelDeploymentStatus {
+            phase: Some(Phase::Serving),
+            ..Default::default()
+        });
+        let requests = upstream_changed(
+            Some(&guard(staging.clone())),
+            Some(&guard(available.clone())),
+            &mds,
+        );
+        assert_eq!(requests, vec![md_request("prod", "fraud-scorer")]);
+        // Nothing changed: nothing asked.
+        assert!(
+            upstream_changed(
+                Some(&guard(available.clone())),
+                Some(&guard(available)),
+                &mds
+            )
+            .is_empty()
+        );
+        // A model that shares itself with nobody asks nothing of anyone on a status write.
+        let mut alone = md("1.0.0");
+        alone.metadata.namespace = Some("staging".into());
+        let mut written = alone.clone();
+        written.status = Some(ModelDeploymentStatus::default());
+        assert!(upstream_changed(Some(&guard(alone)), Some(&guard(written)), &mds).is_empty());
+        // An upstream Attestation reconciles the upstream and its downstream.
+        let arcs: Vec<std::sync::Arc<Guard>> =
+            mds.iter().cloned().map(std::sync::Arc::new).collect();
+        let requests = and_downstreams(vec![md_request("staging", "fraud-scorer")], &arcs);
+        assert_eq!(
+            requests,
+            vec![
+                md_request("staging", "fraud-scorer"),
+                md_request("prod", "fraud-scorer")
+            ]
+        );
+        assert_eq!(
+            and_downstreams(vec![md_request("elsewhere", "fraud-scorer")], &arcs).len(),
+            1
+        );
     }
 }
