@@ -250,7 +250,15 @@ fn examples_are_accepted() {
         "examples/policies.yaml",
         "examples/fraud-scorer.yaml",
         "examples/fraud-scorer-gpu.yaml",
+        "examples/environments/pipeline.yaml",
     ] {
+        if file.contains("environments") {
+            // Its ModelDeployments live in namespaces the file creates; a server-side
+            // dry run needs them to exist.
+            for ns in ["payments-dev", "payments-staging", "payments-prod"] {
+                let _ = admin.run(&["create", "namespace", ns]);
+            }
+        }
         let out = admin.run(&[
             "apply",
             "--dry-run=server",
