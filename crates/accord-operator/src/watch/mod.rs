@@ -198,7 +198,7 @@ impl Watches {
             tx.clone(),
             move |old: Option<&Attestation>, new: Option<&Attestation>| {
                 let requests = triggers::attestation_changed(old, new);
-                triggers::and_downstreams(requests, &md_store.state())
+                triggers::and_downstreams(requests, &|key| md_store.get(key), || md_store.state())
             },
         ));
         tokio::spawn(reflect(
@@ -246,12 +246,7 @@ fn model_deployment_changes(
             (None, None) => false,
         };
         let mut requests = triggers::model_deployment_changed(old, new, own);
-        let all = md_store.state();
-        requests.extend(triggers::upstream_changed(
-            old,
-            new,
-            all.iter().map(AsRef::as_ref),
-        ));
+        requests.extend(triggers::upstream_changed(old, new, || md_store.state()));
         requests
     }
 }
@@ -279,7 +274,8 @@ fn spawn_dependency_watches(
         move |old: Option<&Team>, new: Option<&Team>| {
             let named_by = md_store.state();
             let requests = triggers::team_changed(old, new, named_by.iter().map(AsRef::as_ref));
-            triggers::and_downstreams(requests, &named_by)
+            let get = |key: &ObjectRef<Guard>| md_store.get(key);
+            triggers::and_downstreams(requests, &get, || named_by.clone())
         },
     ));
     let (md_store, all_stores) = (stores.model_deployments.clone(), stores.clone());

@@ -120,11 +120,12 @@ fn shares(guard: &Guard) -> bool {
 /// it came or went, or when anything of it changed while it shares itself
 /// (`spec.promotion.downstream`) — its history, failures, and Accord's own status
 /// writes included, since a downstream's soak and carry read them. An upstream that
-/// shares itself with nobody asks for nothing after it exists.
-pub fn upstream_changed<'a>(
+/// shares itself with nobody asks for nothing after it exists, and `all` (every
+/// cached ModelDeployment) is only read when something is asked.
+pub fn upstream_changed(
     old: Option<&Guard>,
     new: Option<&Guard>,
-    model_deployments: impl IntoIterator<Item = &'a Guard>,
+    all: impl FnOnce() -> Vec<std::sync::Arc<Guard>>,
 ) -> Vec<Request> {
     let relevant = match (old, new) {
         (Some(old), Some(new)) => {
@@ -141,38 +142,35 @@ pub fn upstream_changed<'a>(
     citing(
         &changed.namespace().unwrap_or_default(),
         &changed.name_any(),
-        model_deployments,
+        all().iter().map(AsRef::as_ref),
     )
 }
 
 /// Adds, for every ModelDeployment `requests` names that shares itself as an
-/// upstream, the ModelDeployments citing it: what decides the upstream (its
-/// Attestations, its Teams) decides what carries from it too.
+/// upstream (`get` looks one up), the ModelDeployments citing it: what decides the
+/// upstream (its Attestations, its Teams) decides what carries from it too. `all` is
+/// only read when one does.
 pub fn and_downstreams(
     requests: Vec<Request>,
-    model_deployments: &[std::sync::Arc<Guard>],
+    get: &dyn Fn(&ObjectRef<Guard>) -> Option<std::sync::Arc<Guard>>,
+    all: impl FnOnce() -> Vec<std::sync::Arc<Guard>>,
 ) -> Vec<Request> {
     let upstreams: Vec<(String, String)> = requests
         .iter()
         .filter_map(|request| match request {
-            Request::ModelDeployment(key) => Some((key.namespace.clone()?, key.name.clone())),
+            Request::ModelDeployment(key) => get(key)
+                .filter(|guard| shares(guard))
+                .map(|_| (key.namespace.clone().unwrap_or_default(), key.name.clone())),
             _ => None,
         })
-        .filter(|(namespace, name)| {
-            model_deployments.iter().any(|guard| {
-                guard.name_any() == *name
-                    && guard.namespace().as_deref() == Some(namespace)
-                    && shares(guard)
-            })
-        })
         .collect();
+    if upstreams.is_empty() {
+        return requests;
+    }
+    let all = all();
     let mut requests = requests;
     for (namespace, name) in upstreams {
-        requests.extend(citing(
-            &namespace,
-            &name,
-            model_deployments.iter().map(AsRef::as_ref),
-        ));
+        requests.extend(citing(&namespace, &name, all.iter().map(AsRef::as_ref)));
     }
     requests
 }
@@ -627,6 +625,7 @@ mod tests {
     #[test]
     fn an_upstream_change_reconciles_only_its_downstreams() {
         use crate::api::{Promotion, UpstreamRef};
+        use std::sync::Arc;
         let mut staging = md("2.4.0");
         staging.metadata.namespace = Some("staging".into());
         staging.spec.promotion = Some(Promotion {
@@ -644,38 +643,36 @@ mod tests {
         });
         let mut other = md("1.0.0");
         other.metadata.namespace = Some("elsewhere".into());
-        let mds = [guard(staging.clone()), guard(prod.clone()), guard(other)];
+        let arcs: Vec<Arc<Guard>> = [staging.clone(), prod, other]
+            .into_iter()
+            .map(|m| Arc::new(guard(m)))
+            .collect();
+        let all = || arcs.clone();
+        let unread = || -> Vec<Arc<Guard>> { panic!("listed every model for nothing") };
         // Accord's own status write on the upstream (its availability) reaches prod only.
         let mut available = staging.clone();
         available.status = Some(ModelDeploymentStatus {
             phase: Some(Phase::Serving),
             ..Default::default()
         });
-        let requests = upstream_changed(
-            Some(&guard(staging.clone())),
-            Some(&guard(available.clone())),
-            &mds,
-        );
+        let (before, after) = (guard(staging), guard(available));
+        let requests = upstream_changed(Some(&before), Some(&after), all);
         assert_eq!(requests, vec![md_request("prod", "fraud-scorer")]);
-        // Nothing changed: nothing asked.
-        assert!(
-            upstream_changed(
-                Some(&guard(available.clone())),
-                Some(&guard(available)),
-                &mds
-            )
-            .is_empty()
-        );
-        // A model that shares itself with nobody asks nothing of anyone on a status write.
+        // Nothing changed: nothing asked, and nothing listed.
+        assert!(upstream_changed(Some(&after), Some(&after), unread).is_empty());
+        // A model that shares itself with nobody asks nothing on a status write.
         let mut alone = md("1.0.0");
         alone.metadata.namespace = Some("staging".into());
         let mut written = alone.clone();
         written.status = Some(ModelDeploymentStatus::default());
-        assert!(upstream_changed(Some(&guard(alone)), Some(&guard(written)), &mds).is_empty());
+        assert!(upstream_changed(Some(&guard(alone)), Some(&guard(written)), unread).is_empty());
         // An upstream Attestation reconciles the upstream and its downstream.
-        let arcs: Vec<std::sync::Arc<Guard>> =
-            mds.iter().cloned().map(std::sync::Arc::new).collect();
-        let requests = and_downstreams(vec![md_request("staging", "fraud-scorer")], &arcs);
+        let get = |key: &ObjectRef<Guard>| {
+            arcs.iter()
+                .find(|g| g.name_any() == key.name && g.namespace() == key.namespace)
+                .cloned()
+        };
+        let requests = and_downstreams(vec![md_request("staging", "fraud-scorer")], &get, all);
         assert_eq!(
             requests,
             vec![
@@ -683,9 +680,7 @@ mod tests {
                 md_request("prod", "fraud-scorer")
             ]
         );
-        assert_eq!(
-            and_downstreams(vec![md_request("elsewhere", "fraud-scorer")], &arcs).len(),
-            1
-        );
+        let alone = and_downstreams(vec![md_request("elsewhere", "fraud-scorer")], &get, unread);
+        assert_eq!(alone.len(), 1);
     }
 }
