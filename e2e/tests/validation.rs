@@ -102,6 +102,11 @@ fn invalid_manifests_are_rejected_naming_the_field() {
 
     #[rustfmt::skip]
     let cases = vec![
+        Case { rule: "soak and carry need an upstream", object: with(md("e1"), "/spec/promotion", json!({"soak": "24h", "carry": ["data-drift-checked"]})), expect: &["spec.promotion", "need spec.promotion.from"] },
+        Case { rule: "soak is a Go-style duration", object: with(md("e2"), "/spec/promotion", json!({"from": {"namespace": "staging", "name": "fraud-scorer"}, "soak": "1 day"})), expect: &["spec.promotion.soak"] },
+        Case { rule: "carry ids unique", object: with(md("e3"), "/spec/promotion", json!({"from": {"namespace": "staging", "name": "fraud-scorer"}, "carry": ["a", "a"]})), expect: &["spec.promotion.carry", "must be unique"] },
+        Case { rule: "upstream namespace is a DNS label", object: with(md("e4"), "/spec/promotion", json!({"from": {"namespace": "Staging!", "name": "fraud-scorer"}})), expect: &["spec.promotion.from.namespace"] },
+        Case { rule: "downstream namespaces are DNS labels", object: with(md("e5"), "/spec/promotion", json!({"downstream": ["prod", "No Such"]})), expect: &["spec.promotion.downstream[1]"] },
         Case { rule: "spec.owners required", object: with(md("c1"), "/spec/owners", Value::Null), expect: &["spec.owners: Required value"] },
         Case { rule: "each owner role required", object: with(md("c2"), "/spec/owners/platform", Value::Null), expect: &["spec.owners.platform: Required value"] },
         Case { rule: "model.version required", object: with(md("c3"), "/spec/model/version", Value::Null), expect: &["spec.model.version: Required value"] },
