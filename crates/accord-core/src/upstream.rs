@@ -330,7 +330,7 @@ fn offer(
                     && a.spec.candidate.as_deref() == Some(fingerprint.as_str())
             });
             let Some(attestation) = found else {
-                why_not.push(format!("{person}'s sign-off upstream is gone (withdrawn)"));
+                why_not.push(missing_sign_off(up, entry, item, person));
                 continue;
             };
             match verify_upstream(up, upstream, attestation, item, person, verifier, now) {
@@ -364,6 +364,29 @@ fn offer(
             };
             outcome.not_carried.insert(item.clone(), why);
         }
+    }
+}
+
+/// Why an approver the upstream entry lists has no Attestation there: it was withdrawn,
+/// or it was itself carried into the upstream (carry is one hop).
+fn missing_sign_off(
+    up: &ModelDeployment,
+    entry: &HistoryEntry,
+    item: &str,
+    person: &str,
+) -> String {
+    let here = namespaced_name(&up.metadata);
+    let origin = entry.upstream.as_ref().filter(|u| {
+        u.carried
+            .iter()
+            .any(|c| c.item == item && c.attested_by == person)
+    });
+    match origin {
+        Some(u) => format!(
+            "{person}'s sign-off was itself carried into {here} from {}: carry is one hop, so sign {item} off in {here}",
+            u.model_deployment
+        ),
+        None => format!("{person}'s sign-off upstream is gone (withdrawn)"),
     }
 }
 

@@ -462,3 +462,44 @@ fn go_durations_read_like_the_spec() {
     assert_eq!(go_duration(Duration::ZERO), "0s");
     assert_eq!(go_duration(Duration::from_secs(3661)), "1h1m1s");
 }
+
+#[test]
+fn carry_is_one_hop() {
+    // Staging's drift was itself carried from dev: prod cannot carry it again.
+    let mut staging = staging();
+    staging.attestations.retain(|a| a.spec.item != "drift");
+    let md = staging.md().clone();
+    let status = staging
+        .model_deployment
+        .as_mut()
+        .unwrap()
+        .status
+        .as_mut()
+        .unwrap();
+    status.history[0].upstream = Some(crate::api::UpstreamEvidence {
+        model_deployment: "dev/fraud-scorer".into(),
+        uid: None,
+        version: "2.4.0".into(),
+        fingerprint: "sha256:dev".into(),
+        artifact_fingerprint: "sha256:dev".into(),
+        available_since: time_at(0),
+        soak: "0s".into(),
+        carried: vec![crate::api::CarriedSignOff {
+            item: "drift".into(),
+            attested_by: "alice".into(),
+            attestation: "a1".into(),
+        }],
+    });
+    crate::history::seal(&md, &mut status.history, &Verify::default());
+    let decision = decide_prod(&prod(), &staging, 10 * HOUR);
+    let drift = decision
+        .plan
+        .status
+        .checklist
+        .iter()
+        .find(|i| i.id == "drift")
+        .unwrap();
+    assert!(!drift.attested);
+    let why = drift.reason.as_deref().unwrap_or_default();
+    assert!(why.contains("carry is one hop"), "{why}");
+}
