@@ -118,7 +118,7 @@ pub fn judge(
     let soak = required_soak(md, rules);
     let served = history
         .iter()
-        .rposition(|e| e.artifact_fingerprint.as_deref() == Some(artifact));
+        .rposition(|e| e.artifact_in(&up.spec) == artifact);
     if let Some(block) = failed_upstream(up, artifact, served.map(|i| &history[i])) {
         return UpstreamOutcome {
             blocked: Some(block),

@@ -399,6 +399,37 @@ impl HistoryEntry {
         recorded.fingerprint()
     }
 
+    /// The artifact fingerprint of the version this entry put in place. Entries from
+    /// before artifact fingerprints are fingerprinted from what they recorded (the
+    /// model's name and training-data location are the spec's).
+    pub fn artifact_in(&self, spec: &ModelDeploymentSpec) -> String {
+        if let Some(artifact) = &self.artifact_fingerprint {
+            return artifact.clone();
+        }
+        let mut recorded = spec.clone();
+        recorded.model.version = self.version.clone();
+        recorded.model.digest = self.digest.clone();
+        recorded.model.artifact = self.artifact.clone();
+        recorded.model.training_data = match (&self.training_data_digest, &spec.model.training_data)
+        {
+            (Some(digest), Some(data)) => Some(super::TrainingData {
+                digest: digest.clone(),
+                uri: data.uri.clone(),
+            }),
+            (Some(digest), None) => Some(super::TrainingData {
+                digest: digest.clone(),
+                uri: None,
+            }),
+            (None, _) => None,
+        };
+        recorded.serving = self
+            .serving
+            .as_ref()
+            .unwrap_or(&spec.serving)
+            .with_image(&self.image);
+        recorded.artifact_fingerprint()
+    }
+
     /// The identity of the version this entry put in place.
     pub fn identity(&self) -> ModelIdentity {
         ModelIdentity {
