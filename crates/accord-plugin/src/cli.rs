@@ -8,12 +8,15 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     attest::{self, sign::SignRequest},
-    completion, explain, history, matrix, rollback,
+    completion, explain, history, matrix, pipeline,
+    promote::{self, DryRun},
+    rollback,
     scope::{Failure, GlobalFlags},
     status, team, teams, verify,
 };
 
-/// Everyday Accord jobs: see what a model waits for, sign off, review history, roll back.
+/// Everyday Accord jobs: see what a model waits for, sign off, review history, promote
+/// through environments, roll back.
 #[derive(Parser, Debug)]
 #[command(name = "kubectl accord", version, about)]
 pub struct Args {
@@ -60,6 +63,25 @@ pub enum Command {
     },
     /// Promotions and rollbacks, with approvers.
     History { model_deployment: String },
+    /// The chain of environments around a model (dev → staging → prod): each one's
+    /// active and candidate version, phase, soak progress, and who owes what there.
+    Pipeline { model_deployment: String },
+    /// Copy the active model and images of the upstream (spec.promotion.from) into this
+    /// ModelDeployment's spec, as you: you become the candidate's introducer. With
+    /// --dry-run it prints the change, with -o yaml the manifest to commit; neither writes.
+    Promote {
+        model_deployment: String,
+        /// Print the change without writing it; `--dry-run=server` also has the API
+        /// server and Accord's webhook check it.
+        #[arg(
+            long,
+            value_enum,
+            num_args = 0..=1,
+            require_equals = true,
+            default_missing_value = "client"
+        )]
+        dry_run: Option<DryRun>,
+    },
     /// Request a rollback to the previous good version.
     Rollback { model_deployment: String },
     /// The responsibility matrix: for each model, the Team holding each role and what
@@ -176,6 +198,13 @@ pub async fn run(args: &Args) -> Result<String, Failure> {
         Command::History { model_deployment } => {
             history::run(&global.connect().await?, model_deployment).await
         }
+        Command::Pipeline { model_deployment } => {
+            pipeline::run(&global.connect().await?, model_deployment).await
+        }
+        Command::Promote {
+            model_deployment,
+            dry_run,
+        } => promote::run(&global.connect().await?, model_deployment, *dry_run).await,
         Command::Rollback { model_deployment } => {
             rollback::run(&global.connect().await?, model_deployment).await
         }

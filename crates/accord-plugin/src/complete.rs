@@ -320,6 +320,8 @@ mod tests {
                 "team",
                 "explain",
                 "history",
+                "pipeline",
+                "promote",
                 "rollback",
                 "matrix",
                 "teams"

@@ -1,11 +1,15 @@
 //! Test fixtures the subcommands' unit tests share: a ModelDeployment as the operator
-//! records it while its candidate waits for sign-off, and alice's sign-off of it.
+//! records it while its candidate waits for sign-off, and alice's sign-off of it; the
+//! same model in a chain of environments, and the history entries of its promotions.
 
-use accord_core::testing::md;
+use accord_core::testing::{md, time};
 
 use crate::attest::sign::SignOff;
 
-use crate::api::{ChecklistItemStatus, ModelDeployment, ModelDeploymentStatus, Phase};
+use crate::api::{
+    ChecklistItemStatus, HistoryEntry, HistoryOutcome, ModelDeployment, ModelDeploymentStatus,
+    Phase, Promotion, UpstreamRef,
+};
 
 /// `fraud-scorer` 2.4.0 waiting for sign-off over 2.3.1: `drift` attested by alice,
 /// `latency` (ml-platform) and `kpis` (payments-app) still owed.
@@ -55,4 +59,56 @@ pub fn sign_off() -> SignOff {
         signer: "alice".into(),
         signed_at: "2026-11-28T10:00:00Z".into(),
     }
+}
+
+/// A promotion of `version` (as `md(version)` has it) at `at`, available without a
+/// break since `since` (testing seconds).
+pub fn history_entry(version: &str, at: i64, since: Option<i64>) -> HistoryEntry {
+    let spec = md(version).spec;
+    HistoryEntry {
+        fingerprint: Some(spec.fingerprint()),
+        artifact_fingerprint: Some(spec.artifact_fingerprint()),
+        version: version.into(),
+        image: spec.serving.serving_image(),
+        digest: None,
+        artifact: None,
+        training_data_digest: None,
+        outcome: HistoryOutcome::Promoted,
+        at: time(at),
+        reason: "Attested".into(),
+        approvals: vec![],
+        canary: None,
+        auto_approval: None,
+        serving: Some(spec.serving.clone()),
+        available_at: since.map(time),
+        available_since: since.map(time),
+        upstream: None,
+        seal: None,
+    }
+}
+
+/// `fraud-scorer` with candidate `version` in namespace `ns`, coming from the
+/// `fraud-scorer` of namespace `from` (carrying `drift`), shared with `downstream`.
+pub fn in_environment(
+    ns: &str,
+    version: &str,
+    from: Option<&str>,
+    downstream: &[&str],
+) -> ModelDeployment {
+    let mut m = md(version);
+    m.metadata.namespace = Some(ns.into());
+    m.spec.promotion = Some(Promotion {
+        from: from.map(|namespace| UpstreamRef {
+            namespace: namespace.into(),
+            name: "fraud-scorer".into(),
+        }),
+        soak: None,
+        carry: if from.is_some() {
+            vec!["drift".into()]
+        } else {
+            vec![]
+        },
+        downstream: downstream.iter().map(|d| d.to_string()).collect(),
+    });
+    m
 }

@@ -8,14 +8,16 @@
 use accord_core::api;
 
 // Layers, bottom first (`make lint` keeps each module to the layers below it): the
-// connection and text helpers, the subcommands, the command line, `__complete`.
+// connection, text and promotion helpers, the subcommands, the command line, `__complete`.
 pub mod completion;
 pub mod identity;
+pub mod promotion;
 pub mod scope;
 pub mod text;
 
 pub mod attest;
 pub mod history;
+pub mod promote;
 pub mod raci;
 pub mod rollback;
 pub mod status;
@@ -24,6 +26,7 @@ pub mod verify;
 
 pub mod explain;
 pub mod matrix;
+pub mod pipeline;
 
 pub mod teams;
 
