@@ -63,8 +63,8 @@ bench: ## Benchmarks: admission and decision latency (p50/p99) and allocation, a
 	$(CARGO) bench --locked --bench decisions
 
 .PHONY: bench-scale
-bench-scale: ## Accord at N ModelDeployments (N=1000 default; POLICIES=20 adds HandoffPolicies) on the local control plane, against in-run baselines
-	N=$(or $(N),1000) POLICIES=$(or $(POLICIES),0) hack/bench-scale.sh
+bench-scale: ## Accord at N ModelDeployments (N=1000 default; POLICIES=20 adds HandoffPolicies; UPSTREAMS=1 a staging upstream each) on the local control plane, against in-run baselines
+	N=$(or $(N),1000) POLICIES=$(or $(POLICIES),0) UPSTREAMS=$(or $(UPSTREAMS),0) hack/bench-scale.sh
 
 .PHONY: image
 image: ## The operator's OCI image without a container runtime (crane; static binary; SBOM): target/image/oci and its digest

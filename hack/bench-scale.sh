@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench-scale [N=1000] [POLICIES=20]`: Accord at N ModelDeployments (each selected
+# `make bench-scale [N=1000] [POLICIES=20] [UPSTREAMS=1]`: Accord at N ModelDeployments (each selected
 # by POLICIES HandoffPolicies, default none) on the local control plane
 # (e2e/src/bin/bench_scale/main.rs says what is measured). Brings the cluster up when it is
 # not running (and down again afterwards), builds the release operator, runs the
@@ -26,5 +26,5 @@ else
 fi
 log "building the release operator (about 5 minutes the first time)"
 cargo build --release --locked --bin accord
-ACCORD_BIN="$root/target/release/accord" POLICIES="${POLICIES:-0}" \
+ACCORD_BIN="$root/target/release/accord" POLICIES="${POLICIES:-0}" UPSTREAMS="${UPSTREAMS:-0}" \
   cargo run --release --locked -q -p accord-e2e --bin bench_scale -- "$n"

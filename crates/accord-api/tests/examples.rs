@@ -87,7 +87,7 @@ fn every_example_parses_without_losing_fields() {
     }
     for (kind, expected) in [
         ("Team", 3),
-        ("ModelDeployment", 2),
+        ("ModelDeployment", 5),
         ("Attestation", 5),
         ("HandoffPolicy", 2),
     ] {

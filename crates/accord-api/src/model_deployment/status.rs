@@ -387,16 +387,38 @@ impl HistoryEntry {
         if let Some(fingerprint) = &self.fingerprint {
             return fingerprint.clone();
         }
+        self.recorded_spec(spec, false).fingerprint()
+    }
+
+    /// `spec` with what this entry recorded of the version it put in place: version,
+    /// digest, artifact, the serving snapshot with its image, and (`with_training_data`)
+    /// the training-data digest.
+    fn recorded_spec(
+        &self,
+        spec: &ModelDeploymentSpec,
+        with_training_data: bool,
+    ) -> ModelDeploymentSpec {
         let mut recorded = spec.clone();
         recorded.model.version = self.version.clone();
         recorded.model.digest = self.digest.clone();
         recorded.model.artifact = self.artifact.clone();
+        if with_training_data {
+            let uri = spec
+                .model
+                .training_data
+                .as_ref()
+                .and_then(|d| d.uri.clone());
+            recorded.model.training_data = self
+                .training_data_digest
+                .clone()
+                .map(|digest| super::TrainingData { digest, uri });
+        }
         recorded.serving = self
             .serving
             .as_ref()
             .unwrap_or(&spec.serving)
             .with_image(&self.image);
-        recorded.fingerprint()
+        recorded
     }
 
     /// The artifact fingerprint of the version this entry put in place. Entries from
@@ -406,28 +428,7 @@ impl HistoryEntry {
         if let Some(artifact) = &self.artifact_fingerprint {
             return artifact.clone();
         }
-        let mut recorded = spec.clone();
-        recorded.model.version = self.version.clone();
-        recorded.model.digest = self.digest.clone();
-        recorded.model.artifact = self.artifact.clone();
-        recorded.model.training_data = match (&self.training_data_digest, &spec.model.training_data)
-        {
-            (Some(digest), Some(data)) => Some(super::TrainingData {
-                digest: digest.clone(),
-                uri: data.uri.clone(),
-            }),
-            (Some(digest), None) => Some(super::TrainingData {
-                digest: digest.clone(),
-                uri: None,
-            }),
-            (None, _) => None,
-        };
-        recorded.serving = self
-            .serving
-            .as_ref()
-            .unwrap_or(&spec.serving)
-            .with_image(&self.image);
-        recorded.artifact_fingerprint()
+        self.recorded_spec(spec, true).artifact_fingerprint()
     }
 
     /// The identity of the version this entry put in place.

@@ -14,18 +14,11 @@ use crate::watch::Stores;
 pub fn observe(stores: &Stores, md: &ModelDeployment) -> Observed {
     let name = md.name_any();
     let namespace = md.namespace().unwrap_or_default();
-    let teams = md
-        .spec
-        .owners
-        .teams()
-        .into_iter()
-        .map(|team| (team.to_string(), stores.teams.get(&ObjectRef::new(team))))
-        .collect();
     let attestations = stores.attestations.state_filter(|a| {
         a.spec.model_deployment == name && a.metadata.namespace.as_deref() == Some(&namespace)
     });
     Observed {
-        teams,
+        teams: owner_teams(stores, md),
         attestations,
         deployment: stores
             .deployments
@@ -44,6 +37,19 @@ pub fn observe(stores: &Stores, md: &ModelDeployment) -> Observed {
     }
 }
 
+/// Each owner Team of `md` by name, as the cache holds it now.
+fn owner_teams(
+    stores: &Stores,
+    md: &ModelDeployment,
+) -> std::collections::BTreeMap<String, Option<std::sync::Arc<accord_core::api::Team>>> {
+    md.spec
+        .owners
+        .teams()
+        .into_iter()
+        .map(|team| (team.to_string(), stores.teams.get(&ObjectRef::new(team))))
+        .collect()
+}
+
 /// The upstream `spec.promotion.from` names, with its Attestations and owner Teams.
 fn upstream(stores: &Stores, md: &ModelDeployment) -> Option<UpstreamObserved> {
     let from = md.spec.upstream()?;
@@ -59,13 +65,7 @@ fn upstream(stores: &Stores, md: &ModelDeployment) -> Option<UpstreamObserved> {
         a.spec.model_deployment == from.name
             && a.metadata.namespace.as_deref() == Some(&from.namespace)
     });
-    let teams = up
-        .spec
-        .owners
-        .teams()
-        .into_iter()
-        .map(|team| (team.to_string(), stores.teams.get(&ObjectRef::new(team))))
-        .collect();
+    let teams = owner_teams(stores, &up);
     Some(UpstreamObserved {
         md: Some(std::sync::Arc::new(up)),
         attestations,

@@ -20,12 +20,12 @@ pub(super) fn kubectl_stdin(user: &str, args: &[&str], body: &Value) -> Duration
     started.elapsed()
 }
 
-fn serving_count() -> usize {
+fn serving_count(namespace: &str) -> usize {
     let out = Kubectl::admin().ok(&[
         "get",
         "md",
         "-n",
-        NS,
+        namespace,
         "-o",
         "jsonpath={range .items[*]}{.status.phase}{\"\\n\"}{end}",
     ]);
@@ -33,13 +33,19 @@ fn serving_count() -> usize {
 }
 
 pub(super) fn wait_serving(count: usize, timeout: Duration) {
+    wait_serving_in(NS, count, timeout);
+}
+
+/// Waits until `count` ModelDeployments in `namespace` are Serving, saying how many
+/// are every 10 s.
+pub(super) fn wait_serving_in(namespace: &str, count: usize, timeout: Duration) {
     let started = Instant::now();
     let mut last_report = Instant::now();
     poll(
-        &format!("{count} ModelDeployments Serving"),
+        &format!("{count} ModelDeployments Serving in {namespace}"),
         timeout,
         || {
-            let serving = serving_count();
+            let serving = serving_count(namespace);
             if last_report.elapsed() > Duration::from_secs(10) {
                 say(&format!(
                     "  {serving}/{count} Serving after {:.0}s",

@@ -11,6 +11,10 @@
 //! reconcile storm, once the reconciles have settled), an idle minute, and the
 //! operator's memory.
 //!
+//! With `UPSTREAMS=1`, each model comes through a staging twin (`spec.promotion`),
+//! served before the operator's measurements start, and a row counts what 100 edits
+//! of staging models reconcile.
+//!
 //! Usage: bench_scale [N] (default 1000). Expects the cluster up and
 //! `ACCORD_BIN` naming a release build (hack/bench-scale.sh does both).
 
@@ -28,6 +32,7 @@ mod process;
 mod report;
 
 mod setup;
+mod upstream;
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -51,7 +56,9 @@ const BASELINE_NS: &str = "bench-baseline";
 const NOOP_NS: &str = "bench-noop";
 /// Accord's kinds written before any Accord webhook is configured.
 const NOWEBHOOK_NS: &str = "bench-nowebhook";
-const NAMESPACES: [&str; 4] = [NS, BASELINE_NS, NOOP_NS, NOWEBHOOK_NS];
+/// The staging twins of the models (`UPSTREAMS=1`).
+const STAGING_NS: &str = "bench-staging";
+const NAMESPACES: [&str; 5] = [NS, BASELINE_NS, NOOP_NS, NOWEBHOOK_NS, STAGING_NS];
 const OPERATOR: &str = "system:serviceaccount:accord-system:accord";
 
 fn say(text: &str) {
@@ -143,6 +150,11 @@ fn main() {
     // 3. 100 new ModelDeployments and 100 attestations among N + 100.
     rows.push(measure_reconcile_storm(&bench, promotion_reconciles));
 
+    // 3b. Upstream changes reconcile only their downstreams.
+    if upstream::enabled() {
+        rows.push(upstream::measure_upstream_changes(&bench.operator));
+    }
+
     // 4. Idle, and memory.
     rows.push(measure_idle_writes());
     rows.push(memory_row(&bench));
@@ -169,6 +181,9 @@ fn set_up(n: usize) -> Bench {
     let kubeconfig = token_kubeconfig("accord", "accord-system");
     let operator = Operator::start_as("bench-scale", &kubeconfig, &["--log-format", "json"]);
     create_policies(&admin);
+    if upstream::enabled() {
+        upstream::staging_serving(n);
+    }
     let pid = std::fs::read_to_string(cluster_dir().join("pids/operator-bench-scale.pid")).unwrap();
     let pid = pid.trim().to_string();
     let idle_rss = proc_status(&pid, "VmRSS:");

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{BASELINE_NS, NS};
+use crate::{BASELINE_NS, NS, STAGING_NS, upstream};
 
 pub(super) fn list(items: Vec<Value>) -> Value {
     json!({"apiVersion": "v1", "kind": "List", "items": items})
@@ -14,7 +14,22 @@ pub(super) fn model(name: &str) -> Value {
     model_in(NS, name)
 }
 
+/// A model; with `UPSTREAMS=1`, each in the benchmark namespace comes through its
+/// staging twin of the same name (same artifact), carrying `drift`, and each staging
+/// twin lists the benchmark namespace as its downstream.
 pub(super) fn model_in(namespace: &str, name: &str) -> Value {
+    let mut md = plain_model(namespace, name);
+    if upstream::enabled() && namespace == NS {
+        md["spec"]["promotion"] = json!({"from": {"namespace": STAGING_NS, "name": name},
+                                         "soak": "0s", "carry": ["drift"]});
+    }
+    if namespace == STAGING_NS {
+        md["spec"]["promotion"] = json!({"downstream": [NS]});
+    }
+    md
+}
+
+fn plain_model(namespace: &str, name: &str) -> Value {
     json!({"apiVersion": "accord.dev/v1alpha1", "kind": "ModelDeployment",
     "metadata": {"name": name, "namespace": namespace},
     "spec": {
