@@ -9,7 +9,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use accord_e2e::{
-    Kubectl, Operator, TestNamespace, Unchanged, apply_file, assert_denied_by_accord, poll,
+    Kubectl, Operator, TestNamespace, Unchanged, apply_file, assert_denied_by_accord, cluster_dir,
+    plugin_command, poll,
 };
 use serde_json::{Value, json};
 use support::{
@@ -547,4 +548,172 @@ fn ordinary_users_cannot_walk_around_the_upstream() {
     assert_eq!(promoted_entries(&md), 0, "after {:?}", started.elapsed());
     assert!(support::deployment(p, "scorer").is_none());
     Kubectl::admin().ok(&["delete", "team", &crew, "--wait=false"]);
+}
+
+/// `kubectl accord <args>` as a static user: (success, stdout, stderr).
+fn accord(user: &str, args: &[&str]) -> (bool, String, String) {
+    let kubeconfig = cluster_dir()
+        .join("users")
+        .join(format!("{user}.kubeconfig"));
+    let out = plugin_command()
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .expect("the plugin runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bob_promotes_what_staging_runs_and_alice_follows_the_pipeline() {
+    let _guard = accord_e2e::exclusive();
+    let _operator = Operator::start("environments-plugin", "accord-operator", &[]);
+    let staging = TestNamespace::create("env-plg-staging");
+    let prod = TestNamespace::create("env-plg-prod");
+    let (s, p) = (staging.name.as_str(), prod.name.as_str());
+    create(&shared_with(model_deployment(s, "scorer", "2.0.0"), &[p]));
+    attest_all(s, "scorer", "2.0.0");
+    wait_phase(s, "scorer", "Serving", WAIT);
+    // Prod runs 1.0.0 with its own configuration and cites staging.
+    let mut md = downstream(
+        p,
+        "scorer",
+        "1.0.0",
+        (s, "scorer"),
+        "1h",
+        &["drift", "kpis"],
+    );
+    md["spec"]["serving"]["replicas"] = json!(1);
+    md["spec"]["serving"]["env"] = json!([{"name": "REGION", "value": "eu"}]);
+    create(&md);
+
+    // --dry-run and -o yaml write nothing.
+    let before = Unchanged::read("md", Some(p), "scorer");
+    let (ok, out, err) = accord("bob", &["promote", "scorer", "-n", p, "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("scorer in {p}: 1.0.0 → 2.0.0")),
+        "{out}"
+    );
+    let (ok, yaml, err) = accord("bob", &["promote", "scorer", "-n", p, "-o", "yaml"]);
+    assert!(ok, "{err}");
+    assert!(
+        yaml.contains("version: \"2.0.0\"") && yaml.contains("registry.example.com/scorer:2.0.0"),
+        "{yaml}"
+    );
+    before.assert_same("promote --dry-run and -o yaml", &["/spec"]);
+
+    // bob promotes: model and image from staging, prod's configuration kept, and bob is
+    // the candidate's introducer.
+    let (ok, out, err) = accord("bob", &["promote", "scorer", "-n", p]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with(&format!("scorer in {p}: 1.0.0 → 2.0.0 (artifact sha256:")),
+        "{out}"
+    );
+    let promoted = get_md(p, "scorer");
+    assert_eq!(promoted["spec"]["model"]["version"], "2.0.0");
+    assert_eq!(
+        promoted["spec"]["serving"]["image"],
+        "registry.example.com/scorer:2.0.0"
+    );
+    assert_eq!(
+        promoted["spec"]["serving"]["replicas"], 1,
+        "configuration is prod's"
+    );
+    assert_eq!(promoted["spec"]["serving"]["env"][0]["value"], "eu");
+    assert_eq!(
+        promoted["metadata"]["annotations"]["accord.dev/candidate-author"], "bob",
+        "the person who promotes introduces the candidate"
+    );
+    let (ok, again, _) = accord("bob", &["promote", "scorer", "-n", p]);
+    assert!(ok && again.contains("already names"), "{again}");
+
+    // alice follows it: soaking in prod, drift and kpis carried from staging.
+    let soaking = wait_reason(p, "scorer", "Soaking");
+    assert_eq!(
+        soaking["status"]["candidate"]["artifactFingerprint"],
+        get_md(s, "scorer")["status"]["candidate"]["artifactFingerprint"]
+    );
+    let (ok, out, err) = accord("alice", &["pipeline", "scorer", "-n", p, "-o", "json"]);
+    assert!(ok, "{err}");
+    let pipeline: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let environments = pipeline["environments"].as_array().expect("environments");
+    assert_eq!(environments.len(), 2, "{pipeline}");
+    assert_eq!(environments[0]["namespace"], s);
+    let prod_env = &environments[1];
+    assert_eq!(prod_env["namespace"], p);
+    assert_eq!(prod_env["candidate"], "2.0.0");
+    assert_eq!(prod_env["soak"]["state"], "soaking", "{prod_env}");
+    assert!(
+        prod_env["soak"]["leftSeconds"]
+            .as_f64()
+            .is_some_and(|left| left > 3000.0),
+        "{prod_env}"
+    );
+    let carried: Vec<&str> = prod_env["carried"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["item"].as_str().unwrap())
+        .collect();
+    assert_eq!(carried, ["drift", "kpis"], "{prod_env}");
+    let owed: Vec<&str> = prod_env["owed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["item"].as_str().unwrap())
+        .collect();
+    assert_eq!(owed, ["latency"], "{prod_env}");
+    let (ok, text, err) = accord("alice", &["pipeline", "scorer", "-n", p]);
+    assert!(ok, "{err}");
+    assert!(text.contains("soaking") && text.contains("left"), "{text}");
+
+    // bob introduced it, so he may not sign latency off in prod; dave (platform) may.
+    let out = Kubectl::user("bob").run_with_stdin(
+        &["create", "-f", "-"],
+        Some(
+            &json!({"apiVersion": "accord.dev/v1alpha1", "kind": "Attestation",
+            "metadata": {"name": "bob-latency", "namespace": p},
+            "spec": {"modelDeployment": "scorer", "item": "latency", "version": "2.0.0"}})
+            .to_string(),
+        ),
+    );
+    assert_denied_by_accord(
+        "bob signs off the candidate he promoted",
+        &out,
+        &[
+            "bob last changed the spec",
+            "cannot attest their own change",
+        ],
+    );
+    attest_as_named_dave(p);
+    let signed = poll("dave's latency sign-off to count", WAIT, || {
+        let md = get_md(p, "scorer");
+        (item(&md, "latency")["attested"] == true)
+            .then(|| md.clone())
+            .ok_or_else(|| item(&md, "latency").to_string())
+    });
+    assert_eq!(signed["status"]["pendingItems"], 0);
+    assert_eq!(
+        condition(&signed, "Ready")["reason"],
+        "Soaking",
+        "only the soak is left"
+    );
+}
+
+/// dave (a member of the platform team, who did not promote) signs latency off.
+fn attest_as_named_dave(namespace: &str) {
+    support::attest_as_named(
+        "dave",
+        namespace,
+        "scorer",
+        "latency",
+        "2.0.0",
+        "dave-latency",
+    );
 }
