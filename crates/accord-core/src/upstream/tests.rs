@@ -508,8 +508,19 @@ fn carry_is_one_hop() {
 fn an_entry_from_before_artifact_fingerprints_is_fingerprinted_from_what_it_recorded() {
     let mut staging = staging();
     let md = staging.md().clone();
-    let status = staging.model_deployment.as_mut().unwrap().status.as_mut().unwrap();
+    let status = staging
+        .model_deployment
+        .as_mut()
+        .unwrap()
+        .status
+        .as_mut()
+        .unwrap();
     status.history[0].artifact_fingerprint = None;
     crate::history::seal(&md, &mut status.history, &Verify::default());
-    assert!(decide_prod(&prod(), &staging, 10 * HOUR).plan.signals.promoted);
+    assert!(
+        decide_prod(&prod(), &staging, 10 * HOUR)
+            .plan
+            .signals
+            .promoted
+    );
 }
