@@ -247,7 +247,7 @@ fn withdrawals(
     status
         .checklist
         .iter()
-        .filter(|item| item.attested)
+        .filter(|item| item.attested && item.carried_from.is_none())
         .filter_map(|item| {
             let name = item.attestation.as_deref()?;
             (!present(name)).then(|| {

@@ -37,11 +37,13 @@ fn verdict(
     gate: &GateOutcome,
 ) -> (bool, &'static str, String) {
     let name = attestation.metadata.name.as_deref().unwrap_or_default();
-    if let Some(item) = gate
-        .items
-        .iter()
-        .find(|i| i.approvals.iter().any(|a| a.attestation == name))
-    {
+    if let Some(item) = gate.items.iter().find(|i| {
+        // A sign-off carried from the upstream is another namespace's Attestation,
+        // whatever its name.
+        i.approvals
+            .iter()
+            .any(|a| a.attestation == name && a.carried_from.is_none())
+    }) {
         let mut message = format!(
             "counts for item {} of version {}",
             item.id, md.spec.model.version

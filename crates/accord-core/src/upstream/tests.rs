@@ -524,3 +524,44 @@ fn an_entry_from_before_artifact_fingerprints_is_fingerprinted_from_what_it_reco
             .promoted
     );
 }
+
+#[test]
+fn a_carried_sign_off_is_not_mistaken_for_a_local_one_of_the_same_name() {
+    let staging = staging();
+    let mut prod = prod();
+    // mallory's local drift sign-off in prod, named like alice's in staging.
+    let mut same_name = crate::testing::attestation("a1", "drift", "2.4.0", "mallory", &[]);
+    same_name.metadata.namespace = Some("prod".into());
+    prod.attestations.push(same_name);
+    let first = decide_prod(&prod, &staging, 10 * HOUR);
+    let drift = first
+        .plan
+        .status
+        .checklist
+        .iter()
+        .find(|i| i.id == "drift")
+        .unwrap();
+    assert!(
+        drift.carried_from.is_some(),
+        "alice's carried sign-off counts"
+    );
+    let verdict = first
+        .verdicts
+        .iter()
+        .find(|v| v.attestation.metadata.name.as_deref() == Some("a1"))
+        .expect("a verdict for mallory's a1");
+    let counted = crate::status::condition(&verdict.status.conditions, "Counted").unwrap();
+    assert_eq!(counted.status, "False", "{counted:?}");
+    // The next reconcile does not announce the carried sign-off as withdrawn.
+    prod.carry_out(&first);
+    let next = decide_prod(&prod, &staging, 10 * HOUR + 1);
+    assert!(
+        !next
+            .plan
+            .events
+            .iter()
+            .any(|e| e.reason == "AttestationWithdrawn"),
+        "{:?}",
+        next.plan.events
+    );
+}
