@@ -565,3 +565,28 @@ fn a_carried_sign_off_is_not_mistaken_for_a_local_one_of_the_same_name() {
         next.plan.events
     );
 }
+
+#[test]
+fn leaving_the_upstream_team_un_counts_a_carried_sign_off_too() {
+    let mut staging = staging();
+    let data = staging
+        .teams
+        .iter_mut()
+        .find(|t| t.metadata.name.as_deref() == Some("data-platform"))
+        .unwrap();
+    data.spec.members.groups.clear();
+    let decision = decide_prod(&prod(), &staging, 10 * HOUR);
+    let drift = decision
+        .plan
+        .status
+        .checklist
+        .iter()
+        .find(|i| i.id == "drift")
+        .unwrap();
+    assert!(!drift.attested);
+    let why = drift.reason.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("no longer a member of the upstream team data-platform"),
+        "{why}"
+    );
+}
