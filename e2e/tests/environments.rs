@@ -46,6 +46,13 @@ fn downstream(
     md
 }
 
+/// `md` (named otherwise) running the artifact of `scorer` with image tag `tag`.
+fn running_scorer(mut md: Value, tag: &str) -> Value {
+    md["spec"]["model"]["name"] = json!("scorer");
+    md["spec"]["serving"]["image"] = json!(format!("registry.example.com/scorer:{tag}"));
+    md
+}
+
 fn shared_with(mut md: Value, namespaces: &[&str]) -> Value {
     md["spec"]["promotion"]["downstream"] = json!(namespaces);
     md
@@ -177,8 +184,7 @@ fn prod_waits_out_the_soak_and_counts_only_what_carries() {
         "1s",
         &["drift", "kpis"],
     );
-    patched["spec"]["model"]["name"] = json!("scorer");
-    patched["spec"]["serving"]["image"] = json!("registry.example.com/scorer:2.0.0-hotfix");
+    patched = running_scorer(patched, "2.0.0-hotfix");
     create(&patched);
     let refused = wait_reason(p, "patched", "NotServedUpstream");
     assert!(
@@ -195,8 +201,7 @@ fn prod_waits_out_the_soak_and_counts_only_what_carries() {
         "spec": {"members": {"users": ["alice"]}}}),
     );
     let mut owned = downstream(p, "owned", "2.0.0", (s, "scorer"), "1h", &["drift"]);
-    owned["spec"]["model"]["name"] = json!("scorer");
-    owned["spec"]["serving"]["image"] = json!("registry.example.com/scorer:2.0.0");
+    owned = running_scorer(owned, "2.0.0");
     owned["spec"]["owners"]["data"] = json!(prod_data);
     create(&owned);
     poll(
@@ -377,8 +382,7 @@ fn ordinary_users_cannot_walk_around_the_upstream() {
         "1s",
         &["drift", "latency", "kpis"],
     );
-    own["spec"]["model"]["name"] = json!("scorer");
-    own["spec"]["serving"]["image"] = json!("registry.example.com/scorer:2.0.0");
+    own = running_scorer(own, "2.0.0");
     let out = Kubectl::user("mallory").apply(&own.to_string());
     assert!(out.success, "{}", out.stderr);
     let mine = poll("mallory's carried sign-offs to be judged", WAIT, || {
@@ -491,19 +495,8 @@ fn ordinary_users_cannot_walk_around_the_upstream() {
     create(&model_deployment(u, "scorer", "2.0.0"));
     attest_all(u, "scorer", "2.0.0");
     wait_phase(u, "scorer", "Serving", WAIT);
-    create(&downstream(
-        p,
-        "elsewhere",
-        "2.0.0",
-        (u, "scorer"),
-        "1s",
-        &["drift"],
-    ));
-    let mut elsewhere = get_md(p, "elsewhere");
-    elsewhere["spec"]["model"]["name"] = json!("scorer");
-    elsewhere["spec"]["serving"]["image"] = json!("registry.example.com/scorer:2.0.0");
-    let out = Kubectl::admin().apply(&elsewhere.to_string());
-    assert!(out.success, "{}", out.stderr);
+    let elsewhere = downstream(p, "elsewhere", "2.0.0", (u, "scorer"), "1s", &["drift"]);
+    create(&running_scorer(elsewhere, "2.0.0"));
     let refused = wait_reason(p, "elsewhere", "UpstreamNotShared");
     assert!(
         condition(&refused, "Ready")["message"]

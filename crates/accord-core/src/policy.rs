@@ -261,6 +261,23 @@ pub fn effective<'a>(
     out
 }
 
+/// The merged promotion rules of `policies`, all known to apply (as
+/// `status.policies` records them): [`effective`]'s merge, for readers that have the
+/// policies but not their selectors' inputs (the plugin).
+pub fn promotion_rules<'a>(
+    policies: impl IntoIterator<Item = &'a HandoffPolicy>,
+) -> PromotionRules {
+    let mut applying: Vec<&HandoffPolicy> = policies.into_iter().collect();
+    applying.sort_by_key(|p| p.name_any());
+    let mut out = PromotionRules::default();
+    for policy in applying {
+        if let Some(rules) = &policy.spec.promotion {
+            merge_promotion(&mut out, rules, &by_policy(&policy.name_any()));
+        }
+    }
+    out
+}
+
 fn merge_promotion(
     out: &mut PromotionRules,
     rules: &crate::api::handoff_policy::PromotionRules,

@@ -4,7 +4,10 @@
 //! they need, what carries, and what the upstream showed for the active version. The
 //! view is pure, built from what the operator recorded in status.
 
-use accord_core::{policy::PromotionRules, upstream::go_duration};
+use accord_core::{
+    policy::PromotionRules,
+    upstream::{go_duration, required_soak},
+};
 use serde::Serialize;
 
 use crate::{
@@ -12,7 +15,7 @@ use crate::{
         ChecklistItemStatus, HandoffPolicy, ModelDeployment, ModelDeploymentStatus, Phase,
         UpstreamEvidence,
     },
-    promotion::{rules, short_fingerprint, soak_required},
+    promotion::{rules, short_fingerprint},
     raci::{RaciRow, policies_of, raci, raci_table},
     scope::{Failure, Scope},
     text::table,
@@ -103,7 +106,7 @@ pub fn view(md: &ModelDeployment, all_policies: &[HandoffPolicy]) -> Explain {
         policies: applying_policies(&st),
         escalates_at: escalates_at(md, &st),
         items: st.checklist.iter().map(|i| item_row(md, i)).collect(),
-        promotion: promotion(md, &st, &rules(md, &policies)),
+        promotion: promotion(md, &st, &rules(&policies)),
     }
 }
 
@@ -130,7 +133,7 @@ fn promotion(
         .collect();
     Some(PromotionView {
         from: md.spec.upstream().map(ToString::to_string),
-        soak: go_duration(soak_required(md, rules)),
+        soak: go_duration(required_soak(md, rules)),
         soak_from,
         carry: md.spec.carried_items().to_vec(),
         never_carry: rules

@@ -9,12 +9,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use accord_core::upstream::required_soak;
 use kube::{Api, api::ListParams};
 use serde::Serialize;
 
 use crate::{
     api::{ChecklistItemStatus, HandoffPolicy, ModelDeployment, UpstreamRef, namespaced_name},
-    promotion::{SoakView, rules, short_fingerprint, soak_progress, soak_required},
+    promotion::{SoakView, rules, short_fingerprint, soak_progress},
     raci::policies_of,
     scope::{Failure, Scope},
 };
@@ -278,7 +279,7 @@ fn environment(
             .find(|n| n.is(from))
             .and_then(|n| n.md.as_ref().ok())
     });
-    let required = soak_required(md, &rules(md, &policies_of(md, policies)));
+    let required = required_soak(md, &rules(&policies_of(md, policies)));
     let st = md.status.clone().unwrap_or_default();
     let (owed, carried) = checklist(md, &st.checklist);
     Environment {

@@ -3,12 +3,9 @@
 //! far its candidate is with it (docs/environments.md). `pipeline` and `explain` show
 //! these; the gate's own verdict stays the Ready condition the operator writes.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
-use accord_core::{
-    policy::PromotionRules,
-    upstream::{go_duration, required_soak},
-};
+use accord_core::{policy::PromotionRules, upstream::go_duration};
 use serde::Serialize;
 
 use crate::api::{
@@ -27,26 +24,9 @@ pub const BLOCKING_REASONS: [&str; 5] = [
 ];
 
 /// The merged promotion rules of `policies` (those the operator recorded as applying
-/// to `md`): any requiring an upstream requires it, the longest `minSoak` wins,
-/// `neverCarry` is the union — computed by the operator's own merge.
-pub fn rules(md: &ModelDeployment, policies: &[&HandoffPolicy]) -> PromotionRules {
-    // They are known to apply: drop their selectors so the merge takes each one.
-    let applying: Vec<HandoffPolicy> = policies
-        .iter()
-        .map(|p| {
-            let mut p = (*p).clone();
-            p.spec.namespace_selector = None;
-            p.spec.selector = None;
-            p
-        })
-        .collect();
-    accord_core::policy::effective(md, &BTreeMap::new(), &applying).promotion
-}
-
-/// The soak `md`'s candidates need upstream under `rules`: the longer of its own
-/// `spec.promotion.soak` and the policies' `minSoak`.
-pub fn soak_required(md: &ModelDeployment, rules: &PromotionRules) -> Duration {
-    required_soak(md, rules)
+/// to a model): the operator's own merge.
+pub fn rules(policies: &[&HandoffPolicy]) -> PromotionRules {
+    accord_core::policy::promotion_rules(policies.iter().copied())
 }
 
 /// `sha256:` and the first 12 hex digits, then `…`: a fingerprint for humans.
@@ -263,7 +243,10 @@ fn met(entry: &HistoryEntry, required: Duration) -> SoakView {
 
 #[cfg(test)]
 mod tests {
-    use accord_core::testing::{md, time};
+    use accord_core::{
+        testing::{md, time},
+        upstream::required_soak,
+    };
 
     use super::*;
     use crate::{
@@ -412,12 +395,12 @@ mod tests {
             p
         };
         let (a, b) = (policy("a", "24h"), policy("b", "2h"));
-        let rules = rules(&prod, &[&a, &b]);
-        assert_eq!(soak_required(&prod, &rules), Duration::from_secs(24 * HOUR));
+        let rules = rules(&[&a, &b]);
+        assert_eq!(required_soak(&prod, &rules), Duration::from_secs(24 * HOUR));
         assert_eq!(rules.require_upstream.as_deref(), Some("HandoffPolicy/a"));
         assert_eq!(rules.never_carry["pii"], "HandoffPolicy/a");
         assert_eq!(
-            soak_required(&prod, &PromotionRules::default()),
+            required_soak(&prod, &PromotionRules::default()),
             Duration::from_secs(HOUR)
         );
     }

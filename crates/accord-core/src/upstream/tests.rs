@@ -83,6 +83,12 @@ fn time_at(t: i64) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
     crate::testing::time(t)
 }
 
+/// The checklist item `id` as the decision records it.
+fn item<'a>(decision: &'a Decision, id: &str) -> &'a crate::api::ChecklistItemStatus {
+    let checklist = &decision.plan.status.checklist;
+    checklist.iter().find(|i| i.id == id).expect("the item")
+}
+
 fn ready(decision: &Decision) -> (String, String) {
     let c = status::condition(&decision.plan.status.conditions, READY).expect("Ready");
     (c.reason.clone(), c.message.clone())
@@ -111,13 +117,7 @@ fn a_carried_sign_off_counts_once_the_soak_is_met_and_the_promotion_records_it()
     assert_eq!(near.plan.requeue_after, Duration::from_secs(100));
     assert!(!early.plan.signals.promoted);
     // The carried item already counts, with where it came from.
-    let drift = early
-        .plan
-        .status
-        .checklist
-        .iter()
-        .find(|i| i.id == "drift")
-        .unwrap();
+    let drift = item(&early, "drift");
     assert!(drift.attested, "{drift:?}");
     let from = drift.carried_from.as_ref().expect("carried");
     assert_eq!(from.model_deployment, "staging/fraud-scorer");
@@ -153,13 +153,7 @@ fn an_item_not_carried_is_signed_off_again_here() {
         .carry = vec![];
     let decision = decide_prod(&prod, &staging, 10 * HOUR);
     assert!(!decision.plan.signals.promoted);
-    let drift = decision
-        .plan
-        .status
-        .checklist
-        .iter()
-        .find(|i| i.id == "drift")
-        .unwrap();
+    let drift = item(&decision, "drift");
     assert!(!drift.attested && drift.carried_from.is_none());
     assert_eq!(ready(&decision).0, "AwaitingAttestations");
 }
@@ -281,13 +275,7 @@ fn a_carried_sign_off_needs_a_member_of_this_environments_team_now() {
     prod.model_deployment.as_mut().unwrap().spec.owners.data = "prod-data".into();
     prod.teams.push(team("prod-data", &["dana"], &[]));
     let decision = decide_prod(&prod, &staging, 10 * HOUR);
-    let drift = decision
-        .plan
-        .status
-        .checklist
-        .iter()
-        .find(|i| i.id == "drift")
-        .unwrap();
+    let drift = item(&decision, "drift");
     assert!(!drift.attested);
     let why = drift.reason.as_deref().unwrap_or_default();
     assert!(
@@ -316,13 +304,7 @@ fn a_sign_off_withdrawn_upstream_no_longer_carries() {
     let mut staging = staging();
     staging.attestations.retain(|a| a.spec.item != "drift");
     let decision = decide_prod(&prod(), &staging, 10 * HOUR);
-    let drift = decision
-        .plan
-        .status
-        .checklist
-        .iter()
-        .find(|i| i.id == "drift")
-        .unwrap();
+    let drift = item(&decision, "drift");
     assert!(!drift.attested);
     assert!(
         drift
@@ -377,13 +359,7 @@ fn policies_tighten_promotion_never_loosen_it() {
     assert_eq!(reason, "Soaking", "{message}");
     assert!(message.contains("of the 2h soak"), "{message}");
     // neverCarry: drift must be signed off in prod.
-    let drift = decision
-        .plan
-        .status
-        .checklist
-        .iter()
-        .find(|i| i.id == "drift")
-        .unwrap();
+    let drift = item(&decision, "drift");
     assert!(!drift.attested);
     assert!(
         drift
@@ -492,13 +468,7 @@ fn carry_is_one_hop() {
     });
     crate::history::seal(&md, &mut status.history, &Verify::default());
     let decision = decide_prod(&prod(), &staging, 10 * HOUR);
-    let drift = decision
-        .plan
-        .status
-        .checklist
-        .iter()
-        .find(|i| i.id == "drift")
-        .unwrap();
+    let drift = item(&decision, "drift");
     assert!(!drift.attested);
     let why = drift.reason.as_deref().unwrap_or_default();
     assert!(why.contains("carry is one hop"), "{why}");
@@ -534,13 +504,7 @@ fn a_carried_sign_off_is_not_mistaken_for_a_local_one_of_the_same_name() {
     same_name.metadata.namespace = Some("prod".into());
     prod.attestations.push(same_name);
     let first = decide_prod(&prod, &staging, 10 * HOUR);
-    let drift = first
-        .plan
-        .status
-        .checklist
-        .iter()
-        .find(|i| i.id == "drift")
-        .unwrap();
+    let drift = item(&first, "drift");
     assert!(
         drift.carried_from.is_some(),
         "alice's carried sign-off counts"
@@ -576,13 +540,7 @@ fn leaving_the_upstream_team_un_counts_a_carried_sign_off_too() {
         .unwrap();
     data.spec.members.groups.clear();
     let decision = decide_prod(&prod(), &staging, 10 * HOUR);
-    let drift = decision
-        .plan
-        .status
-        .checklist
-        .iter()
-        .find(|i| i.id == "drift")
-        .unwrap();
+    let drift = item(&decision, "drift");
     assert!(!drift.attested);
     let why = drift.reason.as_deref().unwrap_or_default();
     assert!(

@@ -129,10 +129,9 @@ pub fn upstream_changed(
 ) -> Vec<Request> {
     let relevant = match (old, new) {
         (Some(old), Some(new)) => {
+            // A spec change moves the generation, which `beyond_status` compares.
             (shares(old) || shares(new))
-                && (beyond_status(old, new)
-                    || status_of(old) != status_of(new)
-                    || old.0.as_ref().ok().map(|m| &m.spec) != new.0.as_ref().ok().map(|m| &m.spec))
+                && (beyond_status(old, new) || status_of(old) != status_of(new))
         }
         _ => true,
     };
