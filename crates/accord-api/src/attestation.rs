@@ -66,6 +66,15 @@ use super::validation::{
 #[x_kube(validation = kube::core::Rule::new(
     "!has(self.signature) || !has(self.attestedBy) || self.attestedBy == self.signature.signer"
 ).message("spec.attestedBy of a signed Attestation must equal spec.signature.signer (or be left out)"))]
+#[x_kube(validation = kube::core::Rule::new(
+    "has(self.incident) == (self.item == 'root-cause-analysis')"
+).message("spec.incident and item root-cause-analysis go together: a root-cause analysis names the Incident it resolves (spec.incident), and an Attestation naming an Incident is its root-cause-analysis").field_path(".incident"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.incident) || has(self.evidence)")
+    .message("spec.evidence is required on a root-cause analysis: link the write-up").field_path(".evidence"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.followUps) || size(self.followUps) == 0 || has(self.incident)")
+    .message("spec.followUps belong to a root-cause analysis (spec.incident)").field_path(".followUps"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.incident) || !has(self.candidate)")
+    .message("spec.candidate is about a checklist item of a candidate; a root-cause analysis is about an Incident (spec.incident)").field_path(".candidate"))]
 #[serde(rename_all = "camelCase")]
 pub struct AttestationSpec {
     /// Name of the ModelDeployment, in the same namespace.
@@ -108,6 +117,16 @@ pub struct AttestationSpec {
     /// whoever applies it (a GitOps controller). Made with `kubectl accord attest --sign`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<AttestationSignature>,
+    /// The Incident this root-cause analysis resolves (item `root-cause-analysis`,
+    /// `version` the Incident's). Signed off by a member of its Accountable Team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = DNS1123_SUBDOMAIN))]
+    pub incident: Option<String>,
+    /// Checklist item ids the model's next candidate must carry: how an incident feeds
+    /// back into the handoff.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(min = 1, max = 63), regex(pattern = DNS1123_LABEL)))]
+    pub follow_ups: Vec<String>,
 }
 
 /// An SSHSIG over the Attestation's statement (see `kubectl accord attest --print-statement`).
@@ -175,6 +194,12 @@ impl Attestation {
     /// Whether it carries a signature.
     pub fn is_signed(&self) -> bool {
         self.spec.signature.is_some()
+    }
+
+    /// Whether it is a root-cause analysis of an Incident rather than a checklist item
+    /// of a candidate.
+    pub fn is_root_cause(&self) -> bool {
+        self.spec.incident.is_some()
     }
 
     /// Whether it is being deleted (a withdrawal in progress).

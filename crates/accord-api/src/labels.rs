@@ -64,3 +64,7 @@ pub const CANDIDATE_AUTHOR: &str = "accord.dev/candidate-author";
 /// Annotation on a ModelDeployment: the webhook's seal over (namespace, name, candidate
 /// fingerprint, candidate author).
 pub const CANDIDATE_AUTHOR_SEAL: &str = "accord.dev/candidate-author-seal";
+
+/// Annotation on an Incident: who acknowledged it. `kubectl accord incident ack` sets
+/// it; Accord's webhook writes the authenticated user into it, whatever was sent.
+pub const ACKNOWLEDGED_BY: &str = "accord.dev/acknowledged-by";

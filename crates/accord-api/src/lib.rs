@@ -21,6 +21,9 @@ pub mod handoff_policy;
 pub mod model_deployment;
 pub mod team;
 
+// the kinds about other kinds' objects,
+pub mod incident;
+
 // and what is computed from them.
 pub mod fingerprint;
 pub mod reference;
@@ -32,13 +35,17 @@ pub use attestation::{
     Attestation, AttestationSignature, AttestationSpec, AttestationStatus, VerifiedSigner,
 };
 pub use handoff_policy::{HandoffPolicy, HandoffPolicySpec, HandoffPolicyStatus};
+pub use incident::{
+    Answerer, Incident, IncidentPhase, IncidentSpec, IncidentStatus, Resolution, TimelineEntry,
+};
 pub use model_deployment::{
     After, Analysis, Approval, AutoApproval, AutoApprovedItem, Canary, CanaryRecord, CanaryStatus,
     CandidateTracking, CarriedFrom, CarriedSignOff, ChecklistItem, ChecklistItemStatus,
-    FailedCandidate, Handoff, HistoryEntry, HistoryOutcome, ItemApproval, Measurement,
-    ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus, ModelIdentity, ModelRef, Owners,
-    Phase, Promotion, Role, RollbackMode, RollbackPlan, RolloutStrategy, Serving, TrainingData,
-    UpstreamEvidence, UpstreamRef,
+    FailedCandidate, Guard, GuardAction, GuardStatus, Handoff, HistoryEntry, HistoryOutcome,
+    ItemApproval, Measurement, ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus,
+    ModelIdentity, ModelRef, Monitoring, MonitoringStatus, Owners, Phase, Promotion, Role,
+    RollbackMode, RollbackPlan, RolloutStrategy, Serving, TrainingData, UpstreamEvidence,
+    UpstreamRef,
 };
 pub use team::{
     NotifyEvent, NotifyTarget, SecretKeyRef, SigningKey, Team, TeamMembers, TeamSpec, TeamStatus,
@@ -64,6 +71,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         ModelDeployment::crd(),
         Attestation::crd(),
         HandoffPolicy::crd(),
+        Incident::crd(),
     ]
 }
 

@@ -61,6 +61,12 @@ pub mod condition {
     pub const FAILED_UPSTREAM: &str = "FailedUpstream";
     /// `Ready=False`: a HandoffPolicy requires an upstream and the spec names none.
     pub const UPSTREAM_REQUIRED: &str = "UpstreamRequired";
+    /// `Ready=False`: an Incident of this model is open; no new candidate is promoted
+    /// until its root cause is signed off (a rollback is always allowed).
+    pub const INCIDENT_OPEN: &str = "IncidentOpen";
+    /// `Ready=False`: a resolved Incident's root-cause analysis named follow-up items
+    /// that the candidate's checklist does not carry.
+    pub const FOLLOW_UP_MISSING: &str = "FollowUpMissing";
     /// HandoffPolicy `Ready=True`: it applies to what it selects.
     pub const IN_FORCE: &str = "InForce";
     /// HandoffPolicy `Ready=False`: a selector cannot be read, so it selects everything.
@@ -86,6 +92,10 @@ pub mod history {
     /// Restored because the promoted version, once available, had pods not Ready for
     /// longer than its progress deadline.
     pub const NOT_READY: &str = super::condition::NOT_READY;
+    /// Restored because a guard with `action: RollBack` breached for its `for`.
+    pub const GUARD_BREACHED: &str = "GuardBreached";
+    /// Restored because a person with rollback rights opened an Incident asking for it.
+    pub const INCIDENT_OPENED: &str = "IncidentOpened";
 }
 
 /// Reasons of the Kubernetes Events Accord records, one per meaningful transition.
@@ -122,6 +132,18 @@ pub mod event {
     pub const INVALID_OBJECT: &str = "InvalidObject";
     /// An Attestation for the candidate does not count.
     pub const ATTESTATION_REJECTED: &str = "AttestationRejected";
+    /// A guard breached for its `for`: an Incident was opened.
+    pub const INCIDENT_OPENED: &str = "IncidentOpened";
+    /// Nobody acknowledged an Incident in time: the Accountable Team was told.
+    pub const INCIDENT_ESCALATED: &str = "IncidentEscalated";
+    /// An Incident was acknowledged.
+    pub const INCIDENT_ACKNOWLEDGED: &str = "IncidentAcknowledged";
+    /// The version restored for an Incident is available.
+    pub const INCIDENT_MITIGATED: &str = "IncidentMitigated";
+    /// An Incident's root-cause analysis was signed off.
+    pub const INCIDENT_RESOLVED: &str = "IncidentResolved";
+    /// A guard's reading could not be taken (Prometheus unreachable, no data).
+    pub const GUARD_UNREADABLE: &str = "GuardUnreadable";
 }
 
 /// Reasons of an Attestation's `Counted` condition.

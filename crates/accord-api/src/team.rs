@@ -99,6 +99,10 @@ pub enum NotifyEvent {
     RolledBack,
     /// A sign-off that counted was withdrawn.
     Withdrawn,
+    /// An Incident was opened that this Team is Responsible for.
+    IncidentOpened,
+    /// Nobody acknowledged an Incident in time, and this Team is Accountable for it.
+    IncidentEscalated,
 }
 
 /// One member's OpenSSH public key.

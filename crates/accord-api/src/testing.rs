@@ -76,6 +76,7 @@ pub fn md(version: &str) -> ModelDeployment {
             },
             rollout: None,
             promotion: None,
+            monitoring: None,
             rollback: RollbackPlan {
                 mode: RollbackMode::Automatic,
                 progress_deadline_seconds: 60,

@@ -10,7 +10,10 @@ use super::validation::{
 };
 use serde::{Deserialize, Serialize};
 
+mod monitoring;
 mod status;
+
+pub use monitoring::{Guard, GuardAction, GuardStatus, Monitoring, MonitoringStatus};
 
 pub use status::{
     Approval, AutoApproval, AutoApprovedItem, CanaryRecord, CanaryStatus, CandidateTracking,
@@ -69,6 +72,10 @@ pub struct ModelDeploymentSpec {
     /// (`downstream`). See docs/environments.md.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion: Option<Promotion>,
+    /// What is watched while a version serves: guards whose breach opens an Incident
+    /// (and, with `action: RollBack`, rolls back by the plan). See docs/incidents.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<Monitoring>,
 }
 
 /// A ModelDeployment's place in a chain of environments (dev → staging → prod).

@@ -62,6 +62,9 @@ pub struct ModelDeploymentStatus {
     /// The HandoffPolicies that apply to this ModelDeployment, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<String>,
+    /// The guards of the version that serves, as last recorded (`spec.monitoring`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<super::MonitoringStatus>,
 }
 
 /// What makes a model version distinct: a change to any of these is a new candidate
