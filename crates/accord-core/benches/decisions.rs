@@ -268,6 +268,7 @@ fn main() {
             deployment: None,
             canary: None,
             measurement: None,
+            roll_back_for: None,
             now: now.clone(),
         };
         black_box(rollout::plan(&input));

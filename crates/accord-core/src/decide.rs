@@ -15,14 +15,17 @@ use serde_json::{Value, json};
 use super::{
     candidate, desired, drift,
     events::PlannedEvent,
-    gate, history,
+    gate, guards, history, incidents,
+    notify::Notice,
     observe::Observed,
     rollout::{self, Plan, PlanInput},
     trust::Verifier,
     upstream,
     verdicts::{VerdictWrite, changed_verdicts},
 };
-use crate::api::{ModelDeployment, ModelDeploymentStatus, Role, labels, reasons::event};
+use crate::api::{
+    Incident, IncidentStatus, ModelDeployment, ModelDeploymentStatus, Role, labels, reasons::event,
+};
 
 /// How one managed object is written.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +61,10 @@ pub struct Writes {
     pub service: Option<ObjectWrite<Service>>,
     /// The canary Deployment (`<name>-canary`).
     pub canary: Option<ObjectWrite<Deployment>>,
+    /// Incidents to open, before the status that rolls back for them is written.
+    pub incidents: Vec<Incident>,
+    /// Incident statuses that change, after the ModelDeployment's status.
+    pub incident_statuses: Vec<(String, IncidentStatus)>,
 }
 
 impl Writes {
@@ -68,6 +75,8 @@ impl Writes {
             && self.service.is_none()
             && self.canary.is_none()
             && self.status.is_none()
+            && self.incidents.is_empty()
+            && self.incident_statuses.is_empty()
     }
 
     /// Whether a managed object would be created (its name must be checked first).
@@ -85,6 +94,18 @@ pub struct Decision {
     pub writes: Writes,
     /// Attestation verdicts that change.
     pub verdicts: Vec<VerdictWrite>,
+    /// Teams to tell about Incidents (opened: the Responsible Team; escalated: the
+    /// Accountable Team), once their status is written.
+    pub notices: Vec<Notice>,
+    /// How long Incidents took to be mitigated and resolved, for metrics.
+    pub incident_times: IncidentTimes,
+}
+
+/// How long the Incidents mitigated or resolved in a decision took, from their opening.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentTimes {
+    pub mitigated: Vec<std::time::Duration>,
+    pub resolved: Vec<std::time::Duration>,
 }
 
 /// Owner roles whose Team does not exist, with the Team name.
@@ -149,12 +170,16 @@ pub fn decide(
         verifier,
         now.0,
     );
-    // The upstream decides whether a candidate may be promoted, not whether the
-    // version already promoted may keep running.
+    let known: Vec<&Incident> = observed.incidents.iter().map(AsRef::as_ref).collect();
+    // The upstream and Incidents decide whether a candidate may be promoted, not
+    // whether the version already promoted may keep running.
     if !is_active(md, &candidate) {
-        gate.upstream = upstream.blocked;
+        gate.upstream = incidents::block(md, &known, &effective).or(upstream.blocked);
         gate.upstream_requeue = upstream.requeue_after;
     }
+    let (monitoring, opened, breached) = watch(md, observed, &known, &now);
+    let mut asked: Vec<&Incident> = known.clone();
+    asked.extend(opened.iter());
     gate.upstream_evidence = upstream.evidence.map(|mut evidence| {
         evidence.carried = carried_sign_offs(&gate);
         evidence
@@ -174,19 +199,125 @@ pub fn decide(
         deployment: observed.deployment_observation(md),
         canary: observed.canary_observation(md),
         measurement: observed.measurement.clone(),
+        roll_back_for: breached.or_else(|| incidents::rollback_asked(md, &asked)),
         now: now.clone(),
     };
     let mut plan = rollout::plan(&input);
+    plan.status.monitoring = monitoring;
     history::seal(md, &mut plan.status.history, verifier);
     plan.events.splice(0..0, trusted.discarded);
     plan.events.extend(withdrawals(read, &candidate, observed));
     let writes = writes(read, md, observed, &plan);
     let verdicts = changed_verdicts(md, &candidate, &gate, &observed.attestations, &now);
-    Decision {
+    let mut decision = Decision {
         plan,
         writes,
         verdicts,
+        notices: vec![],
+        incident_times: IncidentTimes::default(),
+    };
+    decision.writes.incidents = opened;
+    decision.follow_incidents(md, observed, verifier, &now);
+    decision
+}
+
+impl Decision {
+    /// Each known Incident of `md`'s next status, from the status this decision
+    /// leaves the ModelDeployment in, and what to say about it.
+    fn follow_incidents(
+        &mut self,
+        md: &ModelDeployment,
+        observed: &Observed,
+        verifier: &dyn Verifier,
+        now: &Time,
+    ) {
+        let applying: Vec<&crate::api::HandoffPolicy> = observed
+            .policies
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|p| crate::policy::applies(p, &observed.namespace_labels, md.labels()))
+            .collect();
+        let analyses: Vec<&crate::api::Attestation> =
+            observed.analyses.iter().map(AsRef::as_ref).collect();
+        let lookup = |name: &str| observed.team(name);
+        let cx = incidents::Context {
+            md,
+            status: &self.plan.status,
+            policies: &applying,
+            team: &lookup,
+            analyses: &analyses,
+            verifier,
+            now,
+        };
+        let updates: Vec<_> = observed
+            .incidents
+            .iter()
+            .map(|incident| (incident.clone(), incidents::update(incident, &cx)))
+            .collect();
+        for (incident, update) in updates {
+            self.absorb(&incident, update);
+        }
     }
+
+    /// Takes one Incident's update into the decision.
+    fn absorb(&mut self, incident: &Incident, update: incidents::Update) {
+        if let Some(status) = update.status {
+            let name = incident.metadata.name.clone().unwrap_or_default();
+            self.writes.incident_statuses.push((name, status));
+        }
+        self.plan.events.extend(update.events);
+        self.notices.extend(update.notices);
+        if let Some(after) = update.requeue_after {
+            let after = after.max(crate::timing::MIN_REQUEUE);
+            self.plan.requeue_after = self.plan.requeue_after.min(after);
+        }
+        self.incident_times.mitigated.extend(update.mitigated_after);
+        self.incident_times.resolved.extend(update.resolved_after);
+    }
+}
+
+/// The guards' records after this decision's readings, the Incidents their confirmed
+/// breaches open (none for a version with one already open), and the rollback a
+/// confirmed breach of a `RollBack` guard asks for (whichever Incident records it).
+fn watch(
+    md: &ModelDeployment,
+    observed: &Observed,
+    known: &[&Incident],
+    now: &Time,
+) -> (
+    Option<crate::api::MonitoringStatus>,
+    Vec<Incident>,
+    Option<rollout::RollBackFor>,
+) {
+    let mut stepped = guards::step(md, &observed.readings, now);
+    let mut opened: Vec<Incident> = vec![];
+    let mut roll_back = None;
+    for breach in &stepped.breaches {
+        let mut all: Vec<&Incident> = known.to_vec();
+        all.extend(opened.iter());
+        let name = match incidents::open_for_breach(md, breach, &all) {
+            Ok(incident) => {
+                let name = incident.metadata.name.clone().unwrap_or_default();
+                opened.push(incident);
+                name
+            }
+            Err(open) => open,
+        };
+        let record = stepped
+            .status
+            .as_mut()
+            .and_then(|s| s.guards.iter_mut().find(|g| g.name == breach.guard.name));
+        if breach.guard.action == crate::api::GuardAction::RollBack && roll_back.is_none() {
+            roll_back = Some(rollout::RollBackFor {
+                reason: crate::api::reasons::history::GUARD_BREACHED,
+                why: format!("Incident {name} ({})", breach.summary),
+            });
+        }
+        if let Some(record) = record {
+            record.incident = Some(name);
+        }
+    }
+    (stepped.status, opened, roll_back)
 }
 
 /// Whether the candidate is the version that runs (and has not failed).

@@ -33,6 +33,7 @@ pub mod timing;
 pub mod trust;
 
 pub mod candidate;
+pub mod guards;
 pub mod history;
 pub mod notify;
 pub mod policy;
@@ -47,6 +48,8 @@ pub mod upstream;
 
 pub mod rollout;
 pub mod verdicts;
+
+pub mod incidents;
 
 pub mod admission;
 pub mod decide;

@@ -27,6 +27,14 @@ pub struct Notification {
     pub body: Value,
 }
 
+/// Something one Team is told, whatever the Events (an Incident it answers for).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub team: String,
+    pub event: NotifyEvent,
+    pub note: String,
+}
+
 /// What a team may be told about a planned Event, if anything.
 pub fn notify_event(reason: &str) -> Option<NotifyEvent> {
     match reason {
@@ -116,6 +124,24 @@ pub fn plan(
         }
     }
     out
+}
+
+/// A notice for one Team (an Incident opened or escalated) to each of its destinations
+/// that asked for its kind.
+pub fn to_team(md: &ModelDeployment, notice: &Notice, team: &Team) -> Vec<Notification> {
+    let message = body(md, notice.event, &notice.note, &BTreeMap::new());
+    team.spec
+        .notify
+        .iter()
+        .filter(|t| t.events.contains(&notice.event))
+        .map(|target| Notification {
+            team: notice.team.clone(),
+            target: target.name.clone(),
+            secret: target.url_secret_ref.clone(),
+            event: notice.event,
+            body: message.clone(),
+        })
+        .collect()
 }
 
 /// Each Team's destinations that are told about `event`, as `notified:<name>` — what

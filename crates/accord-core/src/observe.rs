@@ -9,7 +9,7 @@ use kube::ResourceExt;
 
 use super::desired;
 use crate::{
-    api::{Attestation, HandoffPolicy, Measurement, ModelDeployment, Team},
+    api::{Attestation, HandoffPolicy, Incident, Measurement, ModelDeployment, Team},
     policy::{self, Effective},
 };
 
@@ -50,6 +50,14 @@ pub struct Observed {
     pub namespace_labels: BTreeMap<String, String>,
     /// The upstream `spec.promotion.from` names, when it names one.
     pub upstream: Option<UpstreamObserved>,
+    /// Root-cause analyses (Attestations with `spec.incident`) naming this
+    /// ModelDeployment; they are about Incidents, never about a candidate, so they are
+    /// kept apart from `attestations`.
+    pub analyses: Vec<Arc<Attestation>>,
+    /// Incidents about this ModelDeployment.
+    pub incidents: Vec<Arc<Incident>>,
+    /// The guards' readings taken for this reconcile (those that were due).
+    pub readings: Vec<crate::guards::Reading>,
 }
 
 /// The upstream environment's ModelDeployment as the operator's caches hold it.

@@ -79,6 +79,12 @@ fn attestation_fields_v2(attestation: &Attestation) -> Vec<&str> {
     let mut fields = attestation_fields_v1(attestation);
     fields.push(attestation.spec.candidate.as_deref().unwrap_or_default());
     fields.push(annotation(attestation, labels::MODEL_DEPLOYMENT_UID));
+    // A root-cause analysis also binds its Incident and follow-ups (only when set, so
+    // every seal made before them still verifies).
+    if let Some(incident) = &attestation.spec.incident {
+        fields.push(incident);
+        fields.extend(attestation.spec.follow_ups.iter().map(String::as_str));
+    }
     fields
 }
 
@@ -368,6 +374,27 @@ mod tests {
     }
 
     #[test]
+    fn a_root_cause_analysis_is_sealed_to_its_incident_and_follow_ups() {
+        let keys = SealKeys::generate("k1");
+        let mut rca = sealed(&keys);
+        rca.spec.item = "root-cause-analysis".into();
+        rca.spec.incident = Some("fraud-scorer-1".into());
+        rca.spec.follow_ups = vec!["load-test".into(), "alert-runbook".into()];
+        let seal = keys.seal(&rca);
+        rca.metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(labels::SEAL.into(), seal);
+        keys.verify(&rca).expect("sealed as admitted");
+        let mut replayed = rca.clone();
+        replayed.spec.incident = Some("fraud-scorer-2".into());
+        assert_eq!(keys.verify(&replayed), Err(SealError::Altered));
+        let mut fewer = rca.clone();
+        fewer.spec.follow_ups.pop();
+        assert_eq!(keys.verify(&fewer), Err(SealError::Altered));
+    }
+
+    #[test]
     fn any_identity_field_change_breaks_the_seal() {
         let keys = SealKeys::generate("k1");
         let base = sealed(&keys);
@@ -381,6 +408,7 @@ mod tests {
             Box::new(|a| a.spec.model_deployment = "other".into()),
             Box::new(|a| a.metadata.name = Some("renamed".into())),
             Box::new(|a| a.metadata.namespace = Some("elsewhere".into())),
+            Box::new(|a| a.spec.incident = Some("fraud-scorer-incident".into())),
             Box::new(|a| {
                 a.metadata
                     .annotations

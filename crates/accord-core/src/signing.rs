@@ -140,7 +140,8 @@ pub fn statement(
     signer: &str,
     signed_at: &str,
 ) -> Result<String, SignatureError> {
-    let fields = [
+    let follow_ups = spec.follow_ups.join(",");
+    let mut fields = vec![
         ("namespace", namespace),
         ("modelDeployment", spec.model_deployment.as_str()),
         ("item", spec.item.as_str()),
@@ -148,9 +149,14 @@ pub fn statement(
         ("digest", spec.digest.as_deref().unwrap_or_default()),
         ("candidate", spec.candidate.as_deref().unwrap_or_default()),
         ("evidence", spec.evidence.as_deref().unwrap_or_default()),
-        ("signer", signer),
-        ("signedAt", signed_at),
     ];
+    // A root-cause analysis adds its Incident and follow-ups, as lines only when set,
+    // so every statement signed before them still verifies.
+    if let Some(incident) = &spec.incident {
+        fields.push(("incident", incident.as_str()));
+        fields.push(("followUps", follow_ups.as_str()));
+    }
+    fields.extend([("signer", signer), ("signedAt", signed_at)]);
     let mut text = format!("{STATEMENT_HEADER}\n");
     for (field, value) in fields {
         if value.contains(['\r', '\n']) {

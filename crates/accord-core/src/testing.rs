@@ -159,6 +159,9 @@ pub struct World {
     pub service: Option<Service>,
     pub policies: Vec<crate::api::HandoffPolicy>,
     pub namespaces: Vec<k8s_openapi::api::core::v1::Namespace>,
+    pub incidents: Vec<crate::api::Incident>,
+    /// Guard readings taken for the decision.
+    pub readings: Vec<crate::guards::Reading>,
 }
 
 impl World {
@@ -218,9 +221,26 @@ impl World {
                 .attestations
                 .iter()
                 .filter(|a| a.spec.model_deployment == name && a.metadata.namespace == namespace)
+                .filter(|a| !a.is_root_cause())
                 .cloned()
                 .map(std::sync::Arc::new)
                 .collect(),
+            analyses: self
+                .attestations
+                .iter()
+                .filter(|a| a.spec.model_deployment == name && a.metadata.namespace == namespace)
+                .filter(|a| a.is_root_cause())
+                .cloned()
+                .map(std::sync::Arc::new)
+                .collect(),
+            incidents: self
+                .incidents
+                .iter()
+                .filter(|i| i.is_for(namespace.as_deref(), &name))
+                .cloned()
+                .map(std::sync::Arc::new)
+                .collect(),
+            readings: self.readings.clone(),
             deployment: self
                 .deployment
                 .clone()
@@ -317,6 +337,24 @@ impl World {
                 .find(|a| a.metadata.name == name)
             {
                 att.status = Some(verdict.status.clone());
+            }
+        }
+        for opened in &decision.writes.incidents {
+            if !self
+                .incidents
+                .iter()
+                .any(|i| i.metadata.name == opened.metadata.name)
+            {
+                self.incidents.push(opened.clone());
+            }
+        }
+        for (name, status) in &decision.writes.incident_statuses {
+            if let Some(incident) = self
+                .incidents
+                .iter_mut()
+                .find(|i| i.metadata.name.as_deref() == Some(name))
+            {
+                incident.status = Some(status.clone());
             }
         }
     }

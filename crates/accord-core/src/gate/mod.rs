@@ -15,8 +15,7 @@ mod provenance;
 mod sign_off_rules;
 mod signature;
 
-pub use provenance::is_for_candidate;
-pub(crate) use provenance::recorded_groups;
+pub use provenance::{is_for_candidate, recorded_groups};
 use sign_off_rules::policy_rejection;
 
 use crate::{

@@ -15,7 +15,8 @@ use crate::{
     trust::Author,
 };
 
-pub(crate) fn recorded_groups(attestation: &Attestation) -> Vec<String> {
+/// The groups the webhook recorded for the attester at admission.
+pub fn recorded_groups(attestation: &Attestation) -> Vec<String> {
     attestation
         .metadata
         .annotations

@@ -93,6 +93,7 @@ impl Scene {
             deployment: self.stable.clone(),
             canary: self.canary.clone(),
             measurement,
+            roll_back_for: None,
             now: time(now),
         };
         let plan = plan(&input);
@@ -295,6 +296,7 @@ fn the_first_version_and_models_without_a_canary_are_promoted_directly() {
         deployment: None,
         canary: None,
         measurement: None::<Measurement>,
+        roll_back_for: None,
         now: time(0),
     });
     assert_eq!(reasons(&plan), [event::PROMOTED]);

@@ -24,6 +24,20 @@ impl<'a> Planner<'a> {
             return ActiveHealth::default();
         };
         self.apply_operational_change(&mut active);
+        // A version restored by a rollback is not rolled back further for an Incident:
+        // that is left for people to decide, as when it stops being Ready.
+        if let Some(asked) = &self.input.roll_back_for
+            && active.outcome == HistoryOutcome::Promoted
+        {
+            let why = format!(
+                "version {} is rolled back for {}",
+                active.version, asked.why
+            );
+            return ActiveHealth {
+                degraded: self.act_on_failure(why, asked.reason),
+                ..Default::default()
+            };
+        }
         let live = self.live_deployment(&active);
         if live.is_some_and(|d| d.rollout_complete) {
             let now = self.now();
@@ -202,7 +216,14 @@ impl<'a> Planner<'a> {
                 let message = format!("{message}; but {unready}");
                 self.condition(READY, false, reason::NOT_READY, message);
             }
-            None => self.condition(READY, false, reason::CANDIDATE_ROLLED_BACK, message),
+            None => match &self.input.gate.upstream {
+                // Signed off again, but something still holds it (an open Incident).
+                Some(block) => {
+                    let message = format!("{message}; {}", block.message);
+                    self.condition(READY, false, block.reason, message);
+                }
+                None => self.condition(READY, false, reason::CANDIDATE_ROLLED_BACK, message),
+            },
         }
     }
 }

@@ -47,7 +47,17 @@ pub struct PlanInput<'a> {
     pub canary: Option<DeploymentObservation>,
     /// A measurement of the canary's analysis taken for this decision, if one was due.
     pub measurement: Option<Measurement>,
+    /// An open Incident asks for the promoted version in place to be rolled back (a
+    /// guard with `action: RollBack` breached, or a person with rollback rights asked).
+    pub roll_back_for: Option<RollBackFor>,
     pub now: Time,
+}
+
+/// A rollback an open Incident asks for: recorded with `reason`, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollBackFor {
+    pub reason: &'static str,
+    pub why: String,
 }
 
 /// Things that happened, for metrics.

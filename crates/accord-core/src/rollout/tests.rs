@@ -72,6 +72,7 @@ fn fresh_step(
         deployment,
         canary: None,
         measurement: None,
+        roll_back_for: None,
         now: time(now),
     };
     let plan = plan(&input);
@@ -478,6 +479,7 @@ fn unknown_team_is_invalid_and_touches_nothing() {
         deployment: None,
         canary: None,
         measurement: None,
+        roll_back_for: None,
         now: time(60),
     };
     let plan = plan(&input);
@@ -565,6 +567,7 @@ fn a_name_conflict_is_invalid_and_promotes_nothing() {
         deployment: None,
         canary: None,
         measurement: None,
+        roll_back_for: None,
         now: time(0),
     };
     let plan = plan(&input);
