@@ -6,6 +6,9 @@
 //! A signed Attestation is different: its signature, not the request, says who signed
 //! off, so it is admitted from any applier (a GitOps controller) and never changed
 //! (what Git holds is what is stored, so a re-sync finds no drift).
+//!
+//! A root-cause analysis (`spec.incident`) is about an Incident, not a candidate: its
+//! version is the Incident's, and it is signed off by the Incident's Accountable Team.
 
 use std::collections::BTreeMap;
 
@@ -14,8 +17,9 @@ use serde_json::{Value, json};
 use super::{Requester, Rights, SYSTEM_DELETERS, Verdict, annotation, describe_members, member_of};
 use crate::{
     api::{
-        Attestation, ChecklistItem, ModelDeployment, Role, Team,
+        Answerer, Attestation, ChecklistItem, Incident, ModelDeployment, Role, Team,
         fingerprint::short,
+        incident::ROOT_CAUSE_ANALYSIS,
         labels::{self},
         namespaced_name,
     },
@@ -49,7 +53,7 @@ pub fn create(
             attestation,
             requester,
             md,
-            &fingerprint,
+            Some(&fingerprint),
             &membership,
             keys,
         ))
@@ -103,8 +107,175 @@ pub fn create_signed(
     }
 }
 
-/// The signature verifies against the owning Team as it is now, and `spec.team`, if
-/// written, names that Team.
+/// Decides a root-cause analysis CREATE (`spec.incident` set): the Incident exists in
+/// the namespace and is about `spec.modelDeployment`, `spec.version` is the Incident's,
+/// and the requester is a member of its Accountable Team now. The patch is the one an
+/// ordinary sign-off gets, without a candidate: `spec.attestedBy` and `spec.team` (the
+/// Accountable Team) from the request, the groups, the ModelDeployment's UID, the seal.
+pub fn create_root_cause(
+    attestation: &Attestation,
+    requester: &Requester,
+    md: Option<&ModelDeployment>,
+    incident: Option<&Incident>,
+    team: &dyn Fn(&str) -> Option<Team>,
+    keys: &SealKeys,
+) -> Verdict {
+    let admitted = check_incident(attestation, md, incident).and_then(|(md, accountable)| {
+        not_the_opener(&requester.username, incident, accountable)?;
+        let membership = check_accountable(attestation, requester, accountable, team)?;
+        Ok(identity_patch(
+            attestation,
+            requester,
+            md,
+            None,
+            &membership,
+            keys,
+        ))
+    });
+    match admitted {
+        Ok(patch) => Verdict::Allow(patch),
+        Err(message) => Verdict::Deny(message),
+    }
+}
+
+/// Decides a signed root-cause analysis CREATE, from any applier, without changing it:
+/// the Incident checks of [`create_root_cause`], and the signature verifies against a
+/// valid key of the signer in the Incident's Accountable Team.
+pub fn create_signed_root_cause(
+    attestation: &Attestation,
+    md: Option<&ModelDeployment>,
+    incident: Option<&Incident>,
+    team: &dyn Fn(&str) -> Option<Team>,
+    now: jiff::Timestamp,
+) -> Verdict {
+    let admitted = check_incident(attestation, md, incident).and_then(|(_, accountable)| {
+        if let Some(signer) = attestation.spec.signature.as_ref().map(|s| s.signer.as_str()) {
+            not_the_opener(signer, incident, accountable)?;
+        }
+        let subject = format!(
+            "the root cause of Incident {}",
+            incident
+                .map(|i| namespaced_name(&i.metadata))
+                .unwrap_or_default()
+        );
+        verify_signed_by(attestation, accountable, &subject, team, now)
+    });
+    match admitted {
+        Ok(()) => Verdict::allow(),
+        Err(message) => Verdict::Deny(message),
+    }
+}
+
+/// Separation of duties: whoever opened an Incident does not also sign off its root
+/// cause.
+fn not_the_opener(
+    user: &str,
+    incident: Option<&Incident>,
+    accountable: &Answerer,
+) -> Result<(), String> {
+    let Some(incident) = incident.filter(|i| i.spec.opened_by.as_deref() == Some(user)) else {
+        return Ok(());
+    };
+    Err(format!(
+        "{user} opened Incident {} and may not also sign off its root cause (separation of duties): ask another member of team {}",
+        namespaced_name(&incident.metadata),
+        accountable.team
+    ))
+}
+
+/// The Incident a root-cause analysis names exists, is about its ModelDeployment (which
+/// exists) and its version, and has an Accountable Team to sign it off.
+fn check_incident<'a>(
+    attestation: &Attestation,
+    md: Option<&'a ModelDeployment>,
+    incident: Option<&'a Incident>,
+) -> Result<(&'a ModelDeployment, &'a Answerer), String> {
+    let spec = &attestation.spec;
+    let namespace = attestation
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or_default();
+    let named = spec.incident.as_deref().unwrap_or_default();
+    if spec.item != ROOT_CAUSE_ANALYSIS {
+        return Err(format!(
+            "an Attestation naming an Incident (spec.incident {named}) is its root-cause analysis: set spec.item to {ROOT_CAUSE_ANALYSIS}"
+        ));
+    }
+    let Some(incident) = incident else {
+        return Err(format!(
+            "Incident {namespace}/{named} does not exist: a root-cause analysis must name an Incident in its own namespace"
+        ));
+    };
+    let incident_name = namespaced_name(&incident.metadata);
+    let about = &incident.spec.model_deployment;
+    if *about != spec.model_deployment {
+        return Err(format!(
+            "Incident {incident_name} is about ModelDeployment {about}, not {}: set spec.modelDeployment to {about}",
+            spec.model_deployment
+        ));
+    }
+    let Some(md) = md else {
+        return Err(format!(
+            "ModelDeployment {namespace}/{about} does not exist: a root-cause analysis must name a ModelDeployment in its own namespace"
+        ));
+    };
+    let version = &incident.spec.version;
+    if spec.version != *version {
+        return Err(format!(
+            "version {} is not the version of Incident {incident_name}, which is {version}: a root-cause analysis is about \
+             the version that misbehaved; set spec.version to {version}",
+            spec.version
+        ));
+    }
+    let Some(accountable) = incident
+        .status
+        .as_ref()
+        .and_then(|s| s.accountable.as_ref())
+    else {
+        return Err(format!(
+            "Incident {incident_name} is not triaged yet (Accord has not named its Accountable Team, who signs off its root cause): \
+             try again in a moment"
+        ));
+    };
+    Ok((md, accountable))
+}
+
+/// The requester is a member, now, of the Accountable Team of the Incident.
+fn check_accountable(
+    attestation: &Attestation,
+    requester: &Requester,
+    accountable: &Answerer,
+    team: &dyn Fn(&str) -> Option<Team>,
+) -> Result<Membership, String> {
+    let namespace = attestation
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or_default();
+    let incident = attestation.spec.incident.as_deref().unwrap_or_default();
+    let Answerer {
+        role,
+        team: team_name,
+    } = accountable;
+    let Some(accountable_team) = team(team_name) else {
+        return Err(format!(
+            "team {team_name}, the Accountable Team ({role} role) of Incident {namespace}/{incident}, does not exist: \
+             create it before signing off the root cause"
+        ));
+    };
+    membership_in(&accountable_team, requester).ok_or_else(|| {
+        format!(
+            "{} is not a member of team {team_name}, the Accountable Team ({role} role) of Incident {namespace}/{incident}, \
+             which signs off its root cause; ask a member of {team_name} ({}) to attest it",
+            requester.username,
+            describe_members(&accountable_team)
+        )
+    })
+}
+
+/// The signature verifies against the Team owning the item's role as it is now, and
+/// `spec.team`, if written, names that Team.
 fn check_signature(
     attestation: &Attestation,
     md: &ModelDeployment,
@@ -112,23 +283,43 @@ fn check_signature(
     team: &dyn Fn(&str) -> Option<Team>,
     now: jiff::Timestamp,
 ) -> Result<(), String> {
-    let role = item.owner;
-    let team_name = md.spec.owners.team_for(role);
-    let md_name = namespaced_name(&md.metadata);
+    let owner = Answerer {
+        role: item.owner,
+        team: md.spec.owners.team_for(item.owner).to_string(),
+    };
+    let subject = format!(
+        "item {} of ModelDeployment {}",
+        item.id,
+        namespaced_name(&md.metadata)
+    );
+    verify_signed_by(attestation, &owner, &subject, team, now)
+}
+
+/// The signature verifies against `signer_team` (the Team that signs off `subject`) as
+/// it is now, and `spec.team`, if written, names that Team.
+fn verify_signed_by(
+    attestation: &Attestation,
+    signer_team: &Answerer,
+    subject: &str,
+    team: &dyn Fn(&str) -> Option<Team>,
+    now: jiff::Timestamp,
+) -> Result<(), String> {
+    let Answerer {
+        role,
+        team: team_name,
+    } = signer_team;
     let name = namespaced_name(&attestation.metadata);
     if let Some(recorded) = attestation.spec.team.as_deref()
         && recorded != team_name
     {
         return Err(format!(
-            "spec.team of Attestation {name} is {recorded}, but item {} of ModelDeployment {md_name} belongs to team {team_name} \
-             (the {role} role): leave spec.team out or set it to {team_name}",
-            item.id
+            "spec.team of Attestation {name} is {recorded}, but {subject} belongs to team {team_name} \
+             (the {role} role): leave spec.team out or set it to {team_name}"
         ));
     }
-    let Some(owning_team) = team(team_name) else {
+    let Some(signing_team) = team(team_name) else {
         return Err(format!(
-            "team {team_name}, the {role} owner of ModelDeployment {md_name}, does not exist: create it before attesting {}",
-            item.id
+            "team {team_name}, which signs off {subject} (the {role} role), does not exist: create it before attesting"
         ));
     };
     let namespace = attestation
@@ -136,7 +327,7 @@ fn check_signature(
         .namespace
         .as_deref()
         .unwrap_or_default();
-    signing::verify(namespace, &attestation.spec, &owning_team, now)
+    signing::verify(namespace, &attestation.spec, &signing_team, now)
         .map(drop)
         .map_err(|e| format!("the signature of Attestation {name} does not verify: {e}"))
 }
@@ -224,6 +415,22 @@ struct Membership {
     via_groups: Vec<String>,
 }
 
+/// How `requester` belongs to `team`, if they do.
+fn membership_in(team: &Team, requester: &Requester) -> Option<Membership> {
+    let members = &team.spec.members;
+    let by_name = members.users.contains(&requester.username);
+    let via_groups: Vec<String> = requester
+        .groups
+        .iter()
+        .filter(|g| members.groups.contains(g))
+        .cloned()
+        .collect();
+    (by_name || !via_groups.is_empty()).then(|| Membership {
+        team: team.metadata.name.clone().unwrap_or_default(),
+        via_groups,
+    })
+}
+
 /// The requester is a member of the Team owning `item`.
 fn check_membership(
     attestation: &Attestation,
@@ -242,34 +449,22 @@ fn check_membership(
             "team {team_name}, the {role} owner of ModelDeployment {md_name}, does not exist: create it before attesting {item_id}"
         ));
     };
-    let members = &owning_team.spec.members;
-    let by_name = members.users.iter().any(|u| u == user);
-    let via_groups: Vec<String> = requester
-        .groups
-        .iter()
-        .filter(|g| members.groups.contains(g))
-        .cloned()
-        .collect();
-    if !by_name && via_groups.is_empty() {
-        return Err(format!(
+    membership_in(&owning_team, requester).ok_or_else(|| {
+        format!(
             "{user} is not a member of team {team_name}, which owns item {item_id} (the {role} role) of ModelDeployment {md_name}; \
              ask a member of {team_name} ({}) to attest it",
             describe_members(&owning_team)
-        ));
-    }
-    Ok(Membership {
-        team: team_name.to_string(),
-        via_groups,
+        )
     })
 }
 
-/// The JSON patch writing who attested (from the request), the candidate, and the seal
-/// over exactly what will be stored.
+/// The JSON patch writing who attested (from the request), the candidate (none for a
+/// root-cause analysis), and the seal over exactly what will be stored.
 fn identity_patch(
     attestation: &Attestation,
     requester: &Requester,
     md: &ModelDeployment,
-    fingerprint: &str,
+    candidate: Option<&str>,
     membership: &Membership,
     keys: &SealKeys,
 ) -> Vec<Value> {
@@ -277,7 +472,9 @@ fn identity_patch(
     let mut admitted = attestation.clone();
     admitted.spec.attested_by = Some(user.clone());
     admitted.spec.team = Some(membership.team.clone());
-    admitted.spec.candidate = Some(fingerprint.to_string());
+    if let Some(fingerprint) = candidate {
+        admitted.spec.candidate = Some(fingerprint.to_string());
+    }
     let mut annotations: BTreeMap<String, String> =
         admitted.metadata.annotations.clone().unwrap_or_default();
     for key in SEALED_ANNOTATIONS {
@@ -297,12 +494,15 @@ fn identity_patch(
     let seal = keys.seal(&admitted);
     let mut annotations = admitted.metadata.annotations.take().unwrap_or_default();
     annotations.insert(labels::SEAL.into(), seal);
-    vec![
+    let mut ops = vec![
         json!({"op": "add", "path": "/spec/attestedBy", "value": user}),
         json!({"op": "add", "path": "/spec/team", "value": membership.team}),
-        json!({"op": "add", "path": "/spec/candidate", "value": fingerprint}),
-        json!({"op": "add", "path": "/metadata/annotations", "value": annotations}),
-    ]
+    ];
+    if let Some(fingerprint) = candidate {
+        ops.push(json!({"op": "add", "path": "/spec/candidate", "value": fingerprint}));
+    }
+    ops.push(json!({"op": "add", "path": "/metadata/annotations", "value": annotations}));
+    ops
 }
 
 /// Decides an Attestation UPDATE: the spec and Accord's annotations never change.
@@ -810,6 +1010,336 @@ mod tests {
                 denied(delete(&unsigned, &user("flux", &[]), &teams, &rights))
                     .contains("flux may not withdraw")
             );
+        }
+    }
+
+    mod root_cause_analyses {
+        use super::*;
+        use crate::{
+            api::{IncidentSpec, IncidentStatus},
+            testing::{TestKey, ssh_key, team, time, with_key},
+        };
+
+        /// Incident `name` on fraud-scorer 2.4.0, with `accountable` (role, Team) once
+        /// triaged.
+        fn incident(name: &str, accountable: Option<(Role, &str)>) -> Incident {
+            let mut incident = Incident::new(
+                name,
+                IncidentSpec {
+                    model_deployment: "fraud-scorer".into(),
+                    version: "2.4.0".into(),
+                    summary: "chargebacks doubled".into(),
+                    ..Default::default()
+                },
+            );
+            incident.metadata.namespace = Some("payments".into());
+            incident.status = accountable.map(|(role, team)| IncidentStatus {
+                accountable: Some(Answerer {
+                    role,
+                    team: team.into(),
+                }),
+                ..Default::default()
+            });
+            incident
+        }
+
+        /// A root-cause analysis of `incident` as a client sends it.
+        fn rca(incident: &str, version: &str) -> Attestation {
+            let mut att = request(ROOT_CAUSE_ANALYSIS, version);
+            att.spec.incident = Some(incident.into());
+            att.spec.evidence = Some("https://wiki.example.com/rca/42".into());
+            att.spec.follow_ups = vec!["load-test".into()];
+            att
+        }
+
+        /// The candidate moved on since: a root cause is about the Incident's version.
+        fn moved_on() -> ModelDeployment {
+            md("2.5.0")
+        }
+
+        fn accountable_app() -> Incident {
+            incident("fraud-scorer-1", Some((Role::Application, "payments-app")))
+        }
+
+        #[test]
+        fn the_accountable_team_signs_it_off_stamped_and_sealed_like_any_sign_off() {
+            let keys = SealKeys::generate("k1");
+            let carol = user("carol", &[]);
+            let att = rca("fraud-scorer-1", "2.4.0");
+            let inc = accountable_app();
+            let ops = allowed(create_root_cause(
+                &att,
+                &carol,
+                Some(&moved_on()),
+                Some(&inc),
+                &teams,
+                &keys,
+            ));
+            assert!(
+                ops.iter().all(|op| op["path"] != "/spec/candidate"),
+                "no candidate: {ops:?}"
+            );
+            let stored = apply_patch(&att, &ops);
+            assert_eq!(stored.spec.attested_by.as_deref(), Some("carol"));
+            assert_eq!(stored.spec.team.as_deref(), Some("payments-app"));
+            assert_eq!(stored.spec.candidate, None);
+            let annotations = stored.metadata.annotations.as_ref().unwrap();
+            assert_eq!(annotations[labels::MODEL_DEPLOYMENT_UID], "uid-md");
+            assert!(!annotations.contains_key(labels::ATTESTER_GROUPS));
+            assert_eq!(keys.verify(&stored), Ok(()));
+            assert_eq!(validate_create(&stored, &carol, &keys), Verdict::allow());
+            // By group: the groups that make them a member are recorded.
+            let platform = incident("fraud-scorer-1", Some((Role::Platform, "ml-platform")));
+            let bob = user("bob", &["ml-platform-eng", "system:authenticated"]);
+            let ops = allowed(create_root_cause(
+                &att,
+                &bob,
+                Some(&moved_on()),
+                Some(&platform),
+                &teams,
+                &keys,
+            ));
+            let stored = apply_patch(&att, &ops);
+            assert_eq!(
+                stored.metadata.annotations.as_ref().unwrap()[labels::ATTESTER_GROUPS],
+                "ml-platform-eng"
+            );
+        }
+
+        #[test]
+        fn whoever_opened_the_incident_does_not_also_sign_its_root_cause() {
+            let keys = SealKeys::generate("k1");
+            let mut opened_by_carol = accountable_app();
+            opened_by_carol.spec.opened_by = Some("carol".into());
+            let message = denied(create_root_cause(
+                &rca("fraud-scorer-1", "2.4.0"),
+                &user("carol", &[]),
+                Some(&moved_on()),
+                Some(&opened_by_carol),
+                &teams,
+                &keys,
+            ));
+            assert!(
+                message.contains("carol opened Incident payments/fraud-scorer-1")
+                    && message.contains("separation of duties"),
+                "{message}"
+            );
+        }
+
+        #[test]
+        fn only_the_accountable_team_and_only_once_triaged() {
+            let keys = SealKeys::generate("k1");
+            let m = moved_on();
+            let att = rca("fraud-scorer-1", "2.4.0");
+            let message = denied(create_root_cause(
+                &att,
+                &user("alice", &["data-platform-eng"]),
+                Some(&m),
+                Some(&accountable_app()),
+                &teams,
+                &keys,
+            ));
+            assert!(
+                message.contains(
+                    "alice is not a member of team payments-app, the Accountable Team (application role) of Incident \
+                     payments/fraud-scorer-1, which signs off its root cause"
+                ) && message.contains("users carol"),
+                "{message}"
+            );
+            let message = denied(create_root_cause(
+                &att,
+                &user("carol", &[]),
+                Some(&m),
+                Some(&incident("fraud-scorer-1", None)),
+                &teams,
+                &keys,
+            ));
+            assert!(
+                message.contains("Incident payments/fraud-scorer-1 is not triaged yet")
+                    && message.contains("try again in a moment"),
+                "{message}"
+            );
+        }
+
+        #[test]
+        fn it_names_an_existing_incident_of_its_model_and_the_incidents_version() {
+            let keys = SealKeys::generate("k1");
+            let m = moved_on();
+            let carol = user("carol", &[]);
+            let inc = accountable_app();
+            let deny = |att: &Attestation, md: Option<&ModelDeployment>, inc: Option<&Incident>| {
+                denied(create_root_cause(att, &carol, md, inc, &teams, &keys))
+            };
+            let message = deny(&rca("fraud-scorer-1", "2.5.0"), Some(&m), Some(&inc));
+            assert!(
+                message.contains("version 2.5.0 is not the version of Incident payments/fraud-scorer-1, which is 2.4.0")
+                    && message.contains("set spec.version to 2.4.0"),
+                "{message}"
+            );
+            let message = deny(&rca("fraud-scorer-9", "2.4.0"), Some(&m), None);
+            assert!(
+                message.contains("Incident payments/fraud-scorer-9 does not exist"),
+                "{message}"
+            );
+            let mut elsewhere = inc.clone();
+            elsewhere.spec.model_deployment = "other-model".into();
+            let message = deny(&rca("fraud-scorer-1", "2.4.0"), Some(&m), Some(&elsewhere));
+            assert!(
+                message.contains("is about ModelDeployment other-model, not fraud-scorer"),
+                "{message}"
+            );
+            let message = deny(&rca("fraud-scorer-1", "2.4.0"), None, Some(&inc));
+            assert!(
+                message.contains("ModelDeployment payments/fraud-scorer does not exist"),
+                "{message}"
+            );
+            let mut not_rca = rca("fraud-scorer-1", "2.4.0");
+            not_rca.spec.item = "drift".into();
+            let message = deny(&not_rca, Some(&m), Some(&inc));
+            assert!(
+                message.contains("set spec.item to root-cause-analysis"),
+                "{message}"
+            );
+        }
+
+        #[test]
+        fn a_root_cause_replayed_onto_another_incident_needs_that_incidents_accountable_team() {
+            let keys = SealKeys::generate("k1");
+            let m = moved_on();
+            let carol = user("carol", &[]);
+            let first = apply_patch(
+                &rca("fraud-scorer-1", "2.4.0"),
+                &allowed(create_root_cause(
+                    &rca("fraud-scorer-1", "2.4.0"),
+                    &carol,
+                    Some(&m),
+                    Some(&accountable_app()),
+                    &teams,
+                    &keys,
+                )),
+            );
+            let mut replayed = first.clone();
+            replayed.metadata.name = Some("replayed".into());
+            replayed.spec.incident = Some("fraud-scorer-2".into());
+            let other = incident("fraud-scorer-2", Some((Role::Data, "data-platform")));
+            let message = denied(create_root_cause(
+                &replayed,
+                &carol,
+                Some(&m),
+                Some(&other),
+                &teams,
+                &keys,
+            ));
+            assert!(
+                message.contains("carol is not a member of team data-platform"),
+                "{message}"
+            );
+            // And the stored seal does not follow it to the other Incident.
+            assert!(keys.verify(&replayed).is_err());
+        }
+
+        /// `att` signed by `signer` with `key`, as `kubectl accord attest --sign` does.
+        fn sign(mut att: Attestation, signer: &str, key: &TestKey) -> Attestation {
+            use std::{
+                io::Write,
+                process::{Command, Stdio},
+            };
+            att.metadata.annotations = None;
+            att.spec.team = None;
+            att.spec.attested_by = None;
+            att.spec.signature = Some(crate::api::AttestationSignature {
+                signer: signer.into(),
+                signed_at: time(10).0.to_string(),
+                sshsig: String::new(),
+            });
+            let statement = signing::signed_statement("payments", &att.spec).unwrap();
+            let mut child = Command::new("ssh-keygen")
+                .args(["-q", "-Y", "sign", "-n", signing::NAMESPACE, "-f"])
+                .arg(&key.path)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("ssh-keygen runs");
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(statement.as_bytes())
+                .unwrap();
+            let output = child.wait_with_output().unwrap();
+            assert!(output.status.success(), "ssh-keygen signed");
+            att.spec.signature.as_mut().unwrap().sshsig = String::from_utf8(output.stdout).unwrap();
+            att
+        }
+
+        #[test]
+        fn a_signed_root_cause_verifies_against_the_accountable_teams_keys() {
+            let carol_key = ssh_key("carol");
+            let mallory_key = ssh_key("mallory");
+            let lookup = |name: &str| match name {
+                "payments-app" => Some(with_key(
+                    team("payments-app", &["carol"], &[]),
+                    "carol",
+                    &carol_key,
+                )),
+                other => teams(other),
+            };
+            let m = moved_on();
+            let inc = accountable_app();
+            let now = time(60).0;
+            let att = sign(rca("fraud-scorer-1", "2.4.0"), "carol", &carol_key);
+            assert_eq!(
+                create_signed_root_cause(&att, Some(&m), Some(&inc), &lookup, now),
+                Verdict::allow(),
+                "admitted unchanged"
+            );
+            let forged = sign(rca("fraud-scorer-1", "2.4.0"), "carol", &mallory_key);
+            let message = denied(create_signed_root_cause(
+                &forged,
+                Some(&m),
+                Some(&inc),
+                &lookup,
+                now,
+            ));
+            assert!(message.contains("does not verify"), "{message}");
+            let mut wrong_team = att.clone();
+            wrong_team.spec.team = Some("ml-platform".into());
+            let message = denied(create_signed_root_cause(
+                &wrong_team,
+                Some(&m),
+                Some(&inc),
+                &lookup,
+                now,
+            ));
+            assert!(
+                message.contains(
+                    "the root cause of Incident payments/fraud-scorer-1 belongs to team payments-app (the application role): \
+                     leave spec.team out or set it to payments-app"
+                ),
+                "{message}"
+            );
+            // Signed for one Incident, replayed onto another: the statement differs.
+            let mut replayed = att.clone();
+            replayed.spec.incident = Some("fraud-scorer-2".into());
+            let mut other = inc.clone();
+            other.metadata.name = Some("fraud-scorer-2".into());
+            let message = denied(create_signed_root_cause(
+                &replayed,
+                Some(&m),
+                Some(&other),
+                &lookup,
+                now,
+            ));
+            assert!(message.contains("does not verify"), "{message}");
+            // Not yet triaged: nobody's key counts.
+            let message = denied(create_signed_root_cause(
+                &att,
+                Some(&m),
+                Some(&incident("fraud-scorer-1", None)),
+                &lookup,
+                now,
+            ));
+            assert!(message.contains("not triaged yet"), "{message}");
         }
     }
 }

@@ -2,14 +2,17 @@
 //! and what the webhook writes into it. Every denial is a sentence saying who, what,
 //! which team and what to do instead.
 //!
-//! - [`attestation`]: identity and seal on create; immutable after; who may withdraw.
+//! - [`attestation`]: identity and seal on create; immutable after; who may withdraw;
+//!   root-cause analyses signed off by an Incident's Accountable Team.
 //! - [`model_deployment`]: who introduced the candidate (sealed); decision rights over
-//!   owners, the checklist, the rollback plan and rollback requests.
+//!   owners, the checklist, the rollback plan, monitoring and rollback requests.
+//! - [`incident`]: who opens one (and as what), who acknowledges it; records after.
 //! - [`team`]: no all-users groups; changing a Team needs its membership.
 //! - here: status is the operator's, and so is its field manager name.
 
 pub mod attestation;
 pub mod handoff_policy;
+pub mod incident;
 pub mod model_deployment;
 pub mod review;
 pub mod team;

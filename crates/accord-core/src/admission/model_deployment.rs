@@ -9,10 +9,12 @@ use serde_json::{Value, json};
 use super::{Requester, Rights, Verdict, annotation, member_of, pointer_token};
 use crate::{
     api::{
-        ModelDeployment, ModelDeploymentSpec, Role, Team, fingerprint::privileges, labels,
+        Guard, ModelDeployment, ModelDeploymentSpec, Role, Team, fingerprint::privileges, labels,
         namespaced_name,
     },
+    guards,
     seal::{SealKeys, candidate_author_record},
+    timing::parse_duration,
 };
 
 /// The candidate fingerprint of a raw object's spec, when it parses.
@@ -174,7 +176,8 @@ impl DecisionRight<'_> {
 }
 
 /// The decisions an update takes that need more than the right to edit: changing
-/// owners, requesting a rollback, loosening the checklist, changing the rollback plan.
+/// owners, requesting a rollback, loosening the checklist, changing the rollback plan
+/// or what is monitored.
 fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<DecisionRight<'a>> {
     let owners = &old.spec.owners;
     let team_of = |role: Role| owners.team_for(role);
@@ -212,6 +215,9 @@ fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<Decisio
         });
     }
     decisions.extend(promotion_decisions(old, new));
+    if old.spec.monitoring != new.spec.monitoring {
+        decisions.push(monitoring_decision(old, new));
+    }
     if privileges(&old.spec.serving) != privileges(&new.spec.serving) {
         decisions.push(DecisionRight {
             action: "change what the pods may do (ServiceAccount, security contexts, host access in spec.serving) of".into(),
@@ -220,6 +226,70 @@ fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<Decisio
         });
     }
     decisions
+}
+
+/// Changing what is watched while a version serves: tightening it (every guard kept,
+/// none relaxed, no later escalation) only watches more, so any owner Team may; any
+/// other change is the platform Team's, like the canary.
+fn monitoring_decision<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> DecisionRight<'a> {
+    let owners = &old.spec.owners;
+    if monitoring_tightens(old, new) {
+        DecisionRight {
+            action: "tighten spec.monitoring (add a guard or tighten one) of".into(),
+            teams: owners.teams().to_vec(),
+            all: false,
+        }
+    } else {
+        DecisionRight {
+            action: "change spec.monitoring (remove or loosen a guard, change its query, owner, action or interval, \
+                     the Prometheus address, or escalate later) of"
+                .into(),
+            teams: vec![owners.team_for(Role::Platform)],
+            all: false,
+        }
+    }
+}
+
+/// Whether `new` watches at least what `old` does, as closely: the same Prometheus,
+/// every old guard kept and none loosened, escalation no later (new guards may come).
+fn monitoring_tightens(old: &ModelDeployment, new: &ModelDeployment) -> bool {
+    let Some(after) = &new.spec.monitoring else {
+        return false;
+    };
+    let Some(before) = &old.spec.monitoring else {
+        return true;
+    };
+    before.address == after.address
+        && guards::escalate_after(new) <= guards::escalate_after(old)
+        && before.guards.iter().all(|guard| {
+            after
+                .guards
+                .iter()
+                .find(|g| g.name == guard.name)
+                .is_some_and(|g| guard_tightens(guard, g))
+        })
+}
+
+/// Whether `after` is `before` or stricter: the same query, owner, action and interval,
+/// a `for` no longer, a maximum no higher, a minimum no lower.
+fn guard_tightens(before: &Guard, after: &Guard) -> bool {
+    let bound =
+        |old: Option<f64>, new: Option<f64>, stricter: fn(f64, f64) -> bool| match (old, new) {
+            (None, None) => true,
+            (Some(old), Some(new)) => stricter(old, new),
+            _ => false,
+        };
+    let sooner = matches!(
+        (parse_duration(&before.for_), parse_duration(&after.for_)),
+        (Some(old), Some(new)) if new <= old
+    );
+    before.query == after.query
+        && before.owner == after.owner
+        && before.action == after.action
+        && before.interval_seconds == after.interval_seconds
+        && sooner
+        && bound(before.max_value, after.max_value, |old, new| new <= old)
+        && bound(before.min_value, after.min_value, |old, new| new >= old)
 }
 
 /// The promotion decisions of an update: where candidates come from and how long they
@@ -359,6 +429,9 @@ pub fn validate_update(
             ([a, b], true) => format!("people in both team {a} and team {b}"),
             ([platform, application], false) => {
                 format!("members of its platform team {platform} or application team {application}")
+            }
+            ([data, platform, application], false) => {
+                format!("members of its owner teams {platform}, {application} or {data}")
             }
             (teams, _) => format!("members of {}", teams.join(", ")),
         };
@@ -905,5 +978,177 @@ mod tests {
         });
         let message = denied(validate_update(&old, &shared, &mallory, &teams, &rights()));
         assert!(message.contains("spec.promotion.downstream"), "{message}");
+    }
+
+    mod monitoring {
+        use super::*;
+        use crate::api::{GuardAction, Monitoring};
+
+        fn error_rate() -> Guard {
+            Guard {
+                name: "error-rate".into(),
+                query: "sum(rate(errors{version=\"{{version}}\"}[5m]))".into(),
+                max_value: Some(0.02),
+                min_value: None,
+                for_: "5m".into(),
+                interval_seconds: 30,
+                owner: Role::Platform,
+                action: GuardAction::Alert,
+            }
+        }
+
+        fn approval_rate() -> Guard {
+            Guard {
+                name: "approval-rate".into(),
+                query: "avg(approved)".into(),
+                max_value: None,
+                min_value: Some(0.5),
+                for_: "10m".into(),
+                interval_seconds: 60,
+                owner: Role::Application,
+                action: GuardAction::RollBack,
+            }
+        }
+
+        fn monitored() -> ModelDeployment {
+            let mut m = md("2.4.0");
+            m.spec.monitoring = Some(Monitoring {
+                address: "http://prometheus.monitoring:9090".into(),
+                escalate_after: Some("30m".into()),
+                guards: vec![error_rate(), approval_rate()],
+            });
+            m
+        }
+
+        fn changed(change: &dyn Fn(&mut Monitoring)) -> ModelDeployment {
+            let mut m = monitored();
+            change(m.spec.monitoring.as_mut().unwrap());
+            m
+        }
+
+        #[test]
+        fn any_owner_team_tightens_the_guards() {
+            let old = monitored();
+            let tighter = changed(&|m| {
+                m.guards[0].max_value = Some(0.01);
+                m.guards[0].for_ = "1m".into();
+                m.guards[1].min_value = Some(0.6);
+                m.escalate_after = Some("10m".into());
+                m.guards.push(Guard {
+                    name: "latency-p99".into(),
+                    ..error_rate()
+                });
+            });
+            for who in [
+                user("alice", &["data-platform-eng"]),
+                user("bob", &["ml-platform-eng"]),
+                user("carol", &[]),
+                user("root", &["accord-admins"]),
+            ] {
+                assert_eq!(
+                    validate_update(&old, &tighter, &who, &teams, &rights()),
+                    Verdict::allow(),
+                    "{who:?}"
+                );
+            }
+            let message = denied(validate_update(
+                &old,
+                &tighter,
+                &user("mallory", &[]),
+                &teams,
+                &rights(),
+            ));
+            assert!(
+                message.contains("mallory may not tighten spec.monitoring")
+                    && message.contains("owner teams ml-platform, payments-app or data-platform"),
+                "{message}"
+            );
+            // The default (30m) is the same delay written out.
+            let defaulted = changed(&|m| m.escalate_after = None);
+            assert_eq!(
+                validate_update(&old, &defaulted, &user("carol", &[]), &teams, &rights()),
+                Verdict::allow()
+            );
+            // Watching a model that was not watched only adds.
+            assert_eq!(
+                validate_update(&md("2.4.0"), &old, &user("carol", &[]), &teams, &rights()),
+                Verdict::allow()
+            );
+        }
+
+        #[test]
+        fn loosening_or_changing_a_guard_is_the_platform_teams() {
+            let old = monitored();
+            let looser: Vec<(&str, ModelDeployment)> = vec![
+                (
+                    "higher maximum",
+                    changed(&|m| m.guards[0].max_value = Some(0.05)),
+                ),
+                (
+                    "lower minimum",
+                    changed(&|m| m.guards[1].min_value = Some(0.1)),
+                ),
+                ("longer for", changed(&|m| m.guards[0].for_ = "1h".into())),
+                ("removed guard", changed(&|m| m.guards.truncate(1))),
+                (
+                    "other query",
+                    changed(&|m| m.guards[0].query = "vector(0)".into()),
+                ),
+                ("other owner", changed(&|m| m.guards[0].owner = Role::Data)),
+                (
+                    "other action",
+                    changed(&|m| m.guards[1].action = GuardAction::Alert),
+                ),
+                (
+                    "other interval",
+                    changed(&|m| m.guards[0].interval_seconds = 10),
+                ),
+                (
+                    "max to min",
+                    changed(&|m| {
+                        m.guards[0].max_value = None;
+                        m.guards[0].min_value = Some(0.0);
+                    }),
+                ),
+                (
+                    "other address",
+                    changed(&|m| m.address = "http://mine:9090".into()),
+                ),
+                (
+                    "later escalation",
+                    changed(&|m| m.escalate_after = Some("2h".into())),
+                ),
+                ("no monitoring", md("2.4.0")),
+            ];
+            let alice = user("alice", &["data-platform-eng"]);
+            let carol = user("carol", &[]);
+            let bob = user("bob", &["ml-platform-eng"]);
+            for (what, new) in looser {
+                for who in [&alice, &carol] {
+                    let message = denied(validate_update(&old, &new, who, &teams, &rights()));
+                    assert!(
+                        message.contains(&format!("{} may not change spec.monitoring", who.username))
+                            && message.contains("only members of team ml-platform, or of the admin group accord-admins"),
+                        "{what}: {message}"
+                    );
+                }
+                assert_eq!(
+                    validate_update(&old, &new, &bob, &teams, &rights()),
+                    Verdict::allow(),
+                    "{what}"
+                );
+                assert_eq!(
+                    validate_update(
+                        &old,
+                        &new,
+                        &user("root", &["accord-admins"]),
+                        &teams,
+                        &rights()
+                    ),
+                    Verdict::allow(),
+                    "{what}"
+                );
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{Requester, Rights, Verdict};
 use crate::{
-    api::{Attestation, HandoffPolicy, ModelDeployment, Team},
+    api::{Attestation, HandoffPolicy, Incident, ModelDeployment, Team},
     seal::SealKeys,
 };
 
@@ -24,17 +24,21 @@ pub enum Hook {
     ValidateModelDeployment,
     ValidateTeam,
     ValidateHandoffPolicy,
+    MutateIncident,
+    ValidateIncident,
 }
 
 impl Hook {
     /// Every hook, with its URL path.
-    pub const ALL: [(Hook, &'static str); 6] = [
+    pub const ALL: [(Hook, &'static str); 8] = [
         (Hook::MutateAttestation, "/mutate/attestations"),
         (Hook::ValidateAttestation, "/validate/attestations"),
         (Hook::MutateModelDeployment, "/mutate/modeldeployments"),
         (Hook::ValidateModelDeployment, "/validate/modeldeployments"),
         (Hook::ValidateTeam, "/validate/teams"),
         (Hook::ValidateHandoffPolicy, "/validate/handoffpolicies"),
+        (Hook::MutateIncident, "/mutate/incidents"),
+        (Hook::ValidateIncident, "/validate/incidents"),
     ];
 
     /// The kind it admits, for metrics.
@@ -44,12 +48,16 @@ impl Hook {
             Hook::MutateModelDeployment | Hook::ValidateModelDeployment => "ModelDeployment",
             Hook::ValidateTeam => "Team",
             Hook::ValidateHandoffPolicy => "HandoffPolicy",
+            Hook::MutateIncident | Hook::ValidateIncident => "Incident",
         }
     }
 
     /// Whether it may change what it admits.
     pub fn mutates(self) -> bool {
-        matches!(self, Hook::MutateAttestation | Hook::MutateModelDeployment)
+        matches!(
+            self,
+            Hook::MutateAttestation | Hook::MutateModelDeployment | Hook::MutateIncident
+        )
     }
 
     /// Its URL path.
@@ -66,6 +74,10 @@ impl Hook {
 pub trait ClusterView {
     fn model_deployment(&self, namespace: &str, name: &str) -> Option<ModelDeployment>;
     fn team(&self, name: &str) -> Option<Team>;
+    /// The Incident `name` in `namespace` (root-cause analyses name one).
+    fn incident(&self, _namespace: &str, _name: &str) -> Option<Incident> {
+        None
+    }
     fn keys(&self) -> Option<Arc<SealKeys>>;
     fn rights(&self) -> &Rights;
     /// Every HandoffPolicy (attestations may be for items a policy adds).
@@ -189,6 +201,7 @@ pub fn decide(
         Hook::MutateModelDeployment | Hook::ValidateModelDeployment => {
             model_deployment(hook, request, &requester, world)
         }
+        Hook::MutateIncident | Hook::ValidateIncident => incident(hook, request, &requester, world),
         Hook::ValidateTeam => team(request, &requester, world),
         Hook::ValidateHandoffPolicy => {
             let policy = match request.operation {
@@ -251,16 +264,7 @@ fn attestation(
             {
                 return Ok(Verdict::Deny("Attestations need an explicit metadata.name (generateName is not supported): the seal covers the name".into()));
             }
-            let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
-            let md =
-                world.effective_model_deployment(&namespace, &attestation.spec.model_deployment);
-            Ok(super::attestation::create(
-                &attestation,
-                requester,
-                md.as_ref(),
-                &team,
-                &keys,
-            ))
+            unsigned(&attestation, requester, world)
         }
         (Hook::MutateAttestation, _) => Ok(Verdict::allow()),
         (_, Operation::Create) => {
@@ -295,6 +299,41 @@ fn attestation(
     }
 }
 
+/// An unsigned Attestation on create: a sign-off of a checklist item of the candidate,
+/// or a root-cause analysis of an Incident.
+fn unsigned(
+    attestation: &Attestation,
+    requester: &Requester,
+    world: &dyn ClusterView,
+) -> Result<Verdict, ReviewError> {
+    let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
+    let namespace = attestation
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or_default();
+    let md_name = &attestation.spec.model_deployment;
+    let team = |name: &str| world.team(name);
+    if let Some(incident) = &attestation.spec.incident {
+        return Ok(super::attestation::create_root_cause(
+            attestation,
+            requester,
+            world.model_deployment(namespace, md_name).as_ref(),
+            world.incident(namespace, incident).as_ref(),
+            &team,
+            &keys,
+        ));
+    }
+    let md = world.effective_model_deployment(namespace, md_name);
+    Ok(super::attestation::create(
+        attestation,
+        requester,
+        md.as_ref(),
+        &team,
+        &keys,
+    ))
+}
+
 /// A signed Attestation, on create and again on validation.
 fn signed(attestation: &Attestation, world: &dyn ClusterView) -> Result<Verdict, ReviewError> {
     let keys = world.keys().ok_or(ReviewError::KeysNotLoaded)?;
@@ -303,6 +342,17 @@ fn signed(attestation: &Attestation, world: &dyn ClusterView) -> Result<Verdict,
         .namespace
         .as_deref()
         .unwrap_or_default();
+    if let Some(incident) = &attestation.spec.incident {
+        return Ok(super::attestation::create_signed_root_cause(
+            attestation,
+            world
+                .model_deployment(namespace, &attestation.spec.model_deployment)
+                .as_ref(),
+            world.incident(namespace, incident).as_ref(),
+            &|name| world.team(name),
+            world.now(),
+        ));
+    }
     let md = world.effective_model_deployment(namespace, &attestation.spec.model_deployment);
     Ok(super::attestation::create_signed(
         attestation,
@@ -367,6 +417,74 @@ fn model_deployment(
                 &team,
                 world.rights(),
             ))
+        }
+        _ => Ok(Verdict::allow()),
+    }
+}
+
+/// Incidents: who opens one and what the webhook writes into it, immutability and the
+/// acknowledgement on update, and only admins delete one.
+fn incident(
+    hook: Hook,
+    request: &AdmissionRequest<DynamicObject>,
+    requester: &Requester,
+    world: &dyn ClusterView,
+) -> Result<Verdict, ReviewError> {
+    let namespace = request.namespace.clone().unwrap_or_default();
+    let team = |name: &str| world.team(name);
+    let rights = world.rights();
+    let read = |object: &Option<DynamicObject>, what| -> Result<Option<Incident>, ReviewError> {
+        let incident = match hook {
+            // A malformed object is left to schema validation, which names the bad
+            // field; the validating hook still judges what is stored.
+            Hook::MutateIncident => typed::<Incident>(object, what).ok().flatten(),
+            _ => Some(required::<Incident>(object, what)?),
+        };
+        Ok(incident.map(|mut incident| {
+            incident.metadata.namespace = Some(namespace.clone());
+            incident
+        }))
+    };
+    let md_of =
+        |incident: &Incident| world.model_deployment(&namespace, &incident.spec.model_deployment);
+    let mutating = hook == Hook::MutateIncident;
+    match &request.operation {
+        Operation::Create => {
+            let Some(new) = read(&request.object, "Incident")? else {
+                return Ok(Verdict::allow());
+            };
+            let decide = if mutating {
+                super::incident::create
+            } else {
+                super::incident::validate_create
+            };
+            Ok(decide(&new, requester, md_of(&new).as_ref(), &team, rights))
+        }
+        Operation::Update => {
+            let (Some(old), Some(new)) = (
+                read(&request.old_object, "old Incident")?,
+                read(&request.object, "Incident")?,
+            ) else {
+                return Ok(Verdict::allow());
+            };
+            let decide = if mutating {
+                super::incident::update
+            } else {
+                super::incident::validate_update
+            };
+            Ok(decide(
+                &old,
+                &new,
+                requester,
+                md_of(&old).as_ref(),
+                &team,
+                rights,
+            ))
+        }
+        Operation::Delete if !mutating => {
+            let old = read(&request.old_object, "Incident to delete")?
+                .ok_or(ReviewError::Missing("Incident to delete"))?;
+            Ok(super::incident::delete(&old, requester, rights))
         }
         _ => Ok(Verdict::allow()),
     }
@@ -463,5 +581,232 @@ impl ClusterView for StaticClusterView {
     }
     fn rights(&self) -> &Rights {
         &self.rights
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{super::fixtures::denied, *};
+    use crate::{
+        api::{Answerer, IncidentSpec, IncidentStatus, Role, incident::ROOT_CAUSE_ANALYSIS},
+        testing::{World, team},
+    };
+
+    /// A static world that also holds Incidents.
+    struct WithIncidents {
+        world: StaticClusterView,
+        incidents: Vec<Incident>,
+    }
+
+    impl ClusterView for WithIncidents {
+        fn model_deployment(&self, namespace: &str, name: &str) -> Option<ModelDeployment> {
+            self.world.model_deployment(namespace, name)
+        }
+        fn team(&self, name: &str) -> Option<Team> {
+            self.world.team(name)
+        }
+        fn incident(&self, namespace: &str, name: &str) -> Option<Incident> {
+            self.incidents
+                .iter()
+                .find(|i| {
+                    i.metadata.namespace.as_deref() == Some(namespace)
+                        && i.metadata.name.as_deref() == Some(name)
+                })
+                .cloned()
+        }
+        fn keys(&self) -> Option<Arc<SealKeys>> {
+            self.world.keys()
+        }
+        fn rights(&self) -> &Rights {
+            self.world.rights()
+        }
+    }
+
+    fn world() -> WithIncidents {
+        let mut incident = Incident::new(
+            "fraud-scorer-1",
+            IncidentSpec {
+                model_deployment: "fraud-scorer".into(),
+                version: "2.4.0".into(),
+                summary: "chargebacks doubled".into(),
+                ..Default::default()
+            },
+        );
+        incident.metadata.namespace = Some("payments".into());
+        incident.status = Some(IncidentStatus {
+            accountable: Some(Answerer {
+                role: Role::Application,
+                team: "payments-app".into(),
+            }),
+            ..Default::default()
+        });
+        WithIncidents {
+            world: StaticClusterView {
+                model_deployments: vec![World::converged().md().clone()],
+                teams: vec![
+                    team("data-platform", &[], &["data-eng"]),
+                    team("ml-platform", &["bob"], &[]),
+                    team("payments-app", &["carol"], &[]),
+                ],
+                keys: Some(Arc::new(SealKeys::generate("k1"))),
+                rights: Rights {
+                    admin_groups: vec!["accord-admins".into()],
+                    operator_identities: vec!["accord-op".into()],
+                    ..Default::default()
+                },
+            },
+            incidents: vec![incident],
+        }
+    }
+
+    fn request(
+        resource: &str,
+        sub_resource: Option<&str>,
+        operation: &str,
+        user: &str,
+        object: Value,
+        old: Value,
+    ) -> AdmissionRequest<DynamicObject> {
+        let kind = if resource == "incidents" {
+            "Incident"
+        } else {
+            "Attestation"
+        };
+        let body = serde_json::to_vec(&json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {
+                "uid": "0000-1111", "kind": {"group": "accord.dev", "version": "v1alpha1", "kind": kind},
+                "resource": {"group": "accord.dev", "version": "v1alpha1", "resource": resource},
+                "subResource": sub_resource,
+                "name": "fraud-scorer-1", "namespace": "payments", "operation": operation,
+                "userInfo": {"username": user, "groups": []},
+                "object": object, "oldObject": old, "dryRun": false
+            }
+        }))
+        .unwrap();
+        decode(&body).unwrap()
+    }
+
+    fn incident_object(version: &str) -> Value {
+        json!({
+            "apiVersion": "accord.dev/v1alpha1", "kind": "Incident",
+            "metadata": {"name": "fraud-scorer-1", "namespace": "payments"},
+            "spec": {"modelDeployment": "fraud-scorer", "version": version, "summary": "slow", "openedBy": "mallory"}
+        })
+    }
+
+    #[test]
+    fn incident_hooks_have_paths_and_mutate_only_on_the_mutating_one() {
+        assert_eq!(Hook::MutateIncident.path(), "/mutate/incidents");
+        assert_eq!(Hook::ValidateIncident.path(), "/validate/incidents");
+        assert!(Hook::MutateIncident.mutates() && !Hook::ValidateIncident.mutates());
+        assert_eq!(Hook::ValidateIncident.kind(), "Incident");
+    }
+
+    #[test]
+    fn incidents_are_opened_through_the_hooks_and_their_status_is_the_operators() {
+        let world = world();
+        let create = request(
+            "incidents",
+            None,
+            "CREATE",
+            "bob",
+            incident_object("2.4.0"),
+            Value::Null,
+        );
+        let Verdict::Allow(ops) = decide(Hook::MutateIncident, &create, &world) else {
+            panic!("bob (ml-platform) opens it")
+        };
+        assert!(
+            ops.contains(&json!({"op": "add", "path": "/spec/openedBy", "value": "bob"})),
+            "{ops:?}"
+        );
+        let message = denied(decide(Hook::ValidateIncident, &create, &world));
+        assert!(
+            message.contains("written by Accord"),
+            "not re-stamped: {message}"
+        );
+        let stale = request(
+            "incidents",
+            None,
+            "CREATE",
+            "bob",
+            incident_object("2.3.0"),
+            Value::Null,
+        );
+        assert!(denied(decide(Hook::MutateIncident, &stale, &world)).contains("2.4.0 does"));
+
+        let status = request(
+            "incidents",
+            Some("status"),
+            "UPDATE",
+            "root",
+            incident_object("2.4.0"),
+            incident_object("2.4.0"),
+        );
+        let message = denied(decide(Hook::ValidateIncident, &status, &world));
+        assert!(
+            message.contains("root may not write the status of Incident payments/fraud-scorer-1"),
+            "{message}"
+        );
+        let by_operator = request(
+            "incidents",
+            Some("status"),
+            "UPDATE",
+            "accord-op",
+            incident_object("2.4.0"),
+            incident_object("2.4.0"),
+        );
+        assert_eq!(
+            decide(Hook::ValidateIncident, &by_operator, &world),
+            Verdict::allow()
+        );
+
+        let delete = request(
+            "incidents",
+            None,
+            "DELETE",
+            "bob",
+            Value::Null,
+            incident_object("2.4.0"),
+        );
+        assert!(
+            denied(decide(Hook::ValidateIncident, &delete, &world))
+                .contains("Incidents are records")
+        );
+    }
+
+    #[test]
+    fn root_cause_analyses_are_judged_against_their_incident() {
+        let world = world();
+        let rca = json!({
+            "apiVersion": "accord.dev/v1alpha1", "kind": "Attestation",
+            "metadata": {"name": "rca", "namespace": "payments"},
+            "spec": {
+                "modelDeployment": "fraud-scorer", "item": ROOT_CAUSE_ANALYSIS, "version": "2.4.0",
+                "incident": "fraud-scorer-1", "evidence": "https://wiki.example.com/rca/1"
+            }
+        });
+        let by = |user: &str| {
+            request(
+                "attestations",
+                None,
+                "CREATE",
+                user,
+                rca.clone(),
+                Value::Null,
+            )
+        };
+        let Verdict::Allow(ops) = decide(Hook::MutateAttestation, &by("carol"), &world) else {
+            panic!("carol (payments-app, accountable) signs it off")
+        };
+        assert!(
+            ops.contains(&json!({"op": "add", "path": "/spec/team", "value": "payments-app"})),
+            "{ops:?}"
+        );
+        let message = denied(decide(Hook::MutateAttestation, &by("bob"), &world));
+        assert!(message.contains("the Accountable Team"), "{message}");
     }
 }

@@ -90,6 +90,13 @@ fn rule(hook: Hook) -> Vec<RuleWithOperations> {
             &["CREATE", "UPDATE", "DELETE"],
             "Cluster",
         ),
+        // Who opened it on create, who acknowledged it on update.
+        Hook::MutateIncident => (&["incidents"], &["CREATE", "UPDATE"], "Namespaced"),
+        Hook::ValidateIncident => (
+            &["incidents", "incidents/status"],
+            &["CREATE", "UPDATE", "DELETE"],
+            "Namespaced",
+        ),
     };
     let strings = |items: &[&str]| Some(items.iter().map(|i| i.to_string()).collect());
     vec![RuleWithOperations {
@@ -116,15 +123,16 @@ fn match_conditions(exempt: &[String]) -> Option<Vec<MatchCondition>> {
 }
 
 /// The mutating hooks, by webhook name.
-pub const MUTATING: [(&str, Hook); 2] = [
+pub const MUTATING: [(&str, Hook); 3] = [
     ("mutate.attestations.accord.dev", Hook::MutateAttestation),
     (
         "mutate.modeldeployments.accord.dev",
         Hook::MutateModelDeployment,
     ),
+    ("mutate.incidents.accord.dev", Hook::MutateIncident),
 ];
 /// The validating hooks, by webhook name.
-pub const VALIDATING: [(&str, Hook); 4] = [
+pub const VALIDATING: [(&str, Hook); 5] = [
     (
         "validate.attestations.accord.dev",
         Hook::ValidateAttestation,
@@ -138,6 +146,7 @@ pub const VALIDATING: [(&str, Hook); 4] = [
         "validate.handoffpolicies.accord.dev",
         Hook::ValidateHandoffPolicy,
     ),
+    ("validate.incidents.accord.dev", Hook::ValidateIncident),
 ];
 
 /// The mutating configuration.
@@ -314,7 +323,7 @@ mod tests {
                 side_effects: h.side_effects,
             });
         let hooks: Vec<Hook> = mutating_hooks.chain(validating_hooks).collect();
-        assert_eq!(hooks.len(), 6);
+        assert_eq!(hooks.len(), 8);
         for hook in hooks {
             assert_eq!(hook.failure_policy.as_deref(), Some("Fail"));
             assert!(hook.timeout.unwrap() <= 2);

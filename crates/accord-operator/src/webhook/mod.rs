@@ -2,7 +2,7 @@
 //! authenticated user, seals what it admits, and guards decision rights on
 //! ModelDeployments. It serves on every replica, leader or not.
 //!
-//! It reads the ModelDeployment and Team caches of the shared watches
+//! It reads the ModelDeployment, Team and Incident caches of the shared watches
 //! ([`crate::watch`]). [`decision`] and [`review`] are pure; [`seal`] and [`certs`] hold the keys and
 //! certificates (in Secrets of the operator's namespace); [`server`] is the HTTPS
 //! endpoint; [`configuration`] writes the webhook configurations when asked to.
@@ -104,6 +104,7 @@ pub async fn start(
         teams: stores.teams.clone(),
         policies: stores.policies.clone(),
         namespaces: stores.namespaces.clone(),
+        incidents: stores.incidents.clone(),
         keys,
         rights: config.rights.clone(),
         metrics,
@@ -121,6 +122,7 @@ pub async fn start(
     let synced = tokio::time::timeout(timing::WEBHOOK_CACHE_SYNC, async {
         let _ = stores.model_deployments.wait_until_ready().await;
         let _ = stores.teams.wait_until_ready().await;
+        let _ = stores.incidents.wait_until_ready().await;
     });
     if synced.await.is_err() {
         tracing::warn!("webhook caches did not sync in time; decisions fall back to live reads");

@@ -26,7 +26,7 @@ use accord_core::{
 
 use super::certs::CertStore;
 use crate::{
-    api::{HandoffPolicy, ModelDeployment, Team},
+    api::{HandoffPolicy, Incident, ModelDeployment, Team},
     metrics::{AdmissionLabels, KindLabels, WebhookMetrics},
 };
 
@@ -37,6 +37,7 @@ pub struct WebhookState {
     pub teams: Store<Team>,
     pub policies: Store<HandoffPolicy>,
     pub namespaces: Store<Namespace>,
+    pub incidents: Store<Incident>,
     pub keys: Arc<SharedKeys>,
     pub rights: Rights,
     pub metrics: WebhookMetrics,
@@ -59,6 +60,12 @@ impl ClusterView for Cached<'_> {
             .get(&ObjectRef::new(name))
             .map(|t| (*t).clone())
     }
+    fn incident(&self, namespace: &str, name: &str) -> Option<Incident> {
+        self.0
+            .incidents
+            .get(&ObjectRef::new(name).within(namespace))
+            .map(|i| (*i).clone())
+    }
     fn keys(&self) -> Option<Arc<SealKeys>> {
         self.0.keys.get()
     }
@@ -76,6 +83,8 @@ impl ClusterView for Cached<'_> {
 /// A world read live from the API server, for a second opinion before denying.
 struct Live {
     model_deployment: Option<ModelDeployment>,
+    /// The Incident a root-cause analysis names.
+    incident: Option<Incident>,
     teams: Vec<Team>,
     /// Policies and namespace labels come from the caches: they change rarely, and a
     /// stale one can only make the answer stricter or name an item not yet known.
@@ -92,6 +101,9 @@ impl ClusterView for Live {
     fn team(&self, name: &str) -> Option<Team> {
         self.teams.iter().find(|t| t.name_any() == name).cloned()
     }
+    fn incident(&self, _: &str, _: &str) -> Option<Incident> {
+        self.incident.clone()
+    }
     fn keys(&self) -> Option<Arc<SealKeys>> {
         self.keys.clone()
     }
@@ -106,9 +118,21 @@ impl ClusterView for Live {
     }
 }
 
-async fn live_world(state: &WebhookState, namespace: &str, md_name: Option<&str>) -> Option<Live> {
+async fn live_world(
+    state: &WebhookState,
+    namespace: &str,
+    md_name: Option<&str>,
+    incident_name: Option<&str>,
+) -> Option<Live> {
     let model_deployment = match md_name {
         Some(name) => Api::<ModelDeployment>::namespaced(state.client.clone(), namespace)
+            .get_opt(name)
+            .await
+            .ok()?,
+        None => None,
+    };
+    let incident = match incident_name {
+        Some(name) => Api::<Incident>::namespaced(state.client.clone(), namespace)
             .get_opt(name)
             .await
             .ok()?,
@@ -122,6 +146,7 @@ async fn live_world(state: &WebhookState, namespace: &str, md_name: Option<&str>
     let cached = Cached(state);
     Some(Live {
         model_deployment,
+        incident,
         teams,
         policies: cached.policies(),
         namespace_labels: cached.namespace_labels(namespace),
@@ -145,15 +170,29 @@ async fn admit(
     };
     let mut verdict = review::decide(hook, &request, &Cached(&state));
     if matches!(verdict, Verdict::Deny(_))
-        && matches!(hook, Hook::MutateAttestation | Hook::ValidateAttestation)
+        && matches!(
+            hook,
+            Hook::MutateAttestation
+                | Hook::ValidateAttestation
+                | Hook::MutateIncident
+                | Hook::ValidateIncident
+        )
     {
         // The stores may lag a change made a moment ago: ask the API server before denying.
         let namespace = request.namespace.clone().unwrap_or_default();
-        let md_name = request
-            .object
-            .as_ref()
-            .and_then(|o| o.data["spec"]["modelDeployment"].as_str().map(String::from));
-        if let Some(live) = live_world(&state, &namespace, md_name.as_deref()).await {
+        let spec = |field: &str| {
+            let object = request.object.as_ref().or(request.old_object.as_ref())?;
+            object.data["spec"][field].as_str().map(String::from)
+        };
+        let (md_name, incident_name) = (spec("modelDeployment"), spec("incident"));
+        if let Some(live) = live_world(
+            &state,
+            &namespace,
+            md_name.as_deref(),
+            incident_name.as_deref(),
+        )
+        .await
+        {
             verdict = review::decide(hook, &request, &live);
         }
     }
