@@ -177,7 +177,12 @@ pub fn decide(
         gate.upstream = incidents::block(md, &known, &effective).or(upstream.blocked);
         gate.upstream_requeue = upstream.requeue_after;
     }
-    let (monitoring, opened, breached) = watch(md, observed, &known, &now);
+    let Watched {
+        monitoring,
+        opened,
+        roll_back: breached,
+        unreadable,
+    } = watch(md, observed, &known, &now);
     let mut asked: Vec<&Incident> = known.clone();
     asked.extend(opened.iter());
     gate.upstream_evidence = upstream.evidence.map(|mut evidence| {
@@ -207,6 +212,7 @@ pub fn decide(
     history::seal(md, &mut plan.status.history, verifier);
     plan.events.splice(0..0, trusted.discarded);
     plan.events.extend(withdrawals(read, &candidate, observed));
+    plan.events.extend(unreadable);
     let writes = writes(read, md, observed, &plan);
     let verdicts = changed_verdicts(md, &candidate, &gate, &observed.attestations, &now);
     let mut decision = Decision {
@@ -284,11 +290,7 @@ fn watch(
     observed: &Observed,
     known: &[&Incident],
     now: &Time,
-) -> (
-    Option<crate::api::MonitoringStatus>,
-    Vec<Incident>,
-    Option<rollout::RollBackFor>,
-) {
+) -> Watched {
     let mut stepped = guards::step(md, &observed.readings, now);
     let mut opened: Vec<Incident> = vec![];
     let mut roll_back = None;
@@ -317,7 +319,30 @@ fn watch(
             record.incident = Some(name);
         }
     }
-    (stepped.status, opened, roll_back)
+    let unreadable = stepped
+        .unreadable
+        .iter()
+        .map(|(guard, why)| {
+            let note = format!(
+                "guard {guard} has no reading ({why}); a breach neither starts nor ends until it has one"
+            );
+            PlannedEvent::warning(event::GUARD_UNREADABLE, note)
+        })
+        .collect();
+    Watched {
+        monitoring: stepped.status,
+        opened,
+        roll_back,
+        unreadable,
+    }
+}
+
+/// What the guards' readings led to in one decision.
+struct Watched {
+    monitoring: Option<crate::api::MonitoringStatus>,
+    opened: Vec<Incident>,
+    roll_back: Option<rollout::RollBackFor>,
+    unreadable: Vec<PlannedEvent>,
 }
 
 /// Whether the candidate is the version that runs (and has not failed).

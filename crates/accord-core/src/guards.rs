@@ -183,7 +183,8 @@ pub struct Stepped {
     /// The next `status.monitoring`; `None` when nothing is watched.
     pub status: Option<MonitoringStatus>,
     pub breaches: Vec<Breach>,
-    /// Readings that could not be taken: (guard, why).
+    /// Guards whose readings could not be taken, from now (or for another reason than
+    /// before): (guard, why).
     pub unreadable: Vec<(String, String)>,
 }
 
@@ -228,10 +229,12 @@ fn next_record(
         }
         Some((None, r)) => {
             let why = r.message.clone().unwrap_or_default();
-            if record.breaching_since.is_none() {
-                record.message = Some(format!("no reading: {why}"));
+            let message = Some(format!("no reading: {why}"));
+            if record.breaching_since.is_none() && record.message != message {
+                // Said once, when it starts (or its reason changes), not every interval.
+                record.message = message;
+                out.unreadable.push((guard.name.clone(), why));
             }
-            out.unreadable.push((guard.name.clone(), why));
         }
         None => {}
     }

@@ -89,3 +89,18 @@ fn nothing_is_watched_before_a_version_has_been_available() {
     assert_eq!(next_due(&md, &|_| None, &time(100)), None);
     assert_eq!(step(&md, &[], &time(100)), Stepped::default());
 }
+
+#[test]
+fn a_guard_without_readings_is_reported_once_not_every_interval() {
+    let mut md = watched_world(vec![guard(Some(0.02), None, 30)]);
+    let g = guard(Some(0.02), None, 30);
+    let unreadable = |t| judge(&g, Err("cannot reach Prometheus".into()), time(t));
+    let first = step(&md, &[unreadable(100)], &time(100));
+    assert_eq!(first.unreadable.len(), 1);
+    md.status.as_mut().unwrap().monitoring = first.status.clone();
+    let again = step(&md, &[unreadable(130)], &time(130));
+    assert!(again.unreadable.is_empty(), "same reason: said once");
+    assert_eq!(again.status, first.status, "and nothing to write");
+    let back = step(&md, &[judge(&g, Ok(Some("0.01".into())), time(160))], &time(160));
+    assert!(back.status.unwrap().guards.is_empty(), "a reading clears it");
+}
