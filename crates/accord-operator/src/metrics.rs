@@ -1,6 +1,11 @@
 //! Prometheus metrics. Each component registers its own family here; names carry no
 //! `_total` suffix because the OpenMetrics encoder adds it to counters.
 
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{Arc, Mutex},
+};
+
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
@@ -75,7 +80,27 @@ pub struct ControllerMetrics {
     pub pending_items: Family<TeamLabels, Gauge>,
     pub leader: Gauge,
     pub notifications: Family<NotifyLabels, Counter>,
+    /// Incidents not resolved, by their Responsible (owner) Team.
+    pub incidents_open: Family<TeamLabels, Gauge>,
+    /// Open Incidents nobody has acknowledged, by their Responsible (owner) Team.
+    pub incidents_unacknowledged: Family<TeamLabels, Gauge>,
+    /// Time from an Incident's opening to its mitigation (the restored version available).
+    pub time_to_mitigate: Histogram,
+    /// Time from an Incident's opening to its root cause's sign-off.
+    pub time_to_resolve: Histogram,
+    /// Guard readings taken (one Prometheus query each).
+    pub guard_readings: Counter,
+    /// The Teams each incident gauge family reports, to zero those that drop out.
+    open_teams: Arc<Mutex<BTreeSet<String>>>,
+    unacknowledged_teams: Arc<Mutex<BTreeSet<String>>>,
 }
+
+/// Buckets of the incident durations: a minute to two weeks. Mitigation is machine
+/// time (minutes) when a guard rolls back; a root-cause sign-off takes people days.
+const INCIDENT_BUCKETS: [f64; 12] = [
+    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0, 259200.0, 604800.0,
+    1209600.0,
+];
 
 impl ControllerMetrics {
     /// Creates the families and registers them under `accord_`.
@@ -98,8 +123,16 @@ impl ControllerMetrics {
             pending_items: Family::default(),
             leader: Gauge::default(),
             notifications: Family::default(),
+            incidents_open: Family::default(),
+            incidents_unacknowledged: Family::default(),
+            time_to_mitigate: Histogram::new(INCIDENT_BUCKETS),
+            time_to_resolve: Histogram::new(INCIDENT_BUCKETS),
+            guard_readings: Counter::default(),
+            open_teams: Arc::default(),
+            unacknowledged_teams: Arc::default(),
         };
         metrics.register_reconciles(registry);
+        metrics.register_incidents(registry);
         registry.register(
             "accord_promotions",
             "Candidates promoted after full sign-off",
@@ -145,29 +178,112 @@ impl ControllerMetrics {
         metrics
     }
 
-    /// Keeps the per-Team gauges to `teams` (the Teams that exist): a deleted Team's
-    /// series goes instead of reporting its last count for ever.
+    /// Keeps the per-Team gauges (pending items, incidents) to `teams` (the Teams that
+    /// exist): a deleted Team's series goes instead of reporting its last count for ever.
     pub fn retain_teams<'a>(
         &self,
-        known: &mut std::collections::BTreeSet<String>,
+        known: &mut BTreeSet<String>,
         teams: impl IntoIterator<Item = &'a str>,
     ) {
-        let now: std::collections::BTreeSet<String> = teams.into_iter().map(String::from).collect();
+        let now: BTreeSet<String> = teams.into_iter().map(String::from).collect();
         for gone in known.difference(&now) {
-            self.pending_items
-                .remove(&TeamLabels { team: gone.clone() });
+            let labels = TeamLabels { team: gone.clone() };
+            self.pending_items.remove(&labels);
+            self.incidents_open.remove(&labels);
+            self.incidents_unacknowledged.remove(&labels);
+            lock(&self.open_teams).remove(gone);
+            lock(&self.unacknowledged_teams).remove(gone);
         }
         *known = now;
+    }
+
+    /// Sets `accord_incidents_open` to `counts` (Team → Incidents not resolved whose
+    /// Responsible Team it is); a Team no longer counted is set to 0.
+    pub fn set_incidents_open(&self, counts: &BTreeMap<String, i64>) {
+        set_team_counts(&self.incidents_open, &self.open_teams, counts);
+    }
+
+    /// Sets `accord_incidents_unacknowledged` to `counts` (Team → open Incidents
+    /// nobody acknowledged whose Responsible Team it is); a Team no longer counted is
+    /// set to 0.
+    pub fn set_incidents_unacknowledged(&self, counts: &BTreeMap<String, i64>) {
+        set_team_counts(
+            &self.incidents_unacknowledged,
+            &self.unacknowledged_teams,
+            counts,
+        );
     }
 
     /// Forgets every per-object series; a replica that stops leading stops reporting
     /// counts the leader now keeps.
     pub fn forget_objects(&self) {
         self.pending_items.clear();
+        self.incidents_open.clear();
+        self.incidents_unacknowledged.clear();
+        lock(&self.open_teams).clear();
+        lock(&self.unacknowledged_teams).clear();
+    }
+}
+
+fn lock(teams: &Mutex<BTreeSet<String>>) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+    teams
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Sets each Team's gauge in `family` to its count, and zeroes the Teams it reported
+/// before (`reported`) that `counts` no longer names: a Team whose last Incident was
+/// resolved reads 0, not its last count.
+fn set_team_counts(
+    family: &Family<TeamLabels, Gauge>,
+    reported: &Mutex<BTreeSet<String>>,
+    counts: &BTreeMap<String, i64>,
+) {
+    let mut reported = lock(reported);
+    for team in reported.iter().filter(|t| !counts.contains_key(*t)) {
+        family
+            .get_or_create(&TeamLabels { team: team.clone() })
+            .set(0);
+    }
+    for (team, count) in counts {
+        family
+            .get_or_create(&TeamLabels { team: team.clone() })
+            .set(*count);
+        reported.insert(team.clone());
     }
 }
 
 impl ControllerMetrics {
+    /// The Incident families: open and unacknowledged by Team, time to mitigate and
+    /// to resolve; and the guard readings that open Incidents.
+    fn register_incidents(&self, registry: &mut Registry) {
+        registry.register(
+            "accord_incidents_open",
+            "Incidents not resolved, by their Responsible (owner) Team",
+            self.incidents_open.clone(),
+        );
+        registry.register(
+            "accord_incidents_unacknowledged",
+            "Open Incidents nobody acknowledged, by their Responsible (owner) Team",
+            self.incidents_unacknowledged.clone(),
+        );
+        registry.register(
+            "accord_incident_time_to_mitigate_seconds",
+            "Time from an Incident's opening to its mitigation (the restored version available)",
+            self.time_to_mitigate.clone(),
+        );
+        registry.register(
+            "accord_incident_time_to_resolve_seconds",
+            "Time from an Incident's opening to the sign-off of its root cause",
+            self.time_to_resolve.clone(),
+        );
+        registry.register(
+            "accord_guard_readings",
+            "Guard readings taken (one Prometheus query each)",
+            self.guard_readings.clone(),
+        );
+    }
+
     /// The reconcile runner's families: runs, requeues, queue depth, errors, duration.
     fn register_reconciles(&self, registry: &mut Registry) {
         let metrics = self;
@@ -343,7 +459,7 @@ mod tests {
                 .get_or_create(&TeamLabels { team: team.into() })
                 .set(2);
         }
-        let mut known = std::collections::BTreeSet::new();
+        let mut known = BTreeSet::new();
         c.retain_teams(&mut known, ["data-platform", "ml-platform"]);
         c.retain_teams(&mut known, ["ml-platform"]);
         let text = metrics.encode();
@@ -386,5 +502,62 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("_total_total"));
+    }
+
+    #[test]
+    fn incident_gauges_follow_the_counts_and_zero_teams_that_drop_out() {
+        let metrics = Metrics::default();
+        let c = &metrics.controller;
+        let counts = |pairs: &[(&str, i64)]| -> BTreeMap<String, i64> {
+            pairs.iter().map(|(t, n)| (t.to_string(), *n)).collect()
+        };
+        c.set_incidents_open(&counts(&[("ml-platform", 2), ("payments-app", 1)]));
+        c.set_incidents_unacknowledged(&counts(&[("ml-platform", 1)]));
+        let text = metrics.encode();
+        for line in [
+            r#"accord_incidents_open{team="ml-platform"} 2"#,
+            r#"accord_incidents_open{team="payments-app"} 1"#,
+            r#"accord_incidents_unacknowledged{team="ml-platform"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} not in {text}");
+        }
+        c.set_incidents_open(&counts(&[("ml-platform", 1)]));
+        c.set_incidents_unacknowledged(&counts(&[]));
+        let text = metrics.encode();
+        for line in [
+            r#"accord_incidents_open{team="ml-platform"} 1"#,
+            r#"accord_incidents_open{team="payments-app"} 0"#,
+            r#"accord_incidents_unacknowledged{team="ml-platform"} 0"#,
+        ] {
+            assert!(text.contains(line), "{line} not in {text}");
+        }
+        // A deleted Team's series goes, and is not brought back at 0.
+        let mut known = BTreeSet::from(["ml-platform".to_string(), "payments-app".to_string()]);
+        c.retain_teams(&mut known, ["ml-platform"]);
+        c.set_incidents_open(&counts(&[]));
+        let text = metrics.encode();
+        assert!(!text.contains(r#"team="payments-app""#), "{text}");
+        assert!(text.contains(r#"accord_incidents_open{team="ml-platform"} 0"#));
+        c.forget_objects();
+        assert!(!metrics.encode().contains("accord_incidents_open{"));
+    }
+
+    #[test]
+    fn incident_durations_are_histograms_from_minutes_to_weeks() {
+        let metrics = Metrics::default();
+        metrics.controller.time_to_mitigate.observe(240.0);
+        metrics.controller.time_to_resolve.observe(2.0 * 86400.0);
+        metrics.controller.guard_readings.inc();
+        let text = to_prometheus_text(&metrics.encode());
+        for line in [
+            "# TYPE accord_incident_time_to_mitigate_seconds histogram",
+            r#"accord_incident_time_to_mitigate_seconds_bucket{le="300.0"} 1"#,
+            r#"accord_incident_time_to_mitigate_seconds_bucket{le="60.0"} 0"#,
+            r#"accord_incident_time_to_resolve_seconds_bucket{le="259200.0"} 1"#,
+            r#"accord_incident_time_to_resolve_seconds_bucket{le="1209600.0"} 1"#,
+            "accord_guard_readings_total 1",
+        ] {
+            assert!(text.contains(line), "{line} not in {text}");
+        }
     }
 }

@@ -149,7 +149,12 @@ pub fn create_signed_root_cause(
     now: jiff::Timestamp,
 ) -> Verdict {
     let admitted = check_incident(attestation, md, incident).and_then(|(_, accountable)| {
-        if let Some(signer) = attestation.spec.signature.as_ref().map(|s| s.signer.as_str()) {
+        if let Some(signer) = attestation
+            .spec
+            .signature
+            .as_ref()
+            .map(|s| s.signer.as_str())
+        {
             not_the_opener(signer, incident, accountable)?;
         }
         let subject = format!(

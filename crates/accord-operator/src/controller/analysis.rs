@@ -50,6 +50,18 @@ impl Prometheus {
         canary::measurement(answer, analysis, at)
     }
 
+    /// Runs `query` against `address` with the timeout: the one number it returned,
+    /// `None` for no data, or why there is no answer.
+    pub async fn read(&self, address: &str, query: &str) -> Result<Option<String>, String> {
+        match tokio::time::timeout(TIMEOUT, self.query(address, query)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(format!(
+                "Prometheus at {address} did not answer within {}s",
+                TIMEOUT.as_secs()
+            )),
+        }
+    }
+
     async fn query(&self, address: &str, query: &str) -> Result<Option<String>, String> {
         let encoded: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("query", query)

@@ -24,7 +24,8 @@ use super::{Error, Step};
 use crate::{
     api::{
         Attestation, AttestationStatus, FIELD_MANAGER, HandoffPolicy, HandoffPolicyStatus,
-        ModelDeployment, ModelDeploymentStatus, Team, TeamStatus, namespaced_name,
+        Incident, IncidentStatus, ModelDeployment, ModelDeploymentStatus, Team, TeamStatus,
+        namespaced_name,
     },
     watch::OwnWrites,
 };
@@ -59,6 +60,17 @@ pub async fn carry_out(
         model_deployment_status(client, md, status)
             .await
             .map_err(|e| Error::kube(Step::Apply, &format!("ModelDeployment {key}"), e))?;
+    }
+    // An Incident is opened before the status that rolls back for it: a failed
+    // create is retried with the breach still recorded, never lost.
+    for incident in &writes.incidents {
+        open_incident(client, incident).await.map_err(|e| {
+            Error::kube(
+                Step::Apply,
+                &format!("Incident {}", namespaced_name(&incident.metadata)),
+                e,
+            )
+        })?;
     }
     let mut drift = Vec::new();
     let name = md.name_any();
@@ -228,6 +240,37 @@ where
     });
     api.patch_status(&object.name_any(), &apply_params(), &Patch::Apply(body))
         .await
+}
+
+/// Creates an Incident; one already there of the name (a retried create) is fine.
+async fn open_incident(client: &Client, incident: &Incident) -> kube::Result<()> {
+    match namespaced_api::<Incident>(client, incident)
+        .create(&params(), incident)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes an Incident's status, conditional on the version the decision read: a
+/// decision made on a stale cache conflicts and is made again, so nothing it would
+/// announce (an opening, an escalation) is announced twice.
+pub async fn incident_status(
+    client: &Client,
+    incident: &Incident,
+    status: &IncidentStatus,
+) -> kube::Result<()> {
+    let body = serde_json::to_value(status).expect("status serializes");
+    apply_status(
+        namespaced_api(client, incident),
+        incident,
+        body,
+        incident.resource_version(),
+    )
+    .await
+    .map(drop)
 }
 
 /// Applies Accord's labels to a ModelDeployment's metadata. Only `metadata.labels` is

@@ -47,6 +47,8 @@ pub enum Step {
     Apply,
     /// An Attestation's `Counted` verdict.
     RecordVerdicts,
+    /// An Incident's status.
+    RecordIncidents,
     /// A Team's or HandoffPolicy's status.
     WriteStatus,
 }
@@ -57,6 +59,7 @@ impl std::fmt::Display for Step {
             Step::LookUpNames => "looking up the names of objects to create",
             Step::Apply => "applying the decision",
             Step::RecordVerdicts => "recording attestation verdicts",
+            Step::RecordIncidents => "recording incident status",
             Step::WriteStatus => "writing status",
         })
     }
@@ -149,6 +152,7 @@ impl Contexts {
                 verifier,
                 own_writes,
                 prometheus: analysis::Prometheus::new(),
+                guard_clock: Default::default(),
                 notifier,
             }),
             teams: Arc::new(team::Context {
@@ -235,9 +239,42 @@ pub async fn run(
         Config::default()
             .debounce(timing::TEAM_DEBOUNCE)
             .concurrency(1),
-        shutdown,
+        shutdown.clone(),
     );
+    let gauges = incident_gauges(stores.incidents.clone(), contexts.metrics.clone(), shutdown);
     info!("controllers started");
-    futures::future::join3(model_deployments, teams, policies).await;
+    futures::future::join4(model_deployments, teams, policies, gauges).await;
     info!("controllers stopped");
+}
+
+/// How often the open and unacknowledged Incident gauges are counted again.
+const INCIDENT_GAUGES_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Counts the Incidents not Resolved, and those nobody acknowledged, by their
+/// Responsible Team, from the cache, until `shutdown`.
+async fn incident_gauges(
+    incidents: kube::runtime::reflector::Store<crate::api::Incident>,
+    metrics: ControllerMetrics,
+    shutdown: impl Future<Output = ()>,
+) {
+    let count = async {
+        loop {
+            let mut open = std::collections::BTreeMap::new();
+            let mut unacknowledged = std::collections::BTreeMap::new();
+            for incident in incidents.state().iter().filter(|i| i.is_open()) {
+                let Some(status) = &incident.status else {
+                    continue;
+                };
+                let Some(owner) = &status.owner else { continue };
+                *open.entry(owner.team.clone()).or_insert(0) += 1;
+                if status.acknowledged_by.is_none() {
+                    *unacknowledged.entry(owner.team.clone()).or_insert(0) += 1;
+                }
+            }
+            metrics.set_incidents_open(&open);
+            metrics.set_incidents_unacknowledged(&unacknowledged);
+            tokio::time::sleep(INCIDENT_GAUGES_EVERY).await;
+        }
+    };
+    futures::future::select(std::pin::pin!(count), std::pin::pin!(shutdown)).await;
 }

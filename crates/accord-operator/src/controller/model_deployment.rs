@@ -20,6 +20,7 @@ use accord_core::{
     decide::{Decision, ObjectWrite, Writes, decide},
     desired,
     events::PlannedEvent,
+    guards,
     observe::Observed,
     verdicts::VerdictWrite,
 };
@@ -49,6 +50,52 @@ pub struct Context {
     pub prometheus: analysis::Prometheus,
     /// Tells Teams what happened (`Team.spec.notify`), off the reconcile path.
     pub notifier: crate::notify::Notifier,
+    /// When each guard was last read, by ModelDeployment (the operator's memory: a
+    /// healthy guard writes nothing; after a restart every guard is read at once).
+    pub guard_clock: GuardClock,
+}
+
+/// When each guard of each ModelDeployment was last read, and for which version.
+#[derive(Default)]
+pub struct GuardClock(std::sync::Mutex<std::collections::HashMap<String, GuardTimes>>);
+
+/// Guard name → when it was last read, for the version with `fingerprint`.
+#[derive(Default, Clone)]
+struct GuardTimes {
+    fingerprint: String,
+    read: std::collections::HashMap<String, Time>,
+}
+
+impl GuardClock {
+    /// When `guard` of `key` was last read for the version `fingerprint`.
+    fn reader(&self, key: &str, fingerprint: &str) -> impl Fn(&str) -> Option<Time> + use<> {
+        let times = self
+            .0
+            .lock()
+            .expect("not poisoned")
+            .get(key)
+            .filter(|t| t.fingerprint == fingerprint)
+            .cloned()
+            .unwrap_or_default();
+        move |guard: &str| times.read.get(guard).cloned()
+    }
+
+    fn record(&self, key: &str, fingerprint: &str, guard: &str, at: Time) {
+        let mut all = self.0.lock().expect("not poisoned");
+        let times = all.entry(key.to_string()).or_default();
+        if times.fingerprint != fingerprint {
+            *times = GuardTimes {
+                fingerprint: fingerprint.to_string(),
+                read: Default::default(),
+            };
+        }
+        times.read.insert(guard.to_string(), at);
+    }
+
+    /// Forgets a ModelDeployment that no longer watches anything.
+    fn forget(&self, key: &str) {
+        self.0.lock().expect("not poisoned").remove(key);
+    }
 }
 
 /// Reconciles one ModelDeployment.
@@ -72,15 +119,92 @@ pub async fn reconcile(
         tracing::info!(query, value = ?measurement.value, passed = measurement.passed, "canary analysis");
         observed.measurement = Some(measurement);
     }
+    observed.readings = read_guards(&ctx, md, &now).await;
     let mut decision = decide(md, &observed, ctx.verifier.as_ref(), now.clone());
     if decision.writes.creates() && look_up_names(&ctx, md, &decision.writes, &mut observed).await?
     {
-        decision = decide(md, &observed, ctx.verifier.as_ref(), now);
+        decision = decide(md, &observed, ctx.verifier.as_ref(), now.clone());
     }
     let drift = apply::carry_out(&ctx.client, md, &decision.writes, &ctx.own_writes).await?;
+    record_incidents(&ctx, &observed, &decision).await?;
     record_verdicts(&ctx, md, &decision.verdicts).await?;
     publish(&ctx, md, &decision, &drift).await;
-    Ok(Action::requeue(decision.plan.requeue_after))
+    Ok(Action::requeue(requeue_after(&ctx, md, &decision, &now)))
+}
+
+/// When to look again: what the decision says, or sooner when a guard of the version
+/// that serves — as the decision leaves it (it may just have become available) — is
+/// due to be read.
+fn requeue_after(
+    ctx: &Context,
+    md: &ModelDeployment,
+    decision: &Decision,
+    now: &Time,
+) -> std::time::Duration {
+    let planned = decision.plan.requeue_after;
+    guards::config(md).map_or(planned, |_| {
+        let mut after = md.clone();
+        after.status = Some(decision.plan.status.clone());
+        let Some(entry) = guards::watched(&after) else {
+            return planned;
+        };
+        let key = namespaced_name(&md.metadata);
+        let reader = ctx
+            .guard_clock
+            .reader(&key, &entry.fingerprint_in(&md.spec));
+        guards::next_due(&after, &reader, now).map_or(planned, |due| {
+            planned.min(due.max(accord_core::timing::MIN_REQUEUE))
+        })
+    })
+}
+
+/// Reads the guards that are due for the version that serves: one Prometheus instant
+/// query each, with a timeout, remembered so the next is an interval later.
+async fn read_guards(ctx: &Context, md: &ModelDeployment, now: &Time) -> Vec<guards::Reading> {
+    let key = namespaced_name(&md.metadata);
+    let (Some(monitoring), Some(entry)) = (guards::config(md), guards::watched(md)) else {
+        ctx.guard_clock.forget(&key);
+        return vec![];
+    };
+    let fingerprint = entry.fingerprint_in(&md.spec);
+    let due = guards::due(md, &ctx.guard_clock.reader(&key, &fingerprint), now);
+    let mut readings = Vec::with_capacity(due.len());
+    for (guard, query) in due {
+        let answer = ctx.prometheus.read(&monitoring.address, &query).await;
+        ctx.guard_clock
+            .record(&key, &fingerprint, &guard.name, now.clone());
+        let reading = guards::judge(&guard, answer, now.clone());
+        if reading.breached != Some(false) {
+            tracing::info!(guard = guard.name, query, value = ?reading.value, message = ?reading.message, "guard out of bounds or unreadable");
+        }
+        ctx.metrics.guard_readings.inc();
+        readings.push(reading);
+    }
+    readings
+}
+
+/// Writes each Incident status that changed, conditional on the version read.
+async fn record_incidents(
+    ctx: &Context,
+    observed: &Observed,
+    decision: &Decision,
+) -> Result<(), Error> {
+    for (name, status) in &decision.writes.incident_statuses {
+        let Some(incident) = observed
+            .incidents
+            .iter()
+            .find(|i| i.metadata.name.as_deref() == Some(name))
+        else {
+            continue;
+        };
+        apply::incident_status(&ctx.client, incident, status)
+            .await
+            .map_err(|e| {
+                let object = format!("Incident {}", namespaced_name(&incident.metadata));
+                Error::kube(Step::RecordIncidents, &object, e)
+            })?;
+    }
+    Ok(())
 }
 
 /// Before creating a Deployment or Service, reads the name live: the caches hold only
@@ -182,6 +306,14 @@ fn notify(ctx: &Context, md: &ModelDeployment, decision: &Decision) {
     for notification in accord_core::notify::plan(md, &decision.plan.events, &owed, &team) {
         ctx.notifier.send(notification);
     }
+    for notice in &decision.notices {
+        let Some(found) = team(&notice.team) else {
+            continue;
+        };
+        for notification in accord_core::notify::to_team(md, notice, &found) {
+            ctx.notifier.send(notification);
+        }
+    }
 }
 
 /// The object, or an `InvalidObject` Event and error when this operator cannot read it.
@@ -261,5 +393,11 @@ async fn publish(ctx: &Context, md: &ModelDeployment, decision: &Decision, drift
     }
     if let Some(wait) = signals.sign_off_wait {
         metrics.sign_off_wait.observe(wait.as_secs_f64());
+    }
+    for took in &decision.incident_times.mitigated {
+        metrics.time_to_mitigate.observe(took.as_secs_f64());
+    }
+    for took in &decision.incident_times.resolved {
+        metrics.time_to_resolve.observe(took.as_secs_f64());
     }
 }

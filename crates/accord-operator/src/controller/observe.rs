@@ -14,10 +14,19 @@ use crate::watch::Stores;
 pub fn observe(stores: &Stores, md: &ModelDeployment) -> Observed {
     let name = md.name_any();
     let namespace = md.namespace().unwrap_or_default();
-    let attestations = stores.attestations.state_filter(|a| {
-        a.spec.model_deployment == name && a.metadata.namespace.as_deref() == Some(&namespace)
-    });
+    let (analyses, attestations) = stores
+        .attestations
+        .state_filter(|a| {
+            a.spec.model_deployment == name && a.metadata.namespace.as_deref() == Some(&namespace)
+        })
+        .into_iter()
+        .partition(|a| a.is_root_cause());
     Observed {
+        analyses,
+        incidents: stores
+            .incidents
+            .state_filter(|i| i.is_for(Some(&namespace), &name)),
+        readings: vec![],
         teams: owner_teams(stores, md),
         attestations,
         deployment: stores

@@ -56,6 +56,7 @@ fn stores(world: &World) -> Stores {
         services: cache(world.service.clone()),
         policies: cache(world.policies.clone()),
         namespaces: cache(world.namespaces.clone()),
+        incidents: cache(world.incidents.clone()),
     }
 }
 

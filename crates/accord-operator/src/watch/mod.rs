@@ -35,7 +35,9 @@ use tokio::sync::broadcast;
 pub mod retry;
 pub mod triggers;
 
-use crate::api::{Attestation, HandoffPolicy, ModelDeployment, Team, labels, namespaced_name};
+use crate::api::{
+    Attestation, HandoffPolicy, Incident, ModelDeployment, Team, labels, namespaced_name,
+};
 
 type Guard = DeserializeGuard<ModelDeployment>;
 
@@ -52,6 +54,7 @@ pub struct Stores {
     pub policies: Store<HandoffPolicy>,
     /// Namespaces (for their labels, which policies select on).
     pub namespaces: Store<Namespace>,
+    pub incidents: Store<Incident>,
 }
 
 impl Stores {
@@ -65,6 +68,7 @@ impl Stores {
         let _ = self.services.wait_until_ready().await;
         let _ = self.policies.wait_until_ready().await;
         let _ = self.namespaces.wait_until_ready().await;
+        let _ = self.incidents.wait_until_ready().await;
     }
 
     /// The labels of namespace `name` (empty when it is not known).
@@ -164,6 +168,7 @@ impl Watches {
         let (services, service_writer) = reflector::store();
         let (policies, policy_writer) = reflector::store();
         let (namespaces, namespace_writer) = reflector::store();
+        let (incidents, incident_writer) = reflector::store();
         let stores = Stores {
             model_deployments,
             teams,
@@ -172,6 +177,7 @@ impl Watches {
             services,
             policies,
             namespaces,
+            incidents,
         };
         let all = watcher::Config::default();
         let managed = watcher::Config::default().labels(&format!(
@@ -200,6 +206,13 @@ impl Watches {
                 let requests = triggers::attestation_changed(old, new);
                 triggers::and_downstreams(requests, &|key| md_store.get(key), || md_store.state())
             },
+        ));
+        tokio::spawn(reflect(
+            Api::all(client.clone()),
+            watcher::Config::default(),
+            incident_writer,
+            tx.clone(),
+            triggers::incident_changed,
         ));
         tokio::spawn(reflect(
             Api::all(client.clone()),

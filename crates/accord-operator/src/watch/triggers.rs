@@ -14,7 +14,7 @@ use kube::{Resource, ResourceExt, core::DeserializeGuard, runtime::reflector::Ob
 use accord_core::{observe::rollout_complete, policy::Matcher, team_counts::contribution};
 
 use super::{Request, Stores};
-use crate::api::{Attestation, HandoffPolicy, ModelDeployment, Team};
+use crate::api::{Attestation, HandoffPolicy, Incident, ModelDeployment, Team};
 
 type Guard = DeserializeGuard<ModelDeployment>;
 
@@ -277,6 +277,21 @@ pub fn attestation_changed(old: Option<&Attestation>, new: Option<&Attestation>)
     };
     let namespace = attestation.namespace().unwrap_or_default();
     vec![md_request(&namespace, &attestation.spec.model_deployment)]
+}
+
+/// An Incident was opened, deleted, or its metadata changed (an acknowledgement): its
+/// ModelDeployment is decided again. Its status is Accord's own write (the webhook
+/// lets nobody else write it) and its spec is immutable, so neither asks for anything.
+pub fn incident_changed(old: Option<&Incident>, new: Option<&Incident>) -> Vec<Request> {
+    let relevant = match (old, new) {
+        (Some(old), Some(new)) => old.spec != new.spec || beyond_status(old, new),
+        _ => true,
+    };
+    let Some(incident) = new.or(old).filter(|_| relevant) else {
+        return vec![];
+    };
+    let namespace = incident.namespace().unwrap_or_default();
+    vec![md_request(&namespace, &incident.spec.model_deployment)]
 }
 
 /// A managed Deployment changed: decided again when someone edited it, or when its
