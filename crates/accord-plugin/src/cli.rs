@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::{
+    api::incident::ROOT_CAUSE_ANALYSIS,
     attest::{self, sign::SignRequest},
-    completion, explain, history, matrix, pipeline,
+    completion, explain, history, incident, incidents, matrix, pipeline,
     promote::{self, DryRun},
     rollback,
     scope::{Failure, GlobalFlags},
@@ -16,7 +17,7 @@ use crate::{
 };
 
 /// Everyday Accord jobs: see what a model waits for, sign off, review history, promote
-/// through environments, roll back.
+/// through environments, roll back, answer incidents.
 #[derive(Parser, Debug)]
 #[command(name = "kubectl accord", version, about)]
 pub struct Args {
@@ -84,8 +85,17 @@ pub enum Command {
     },
     /// Request a rollback to the previous good version.
     Rollback { model_deployment: String },
+    /// Incidents (of this namespace, or all with -A), open ones first: model, version,
+    /// guard or who opened it, phase, owner and accountable Teams.
+    Incidents,
+    /// Show, acknowledge or open an Incident.
+    Incident {
+        #[command(subcommand)]
+        command: IncidentCommand,
+    },
     /// The responsibility matrix: for each model, the Team holding each role and what
-    /// it owes, and the RACI per lifecycle stage that its HandoffPolicies declare.
+    /// it owes, and the RACI per lifecycle stage that its HandoffPolicies declare, the
+    /// stages Accord enforces marked.
     Matrix,
     /// Teams with members, models owned and items pending.
     Teams,
@@ -96,9 +106,9 @@ pub enum Command {
 #[group(skip)]
 pub struct AttestFlags {
     model_deployment: String,
-    /// The checklist item's id.
-    #[arg(long)]
-    item: String,
+    /// The checklist item's id (`root-cause-analysis` with --incident, its default).
+    #[arg(long, required_unless_present = "incident")]
+    item: Option<String>,
     /// A link to the evidence.
     #[arg(long)]
     evidence: Option<String>,
@@ -124,6 +134,14 @@ pub struct AttestFlags {
     /// Print the exact statement --sign would sign, and nothing else.
     #[arg(long, conflicts_with = "sign")]
     print_statement: bool,
+    /// Sign off the root cause of this Incident (item root-cause-analysis, the
+    /// Incident's version; needs --evidence), as a member of its Accountable Team.
+    #[arg(long)]
+    incident: Option<String>,
+    /// With --incident: a checklist item id the model's next candidate must carry
+    /// (repeatable).
+    #[arg(long = "follow-up", requires = "incident")]
+    follow_ups: Vec<String>,
 }
 
 /// The flags of `verify`.
@@ -139,6 +157,33 @@ pub struct VerifyFlags {
     /// The ModelDeployment manifest (default: the cluster's, when reachable).
     #[arg(long)]
     model_deployment_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentCommand {
+    /// The Incident: what happened, who answers for it, its timeline, and what
+    /// resolving it needs (the exact `kubectl accord attest` line).
+    Show { incident: String },
+    /// Acknowledge it: Accord records you (a member of its owner or accountable Team).
+    Ack { incident: String },
+    /// Open an Incident for the version a ModelDeployment serves, as you.
+    Open(OpenFlags),
+}
+
+/// The flags of `incident open`.
+#[derive(clap::Args, Debug)]
+#[group(skip)]
+pub struct OpenFlags {
+    model_deployment: String,
+    /// What happened, one line.
+    #[arg(long)]
+    summary: String,
+    /// Also roll the version back by the plan (needs rollback rights).
+    #[arg(long)]
+    roll_back: bool,
+    /// The Incident's name (default: `<model-deployment>-<unix seconds>`).
+    #[arg(long)]
+    name: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -208,6 +253,8 @@ pub async fn run(args: &Args) -> Result<String, Failure> {
         Command::Rollback { model_deployment } => {
             rollback::run(&global.connect().await?, model_deployment).await
         }
+        Command::Incidents => incidents::run(&global.connect().await?).await,
+        Command::Incident { command } => run_incident(global, command).await,
         Command::Matrix => matrix::run(&global.connect().await?).await,
         Command::Teams => teams::run(&global.connect().await?).await,
     }
@@ -220,15 +267,58 @@ fn print_now(text: &str) {
     let _ = std::io::stdout().flush();
 }
 
+/// `incident show|ack|open`.
+async fn run_incident(global: &GlobalFlags, command: &IncidentCommand) -> Result<String, Failure> {
+    let scope = global.connect().await?;
+    match command {
+        IncidentCommand::Show { incident } => incident::show(&scope, incident).await,
+        IncidentCommand::Ack { incident } => incident::ack(&scope, incident).await,
+        IncidentCommand::Open(flags) => {
+            let request = incident::Open {
+                model_deployment: &flags.model_deployment,
+                summary: &flags.summary,
+                roll_back: flags.roll_back,
+                name: flags.name.as_deref(),
+            };
+            incident::open(&scope, &request).await
+        }
+    }
+}
+
+/// The item `attest` signs off: `--item`, or with `--incident` the root-cause analysis
+/// (which is the only item an Attestation naming an Incident may have).
+fn attest_item(flags: &AttestFlags) -> Result<&str, Failure> {
+    match (flags.item.as_deref(), &flags.incident) {
+        (Some(item), Some(_)) if item != ROOT_CAUSE_ANALYSIS => Err(Failure(format!(
+            "--incident signs off item {ROOT_CAUSE_ANALYSIS}, not {item}: leave --item out"
+        ))),
+        (Some(ROOT_CAUSE_ANALYSIS), None) => Err(Failure(format!(
+            "a {ROOT_CAUSE_ANALYSIS} resolves an Incident: add --incident NAME (kubectl accord incidents lists them)"
+        ))),
+        (Some(item), _) => Ok(item),
+        (None, _) => Ok(ROOT_CAUSE_ANALYSIS),
+    }
+}
+
 /// `attest`: creates the Attestation, or with `--sign`, `--print-statement` or
 /// `--from-file` prints a signed one, connecting only for what the flags do not say.
 async fn attest(global: &GlobalFlags, flags: &AttestFlags) -> Result<String, Failure> {
+    let item = attest_item(flags)?;
     if !(flags.sign || flags.print_statement || flags.from_file.is_some()) {
         let scope = global.connect().await?;
+        if let Some(incident) = &flags.incident {
+            let rc = attest::rca::RootCause {
+                model_deployment: &flags.model_deployment,
+                evidence: flags.evidence.clone(),
+                comment: flags.comment.clone(),
+                follow_ups: flags.follow_ups.clone(),
+            };
+            return attest::rca::run(&scope, incident, &rc).await;
+        }
         return attest::run(
             &scope,
             &flags.model_deployment,
-            &flags.item,
+            item,
             flags.evidence.clone(),
             flags.comment.clone(),
         )
@@ -236,7 +326,7 @@ async fn attest(global: &GlobalFlags, flags: &AttestFlags) -> Result<String, Fai
     }
     let request = SignRequest {
         model_deployment: &flags.model_deployment,
-        item: &flags.item,
+        item,
         evidence: flags.evidence.clone(),
         comment: flags.comment.clone(),
         key: flags.key.clone(),
@@ -244,6 +334,8 @@ async fn attest(global: &GlobalFlags, flags: &AttestFlags) -> Result<String, Fai
         from_file: flags.from_file.clone(),
         namespace: global.namespace.clone(),
         print_statement: flags.print_statement,
+        incident: flags.incident.as_deref(),
+        follow_ups: flags.follow_ups.clone(),
     };
     let scope = global.connect_if(request.needs_cluster()).await?;
     attest::sign::run(scope.as_ref(), &request).await
@@ -273,4 +365,84 @@ async fn add_key(global: &GlobalFlags, flags: &AddKeyFlags) -> Result<String, Fa
         in_place: flags.in_place,
     };
     team::run_add_key(scope.as_ref(), &request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn attest_flags(args: &[&str]) -> Result<AttestFlags, clap::Error> {
+        let argv = ["kubectl-accord", "attest"].iter().chain(args);
+        match Args::try_parse_from(argv)?.command {
+            Command::Attest(flags) => Ok(flags),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn attest_signs_off_a_root_cause_with_incident() {
+        let rca = attest_flags(&["md", "--incident", "inc-1", "--evidence", "https://w/1"]);
+        let rca = rca.unwrap();
+        assert_eq!(attest_item(&rca).unwrap(), ROOT_CAUSE_ANALYSIS);
+        let follow_ups = attest_flags(&[
+            "md",
+            "--item",
+            "root-cause-analysis",
+            "--incident",
+            "inc-1",
+            "--follow-up",
+            "load-test",
+            "--follow-up",
+            "runbook",
+        ])
+        .unwrap();
+        assert_eq!(follow_ups.follow_ups, ["load-test", "runbook"]);
+        assert_eq!(attest_item(&follow_ups).unwrap(), ROOT_CAUSE_ANALYSIS);
+        let other_item = attest_flags(&["md", "--item", "drift", "--incident", "inc-1"]).unwrap();
+        assert!(
+            attest_item(&other_item)
+                .unwrap_err()
+                .0
+                .contains("leave --item out")
+        );
+        let no_incident = attest_flags(&["md", "--item", "root-cause-analysis"]).unwrap();
+        assert!(
+            attest_item(&no_incident)
+                .unwrap_err()
+                .0
+                .contains("add --incident NAME")
+        );
+        assert_eq!(
+            attest_item(&attest_flags(&["md", "--item", "drift"]).unwrap()).unwrap(),
+            "drift"
+        );
+        assert!(attest_flags(&["md"]).is_err(), "an item or an incident");
+        assert!(attest_flags(&["md", "--item", "drift", "--follow-up", "x"]).is_err());
+    }
+
+    #[test]
+    fn incident_subcommands_parse() {
+        let args = Args::try_parse_from([
+            "kubectl-accord",
+            "incident",
+            "open",
+            "fraud-scorer",
+            "--summary",
+            "scores drift",
+            "--roll-back",
+        ])
+        .unwrap();
+        let Command::Incident {
+            command: IncidentCommand::Open(flags),
+        } = args.command
+        else {
+            panic!("{args:?}")
+        };
+        assert!(flags.roll_back && flags.name.is_none());
+        assert!(Args::try_parse_from(["kubectl-accord", "incident", "open", "md"]).is_err());
+        assert!(Args::try_parse_from(["kubectl-accord", "incidents", "-A"]).is_ok());
+        assert!(Args::try_parse_from(["kubectl-accord", "incident", "ack", "i"]).is_ok());
+    }
 }

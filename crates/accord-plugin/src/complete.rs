@@ -6,7 +6,7 @@
 //!
 //! [`plan`] is pure: from the plugin's clap definition and the words it decides what to
 //! offer — subcommands, flags, a flag's possible values, files — or which cluster objects
-//! to list (ModelDeployments, Teams, Namespaces) in which scope; [`answer`] does the
+//! to list (ModelDeployments, Incidents, Teams, Namespaces) in which scope; [`answer`] does the
 //! listing and [`Plan::render`] prints the answer.
 
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ const DIRECTIVE_NO_FILES: u32 = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
     ModelDeployments,
+    Incidents,
     Teams,
     Namespaces,
 }
@@ -96,6 +97,7 @@ fn value_of(arg: &Arg, plan: &mut Plan) {
     match arg.get_id().as_str() {
         "namespace" => plan.lookup = Some(Lookup::Namespaces),
         "team" => plan.lookup = Some(Lookup::Teams),
+        "incident" => plan.lookup = Some(Lookup::Incidents),
         _ => {}
     }
     let values = arg.get_possible_values();
@@ -190,6 +192,7 @@ pub fn plan(root: &Command, words: &[String]) -> Plan {
     } else if let Some(arg) = command.get_positionals().nth(positionals) {
         match arg.get_id().as_str() {
             "model_deployment" => plan.lookup = Some(Lookup::ModelDeployments),
+            "incident" => plan.lookup = Some(Lookup::Incidents),
             "team" => plan.lookup = Some(Lookup::Teams),
             _ => value_of(arg, &mut plan),
         }
@@ -246,6 +249,12 @@ async fn list_names(plan: &Plan, lookup: Lookup) -> Option<Vec<String>> {
     match lookup {
         Lookup::ModelDeployments => {
             names(kube::Api::<crate::api::ModelDeployment>::namespaced(
+                client, &namespace,
+            ))
+            .await
+        }
+        Lookup::Incidents => {
+            names(kube::Api::<crate::api::Incident>::namespaced(
                 client, &namespace,
             ))
             .await
@@ -323,6 +332,8 @@ mod tests {
                 "pipeline",
                 "promote",
                 "rollback",
+                "incidents",
+                "incident",
                 "matrix",
                 "teams"
             ]
@@ -332,6 +343,7 @@ mod tests {
         ));
         assert_eq!(values(&complete("st")), ["status"]);
         assert_eq!(values(&complete("team ")), ["add-key"]);
+        assert_eq!(values(&complete("incident ")), ["show", "ack", "open"]);
         assert!(plan.render(&[]).ends_with(":4\n"), "no file names");
     }
 
@@ -349,6 +361,19 @@ mod tests {
         assert_eq!(plan.namespace.as_deref(), Some("ops"));
         assert_eq!(plan.context.as_deref(), Some("prod"));
         assert_eq!(complete("team add-key ").lookup, Some(Lookup::Teams));
+        assert_eq!(
+            complete("incident show -n payments ").lookup,
+            Some(Lookup::Incidents)
+        );
+        assert_eq!(complete("incident ack f").lookup, Some(Lookup::Incidents));
+        assert_eq!(
+            complete("incident open ").lookup,
+            Some(Lookup::ModelDeployments)
+        );
+        assert_eq!(
+            complete("attest fraud-scorer --incident ").lookup,
+            Some(Lookup::Incidents)
+        );
         assert_eq!(complete("status -n ").lookup, Some(Lookup::Namespaces));
         assert_eq!(complete("-nops status x").namespace.as_deref(), Some("ops"));
     }

@@ -1,7 +1,8 @@
 //! `kubectl accord explain md MD`: the effective checklist — which policy required each
 //! item and what it still needs (how many more people, from which Team, by when) — and
 //! the model's RACI; with `spec.promotion`, where its candidates come from, the soak
-//! they need, what carries, and what the upstream showed for the active version. The
+//! they need, what carries, and what the upstream showed for the active version; its
+//! open Incidents (what resolving each needs), follow-ups and breaching guards. The
 //! view is pure, built from what the operator recorded in status.
 
 use accord_core::{
@@ -15,6 +16,7 @@ use crate::{
         ChecklistItemStatus, HandoffPolicy, ModelDeployment, ModelDeploymentStatus, Phase,
         UpstreamEvidence,
     },
+    incidents::{self, ModelIncidents},
     promotion::{rules, short_fingerprint},
     raci::{RaciRow, policies_of, raci, raci_table},
     scope::{Failure, Scope},
@@ -82,18 +84,24 @@ pub struct Explain {
     /// Promotion through environments, when the spec or a policy speaks of it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion: Option<PromotionView>,
+    /// Its open Incidents and what resolving each needs, the follow-ups the next
+    /// candidate must carry, and its guards.
+    #[serde(skip_serializing_if = "ModelIncidents::is_empty")]
+    pub incidents: ModelIncidents,
 }
 
 /// `explain md <md>`.
 pub async fn run(scope: &Scope, name: &str) -> Result<String, Failure> {
     let md = scope.model_deployment(name).await?;
     let policies = scope.policies().await?;
-    let view = view(&md, &policies);
+    let mut view = view(&md, &policies);
+    view.incidents = incidents::read_for(scope, &md).await;
     scope.print(&view, || text(&view))
 }
 
 /// Builds `explain` from the checklist the operator recorded in status, and the
-/// responsibility matrix of the policies it recorded as applying.
+/// responsibility matrix of the policies it recorded as applying; its Incidents are
+/// left to the caller ([`incidents::of_model`]).
 pub fn view(md: &ModelDeployment, all_policies: &[HandoffPolicy]) -> Explain {
     let st = md.status.clone().unwrap_or_default();
     let policies = policies_of(md, all_policies);
@@ -107,6 +115,7 @@ pub fn view(md: &ModelDeployment, all_policies: &[HandoffPolicy]) -> Explain {
         escalates_at: escalates_at(md, &st),
         items: st.checklist.iter().map(|i| item_row(md, i)).collect(),
         promotion: promotion(md, &st, &rules(&policies)),
+        incidents: ModelIncidents::default(),
     }
 }
 
@@ -304,6 +313,7 @@ pub fn text(view: &Explain) -> String {
         ],
         &rows,
     ));
+    out.push_str(&incidents::model_text(&view.incidents));
     if !view.responsibilities.is_empty() {
         out.push_str("\nresponsibilities:\n");
         let rows: Vec<(String, &RaciRow)> = view
@@ -599,5 +609,23 @@ mod tests {
         }
         // No promotion anywhere: no section.
         assert!(!super::text(&super::view(&md("2.4.0"), &[])).contains("promotion:"));
+    }
+
+    #[test]
+    fn explain_shows_open_incidents_follow_ups_and_guards() {
+        use crate::{api::IncidentPhase, fixtures};
+        let mut m = fixtures::waiting();
+        m.spec.monitoring = Some(fixtures::monitoring());
+        let mut view = super::view(&m, &[]);
+        let inc = fixtures::incident("inc-1", 0, Some(IncidentPhase::Mitigated));
+        view.incidents = incidents::of_model(&m, &[inc]);
+        let text = text(&view);
+        for line in [
+            "  inc-1 (Mitigated) version 2.4.0, guard error-rate: error-rate 0.071 > 0.02 for 5m\n",
+            "      kubectl accord attest fraud-scorer -n payments --item root-cause-analysis --incident inc-1 --evidence URL [--follow-up ITEM]...\n",
+            "\nGuards (1 declared):\n  none breaching\n",
+        ] {
+            assert!(text.contains(line), "{line:?} not in:\n{text}");
+        }
     }
 }

@@ -1,14 +1,16 @@
 //! Test fixtures the subcommands' unit tests share: a ModelDeployment as the operator
 //! records it while its candidate waits for sign-off, and alice's sign-off of it; the
-//! same model in a chain of environments, and the history entries of its promotions.
+//! same model in a chain of environments, and the history entries of its promotions;
+//! Incidents of it, and its guards.
 
 use accord_core::testing::{md, time};
 
 use crate::attest::sign::SignOff;
 
 use crate::api::{
-    ChecklistItemStatus, HistoryEntry, HistoryOutcome, ModelDeployment, ModelDeploymentStatus,
-    Phase, Promotion, UpstreamRef,
+    Answerer, ChecklistItemStatus, Guard, GuardAction, HistoryEntry, HistoryOutcome, Incident,
+    IncidentPhase, IncidentSpec, IncidentStatus, ModelDeployment, ModelDeploymentStatus,
+    Monitoring, Phase, Promotion, Role, TimelineEntry, UpstreamRef,
 };
 
 /// `fraud-scorer` 2.4.0 waiting for sign-off over 2.3.1: `drift` attested by alice,
@@ -111,4 +113,63 @@ pub fn in_environment(
         downstream: downstream.iter().map(|d| d.to_string()).collect(),
     });
     m
+}
+
+/// Incident `name` of `fraud-scorer` 2.4.0 in `payments`, created at testing second
+/// `created`, opened by the `error-rate` guard (owner ml-platform, accountable
+/// payments-app), in `phase` (`None`: not recorded by the operator yet).
+pub fn incident(name: &str, created: i64, phase: Option<IncidentPhase>) -> Incident {
+    let mut incident = Incident::new(
+        name,
+        IncidentSpec {
+            model_deployment: "fraud-scorer".into(),
+            version: "2.4.0".into(),
+            fingerprint: Some(md("2.4.0").spec.fingerprint()),
+            guard: Some("error-rate".into()),
+            summary: "error-rate 0.071 > 0.02 for 5m".into(),
+            action: GuardAction::RollBack,
+            opened_by: None,
+            opened_as: None,
+        },
+    );
+    incident.metadata.namespace = Some("payments".into());
+    incident.metadata.creation_timestamp = Some(time(created));
+    incident.status = phase.map(|phase| IncidentStatus {
+        phase: Some(phase),
+        owner: Some(Answerer {
+            role: Role::Platform,
+            team: "ml-platform".into(),
+        }),
+        accountable: Some(Answerer {
+            role: Role::Application,
+            team: "payments-app".into(),
+        }),
+        opened_at: Some(time(created)),
+        timeline: vec![TimelineEntry {
+            at: time(created),
+            what: "Opened".into(),
+            by: Some("accord".into()),
+            message: Some("error-rate 0.071 is above the maximum 0.02".into()),
+        }],
+        ..Default::default()
+    });
+    incident
+}
+
+/// `spec.monitoring` with one guard, `error-rate` (owner platform, rolls back).
+pub fn monitoring() -> Monitoring {
+    Monitoring {
+        address: "http://prometheus.monitoring:9090".into(),
+        escalate_after: None,
+        guards: vec![Guard {
+            name: "error-rate".into(),
+            query: "rate(errors{version=\"{{version}}\"}[5m])".into(),
+            max_value: Some(0.02),
+            min_value: None,
+            for_: "5m".into(),
+            interval_seconds: 30,
+            owner: Role::Platform,
+            action: GuardAction::RollBack,
+        }],
+    }
 }

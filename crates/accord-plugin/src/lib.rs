@@ -8,15 +8,19 @@
 use accord_core::api;
 
 // Layers, bottom first (`make lint` keeps each module to the layers below it): the
-// connection, text and promotion helpers, the subcommands, the command line, `__complete`.
+// connection, text and promotion helpers, the Incident views (and `incidents`), the
+// subcommands, the command line, `__complete`.
 pub mod completion;
 pub mod identity;
 pub mod promotion;
 pub mod scope;
 pub mod text;
 
+pub mod incidents;
+
 pub mod attest;
 pub mod history;
+pub mod incident;
 pub mod promote;
 pub mod raci;
 pub mod rollback;

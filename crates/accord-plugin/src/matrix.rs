@@ -1,6 +1,7 @@
 //! `kubectl accord matrix [-A]`: the responsibility matrix — for each model, the Team
 //! holding each role and what it owes, and the RACI per lifecycle stage that its
-//! HandoffPolicies declare. The view is pure.
+//! HandoffPolicies declare, the stages Accord enforces marked (`*`, explained in a
+//! footnote). The view is pure.
 
 use serde::Serialize;
 

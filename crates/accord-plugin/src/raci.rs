@@ -1,14 +1,18 @@
 //! The responsibility matrix (RACI) a model's HandoffPolicies declare, with the model's
-//! actual Teams named: shared by `explain` (one model) and `matrix` (every model). Pure.
+//! actual Teams named, and the stages Accord itself enforces marked: shared by
+//! `explain` (one model) and `matrix` (every model). Pure.
 
 use serde::Serialize;
 
 use accord_core::policy::{StageRoles, responsibilities};
 
 use crate::{
-    api::{HandoffPolicy, ModelDeployment, Role},
+    api::{HandoffPolicy, ModelDeployment, Role, handoff_policy::Stage},
     text::table,
 };
+
+/// The marker on a stage Accord enforces.
+pub const ENFORCED_MARK: &str = "*";
 
 /// One lifecycle stage of a model's responsibility matrix, with Team names.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -24,6 +28,44 @@ pub struct RaciRow {
     pub declared_by: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conflict: Option<String>,
+    /// How Accord enforces this stage for the model, when it does: `the gate`
+    /// (deployment), `guards in spec.monitoring` (monitoring), `Incidents and
+    /// root-cause sign-off` (incident response). The other stages are the Teams' own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enforced_by_accord: Option<String>,
+}
+
+/// How Accord enforces `stage` for `md`, if it does: deployment by the gate,
+/// monitoring by the guards of `spec.monitoring` (when it declares some), incident
+/// response by Incidents and their root-cause sign-off.
+pub fn enforced(stage: Stage, md: &ModelDeployment) -> Option<&'static str> {
+    match stage {
+        Stage::Deployment => Some("the gate"),
+        Stage::Monitoring => md
+            .spec
+            .monitoring
+            .as_ref()
+            .filter(|m| !m.guards.is_empty())
+            .map(|_| "guards in spec.monitoring"),
+        Stage::IncidentResponse => Some("Incidents and root-cause sign-off"),
+        _ => None,
+    }
+}
+
+/// What Accord's enforcing `stage` (its words) means, in one line.
+fn enforced_meaning(stage: &str) -> Option<&'static str> {
+    Some(match stage {
+        "deployment" => {
+            "deployment: the gate — no version serves until every required checklist item is signed off by the Team that owns it"
+        }
+        "monitoring" => {
+            "monitoring: the guards in spec.monitoring — a breach that lasts its `for` opens an Incident the guard's owner Team answers (with action RollBack, Accord also rolls back)"
+        }
+        "incident response" => {
+            "incident response: Incidents — no new candidate is promoted while one is open; it resolves when a member of the Accountable Team signs off its root cause (item root-cause-analysis)"
+        }
+        _ => return None,
+    })
 }
 
 /// The policies among `all` that apply to `md`, as the operator last recorded.
@@ -56,6 +98,7 @@ pub fn raci(md: &ModelDeployment, policies: &[&HandoffPolicy]) -> Vec<RaciRow> {
             informed: teams(&s.informed),
             declared_by: s.declared_by,
             conflict: s.conflict,
+            enforced_by_accord: enforced(s.stage, md).map(String::from),
         })
         .collect()
 }
@@ -78,7 +121,10 @@ pub fn raci_table(rows: &[(String, &RaciRow)], with_model: bool) -> String {
                 accountable = format!("{accountable} (conflict: {conflict})");
             }
             let mut row = vec![
-                r.stage.clone(),
+                match r.enforced_by_accord {
+                    Some(_) => format!("{} {ENFORCED_MARK}", r.stage),
+                    None => r.stage.clone(),
+                },
                 join(&r.responsible),
                 accountable,
                 join(&r.consulted),
@@ -100,7 +146,25 @@ pub fn raci_table(rows: &[(String, &RaciRow)], with_model: bool) -> String {
     if with_model {
         header.insert(0, "MODEL");
     }
-    table(&header, &cells)
+    table(&header, &cells) + &footnote(rows)
+}
+
+/// The footnote under a RACI table: what each enforced stage shown means.
+fn footnote(rows: &[(String, &RaciRow)]) -> String {
+    let mut stages: Vec<&str> = Vec::new();
+    for (_, r) in rows {
+        if r.enforced_by_accord.is_some() && !stages.contains(&r.stage.as_str()) {
+            stages.push(&r.stage);
+        }
+    }
+    if stages.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("{ENFORCED_MARK} enforced by Accord:\n");
+    for line in stages.into_iter().filter_map(enforced_meaning) {
+        out.push_str(&format!("  {line}\n"));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -158,5 +222,74 @@ mod tests {
             .unwrap_or_else(|| panic!("{text}"));
         assert!(line.starts_with("payments/fraud-scorer"), "{line}");
         assert!(line.contains("payments-app (application)"), "{line}");
+    }
+
+    #[test]
+    fn the_stages_accord_enforces_are_marked_and_explained() {
+        let row = |stage: Stage| Responsibility {
+            stage,
+            responsible: vec![Role::Platform],
+            accountable: Role::Platform,
+            consulted: vec![],
+            informed: vec![],
+        };
+        let mut policy = HandoffPolicy::new(
+            "raci",
+            HandoffPolicySpec {
+                responsibilities: vec![
+                    row(Stage::Training),
+                    row(Stage::Deployment),
+                    row(Stage::Monitoring),
+                    row(Stage::IncidentResponse),
+                ],
+                ..Default::default()
+            },
+        );
+        policy.metadata.name = Some("raci".into());
+        let mut m = md("2.4.0");
+        m.status = Some(ModelDeploymentStatus {
+            policies: vec!["raci".into()],
+            ..Default::default()
+        });
+        let all = [policy];
+        let enforced = |m: &crate::api::ModelDeployment| -> Vec<(String, bool)> {
+            matrix::view(std::slice::from_ref(m), &all)[0]
+                .responsibilities
+                .iter()
+                .map(|r| (r.stage.clone(), r.enforced_by_accord.is_some()))
+                .collect()
+        };
+        let stages = |marks: [bool; 4]| -> Vec<(String, bool)> {
+            ["training", "deployment", "monitoring", "incident response"]
+                .into_iter()
+                .map(String::from)
+                .zip(marks)
+                .collect()
+        };
+        // Monitoring is Accord's only where spec.monitoring declares guards.
+        assert_eq!(enforced(&m), stages([false, true, false, true]));
+        m.spec.monitoring = Some(crate::fixtures::monitoring());
+        assert_eq!(enforced(&m), stages([false, true, true, true]));
+        let text = matrix::text(&matrix::view(&[m], &all));
+        let line = |stage: &str| {
+            text.lines()
+                .find(|l| l.contains(stage))
+                .unwrap_or_else(|| panic!("{text}"))
+                .to_string()
+        };
+        assert!(line("training").contains("training   "), "{text}");
+        assert!(!line("training").contains('*'), "{text}");
+        assert!(line("deployment").contains("deployment *"), "{text}");
+        assert!(
+            line("incident response ").contains("incident response *"),
+            "{text}"
+        );
+        for footnote in [
+            "* enforced by Accord:\n  deployment: the gate",
+            "\n  monitoring: the guards in spec.monitoring",
+            "\n  incident response: Incidents — no new candidate is promoted while one is open",
+        ] {
+            assert!(text.contains(footnote), "{footnote:?} not in:\n{text}");
+        }
     }
 }

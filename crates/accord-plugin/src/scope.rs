@@ -8,7 +8,7 @@ use kube::{Api, Client, Resource, api::ListParams};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use crate::api::{HandoffPolicy, ModelDeployment, Team};
+use crate::api::{HandoffPolicy, Incident, ModelDeployment, Team};
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -31,7 +31,7 @@ pub struct GlobalFlags {
     /// Namespace (default: the context's, else `default`).
     #[arg(short = 'n', long, global = true)]
     pub namespace: Option<String>,
-    /// All namespaces (matrix).
+    /// All namespaces (matrix, incidents).
     #[arg(short = 'A', long, global = true)]
     pub all_namespaces: bool,
     /// Output format.
@@ -168,6 +168,32 @@ impl Scope {
                 self.namespace, self.namespace
             ))),
         }
+    }
+
+    /// The Incident `name` in the scope's namespace.
+    pub async fn incident(&self, name: &str) -> Result<Incident, Failure> {
+        let api: Api<Incident> = Api::namespaced(self.client.clone(), &self.namespace);
+        match api.get_opt(name).await.map_err(|e| self.failure(e))? {
+            Some(incident) => Ok(incident),
+            None => Err(Failure(format!(
+                "Incident {}/{name} not found; list them with: kubectl accord incidents -n {}",
+                self.namespace, self.namespace
+            ))),
+        }
+    }
+
+    /// The Incidents in the scope's namespace, or in all with `-A`.
+    pub async fn incidents(&self) -> Result<Vec<Incident>, Failure> {
+        let api: Api<Incident> = if self.all_namespaces {
+            Api::all(self.client.clone())
+        } else {
+            Api::namespaced(self.client.clone(), &self.namespace)
+        };
+        Ok(api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| self.failure(e))?
+            .items)
     }
 
     /// Every HandoffPolicy (cluster-scoped; readable by the users' ClusterRole).

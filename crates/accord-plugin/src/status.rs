@@ -1,6 +1,7 @@
 //! `kubectl accord status MD [--watch]`: the candidate and active version, phase,
-//! conditions, who attested what and what each Team still owes, and a running canary's
-//! progress. The view is pure; `run` and `watch` read it from the cluster.
+//! conditions, who attested what and what each Team still owes, a running canary's
+//! progress, and the model's open Incidents, follow-ups and breaching guards. The view
+//! is pure; `run` and `watch` read it from the cluster.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ use serde::Serialize;
 
 use crate::{
     api::{Attestation, ModelDeployment},
+    incidents::{self, ModelIncidents},
     scope::{Failure, Output, Scope},
     text::{dash, indent, table},
 };
@@ -58,6 +60,9 @@ pub struct Status {
     /// The canary of the candidate, while it runs: progress and analysis values.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canary: Option<CanaryView>,
+    /// Its open Incidents, the follow-ups the next candidate must carry, its guards.
+    #[serde(skip_serializing_if = "ModelIncidents::is_empty")]
+    pub incidents: ModelIncidents,
 }
 
 /// A running canary, for `status`.
@@ -84,7 +89,8 @@ pub async fn run(scope: &Scope, name: &str) -> Result<String, Failure> {
         .await
         .map_err(|e| scope.failure(e))?
         .items;
-    let view = view(&md, &attestations);
+    let mut view = view(&md, &attestations);
+    view.incidents = incidents::read_for(scope, &md).await;
     scope.print(&view, || text(&view))
 }
 
@@ -190,7 +196,8 @@ fn checklist(md: &ModelDeployment, attestations: &[Attestation]) -> Vec<ItemRow>
     }
 }
 
-/// Builds the status view from a ModelDeployment and its Attestations (for evidence).
+/// Builds the status view from a ModelDeployment and its Attestations (for evidence);
+/// its Incidents are left to the caller ([`incidents::of_model`]).
 pub fn view(md: &ModelDeployment, attestations: &[Attestation]) -> Status {
     let st = md.status.clone().unwrap_or_default();
     let checklist = checklist(md, attestations);
@@ -226,6 +233,7 @@ pub fn view(md: &ModelDeployment, attestations: &[Attestation]) -> Status {
         checklist,
         owed,
         canary: canary_view(md),
+        incidents: ModelIncidents::default(),
     }
 }
 
@@ -257,6 +265,7 @@ pub fn text(view: &Status) -> String {
         &["TYPE", "STATUS", "REASON", "MESSAGE"],
         &rows,
     )));
+    out.push_str(&incidents::model_text(&view.incidents));
     out.push_str("\nChecklist:\n");
     out.push_str(&indent(&checklist_table(&view.checklist)));
     if let Some(canary) = &view.canary {
@@ -355,6 +364,33 @@ mod tests {
         assert!(
             text.contains(&format!("Fingerprint: {fingerprint}")),
             "{text}"
+        );
+        assert!(!text.contains("Incidents"), "nothing to say: {text}");
+        let json = serde_json::to_value(&view).unwrap();
+        assert!(json.get("incidents").is_none(), "{json}");
+    }
+
+    #[test]
+    fn status_shows_the_open_incidents_and_what_resolving_them_needs() {
+        use crate::{api::IncidentPhase, fixtures::incident};
+        let md = waiting();
+        let mut view = view(&md, &[]);
+        view.incidents =
+            incidents::of_model(&md, &[incident("inc-1", 0, Some(IncidentPhase::Open))]);
+        let text = text(&view);
+        let conditions = text.find("Conditions:").unwrap();
+        let open = text
+            .find("Incidents open")
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(conditions < open && open < text.find("Checklist:").unwrap());
+        assert!(
+            text.contains("    to resolve: an Attestation with spec.incident: inc-1, item root-cause-analysis, an evidence link, version 2.4.0, by a member of team payments-app (accountable)\n"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(
+            json["incidents"]["open"][0]["resolving"]["team"],
+            "payments-app"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! `kubectl accord attest MD --item ID`: sign off a checklist item of the current
 //! candidate, as yourself, by creating an Attestation. [`sign`] covers `--sign`,
-//! `--print-statement` and `--from-file`: a signed Attestation to commit to Git instead.
+//! `--print-statement` and `--from-file`: a signed Attestation to commit to Git instead;
+//! [`rca`] covers `--incident`: the root-cause analysis that resolves an Incident.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Api, api::PostParams};
@@ -10,6 +11,7 @@ use crate::{
     scope::{Failure, Scope},
 };
 
+pub mod rca;
 pub mod sign;
 
 /// `attest <md> --item ID`: creates the Attestation for the current candidate.
@@ -45,6 +47,8 @@ pub async fn run(
             comment,
             attested_by: None,
             team: None,
+            incident: None,
+            follow_ups: vec![],
             signature: None,
         },
         status: None,

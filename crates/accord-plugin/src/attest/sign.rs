@@ -34,13 +34,17 @@ pub struct SignRequest<'a> {
     /// `-n`, when given.
     pub namespace: Option<String>,
     pub print_statement: bool,
+    /// `--incident`: sign a root-cause analysis of this Incident (read from the cluster).
+    pub incident: Option<&'a str>,
+    /// `--follow-up`: with `--incident`, items the next candidate must carry.
+    pub follow_ups: Vec<String>,
 }
 
 impl SignRequest<'_> {
     /// The cluster is needed for what the files and flags do not say: the
-    /// ModelDeployment, or who the signer is.
+    /// ModelDeployment, who the signer is, or the Incident of a root-cause analysis.
     pub fn needs_cluster(&self) -> bool {
-        self.from_file.is_none() || self.signer.is_none()
+        self.from_file.is_none() || self.signer.is_none() || self.incident.is_some()
     }
 }
 
@@ -83,7 +87,16 @@ pub async fn run(scope: Option<&Scope>, request: &SignRequest<'_>) -> Result<Str
         signer: signer(scope, request).await?,
         signed_at: now_utc(),
     };
-    let mut attestation = unsigned(&md, &sign_off)?;
+    let mut attestation = match (request.incident, scope) {
+        (Some(incident), Some(scope)) => super::rca::for_signing(
+            &scope.incident(incident).await?,
+            request.model_deployment,
+            &sign_off,
+            &request.follow_ups,
+        )?,
+        (Some(_), None) => return Err(Failure("--incident needs the cluster".into())),
+        (None, _) => unsigned(&md, &sign_off)?,
+    };
     let statement = statement(&attestation)?;
     if request.print_statement {
         return Ok(statement);
@@ -167,6 +180,8 @@ pub fn unsigned(md: &ModelDeployment, sign_off: &SignOff) -> Result<Attestation,
             comment: sign_off.comment.clone(),
             attested_by: Some(sign_off.signer.clone()),
             team: None,
+            incident: None,
+            follow_ups: vec![],
             signature: Some(AttestationSignature {
                 signer: sign_off.signer.clone(),
                 signed_at: sign_off.signed_at.clone(),
