@@ -272,6 +272,20 @@ fn examples_are_accepted() {
         ]);
         assert!(out.success, "{file} rejected: {}", out.stderr);
     }
+    // The monitored model: its Namespace and ModelDeployment pass the schema and CEL
+    // rules; its Incident and root cause are Accord's to admit once a version serves.
+    let _ = admin.run(&["create", "namespace", "payments-monitored"]);
+    let text = std::fs::read_to_string(root.join("examples/incidents/monitored.yaml")).unwrap();
+    let model: Vec<&str> = text.split("\n---\n").take(2).collect();
+    let out = admin.run_with_stdin(
+        &["apply", "--dry-run=server", "-f", "-"],
+        Some(&model.join("\n---\n")),
+    );
+    assert!(
+        out.success,
+        "the monitored example rejected: {}",
+        out.stderr
+    );
     // Attestations go in a scratch namespace so the shared example stays pristine.
     let ns = TestNamespace::create("examples");
     for user in ["alice", "bob", "carol"] {
