@@ -63,7 +63,7 @@ bench: ## Benchmarks: admission and decision latency (p50/p99) and allocation, a
 	$(CARGO) bench --locked --bench decisions
 
 .PHONY: bench-scale
-bench-scale: ## Accord at N ModelDeployments (N=1000 default; POLICIES=20 adds HandoffPolicies; UPSTREAMS=1 a staging upstream each) on the local control plane, against in-run baselines
+bench-scale: ## Accord at N ModelDeployments (N=1000 default; POLICIES=20 adds HandoffPolicies; UPSTREAMS=1 a staging upstream each; GUARDS=1 a monitoring guard each, measured quiet) on the local control plane, against in-run baselines
 	N=$(or $(N),1000) POLICIES=$(or $(POLICIES),0) UPSTREAMS=$(or $(UPSTREAMS),0) hack/bench-scale.sh
 
 .PHONY: image

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make bench-scale [N=1000] [POLICIES=20] [UPSTREAMS=1]`: Accord at N ModelDeployments (each selected
-# by POLICIES HandoffPolicies, default none) on the local control plane
+# `make bench-scale [N=1000] [POLICIES=20] [UPSTREAMS=1] [GUARDS=1]`: Accord at N ModelDeployments
+# (each selected by POLICIES HandoffPolicies, default none; GUARDS=1 then gives each a monitoring
+# guard against a Prometheus on loopback and measures a quiet window) on the local control plane
 # (e2e/src/bin/bench_scale/main.rs says what is measured). Brings the cluster up when it is
 # not running (and down again afterwards), builds the release operator, runs the
 # benchmark, prints a table and writes target/bench-scale.json.
@@ -27,4 +28,5 @@ fi
 log "building the release operator (about 5 minutes the first time)"
 cargo build --release --locked --bin accord
 ACCORD_BIN="$root/target/release/accord" POLICIES="${POLICIES:-0}" UPSTREAMS="${UPSTREAMS:-0}" \
+  GUARDS="${GUARDS:-0}" \
   cargo run --release --locked -q -p accord-e2e --bin bench_scale -- "$n"

@@ -15,6 +15,13 @@
 //! served before the operator's measurements start, and a row counts what 100 edits
 //! of staging models reconcile.
 //!
+//! With `GUARDS=1`, once the idle minute is over, a real Prometheus on loopback serves
+//! every model a healthy error ratio; a quiet 90 s is measured, bob gives every model
+//! one monitoring guard at the default interval (30 s), and the same 90 s is measured
+//! again ([`guards`]): guard queries per second (the operator's count and
+//! Prometheus'), the operator's CPU, reconciles asked for and requeued, and the
+//! operator's writes, which must stay within N / 100.
+//!
 //! Usage: bench_scale [N] (default 1000). Expects the cluster up and
 //! `ACCORD_BIN` naming a release build (hack/bench-scale.sh does both).
 
@@ -31,6 +38,7 @@ mod objects;
 mod process;
 mod report;
 
+mod guards;
 mod setup;
 mod upstream;
 
@@ -159,9 +167,19 @@ fn main() {
     rows.push(measure_idle_writes());
     rows.push(memory_row(&bench));
 
+    // 5. Monitoring guards on every serving model, against the same quiet window without.
+    let guard_bound = guards::enabled().then(|| {
+        let (guard_rows, bound) = guards::measure_guards(&bench);
+        rows.extend(guard_rows);
+        bound
+    });
+
     print_table(n, &rows);
     write_json(n, &rows);
     tear_down(bench);
+    if let Some(Err(failed)) = guard_bound {
+        panic!("GUARDS=1: the reconcile bound did not hold: {failed}");
+    }
 }
 
 /// Set-up: empties the two namespaces, installs the chart's RBAC, starts the release

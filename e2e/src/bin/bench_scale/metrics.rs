@@ -27,6 +27,12 @@ pub(super) fn modeldeployment_requeues(operator: &Operator) -> f64 {
     )
 }
 
+/// The guard readings the operator has taken so far (`GUARDS=1`): one Prometheus
+/// instant query each.
+pub(super) fn guard_readings(operator: &Operator) -> f64 {
+    operator_metric(operator, "accord_guard_readings_total")
+}
+
 /// Waits (up to 5 minutes) until the reconciles a change asked for have not moved for
 /// 5 s: the tail of the last phase (Deployments finishing their rollouts) is over.
 /// Requeues go on regardless (every model is looked at every 5 minutes). An operator

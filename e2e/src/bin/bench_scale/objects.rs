@@ -1,6 +1,7 @@
 //! The objects the benchmark writes, as JSON: ModelDeployments, HandoffPolicies and
 //! Attestations, the baseline's Deployments and ConfigMaps, and the `List` that carries
-//! a batch of them to one `kubectl`; the `_in` forms write into another namespace.
+//! a batch of them to one `kubectl`; the `_in` forms write into another namespace;
+//! `spec.monitoring` for `GUARDS=1`.
 
 use serde_json::{Value, json};
 
@@ -55,6 +56,15 @@ pub(super) fn policy(k: usize) -> Value {
                  "attestations": {"maxAge": "720h"},
                  "autoApprove": [{"name": "patch", "items": ["drift", "latency"]}],
                  "responsibilities": [{"stage": "Deployment", "responsible": ["platform"], "accountable": "platform"}]}})
+}
+
+/// `spec.monitoring` for `GUARDS=1`: one guard on the model's error ratio at
+/// `address`, at the default interval (30 s: `intervalSeconds` left out).
+pub(super) fn monitoring(address: &str) -> Value {
+    json!({"address": address,
+           "guards": [{"name": "error-rate",
+                       "query": "model_error_ratio{namespace=\"{{namespace}}\",model=\"{{name}}\",version=\"{{version}}\"}",
+                       "maxValue": 0.05, "for": "5m", "owner": "platform", "action": "RollBack"}]})
 }
 
 pub(super) fn attestation(md: &str, item: &str) -> Value {
