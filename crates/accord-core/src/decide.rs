@@ -285,12 +285,7 @@ impl Decision {
 /// The guards' records after this decision's readings, the Incidents their confirmed
 /// breaches open (none for a version with one already open), and the rollback a
 /// confirmed breach of a `RollBack` guard asks for (whichever Incident records it).
-fn watch(
-    md: &ModelDeployment,
-    observed: &Observed,
-    known: &[&Incident],
-    now: &Time,
-) -> Watched {
+fn watch(md: &ModelDeployment, observed: &Observed, known: &[&Incident], now: &Time) -> Watched {
     let mut stepped = guards::step(md, &observed.readings, now);
     let mut opened: Vec<Incident> = vec![];
     let mut roll_back = None;

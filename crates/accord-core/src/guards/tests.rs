@@ -101,6 +101,13 @@ fn a_guard_without_readings_is_reported_once_not_every_interval() {
     let again = step(&md, &[unreadable(130)], &time(130));
     assert!(again.unreadable.is_empty(), "same reason: said once");
     assert_eq!(again.status, first.status, "and nothing to write");
-    let back = step(&md, &[judge(&g, Ok(Some("0.01".into())), time(160))], &time(160));
-    assert!(back.status.unwrap().guards.is_empty(), "a reading clears it");
+    let back = step(
+        &md,
+        &[judge(&g, Ok(Some("0.01".into())), time(160))],
+        &time(160),
+    );
+    assert!(
+        back.status.unwrap().guards.is_empty(),
+        "a reading clears it"
+    );
 }

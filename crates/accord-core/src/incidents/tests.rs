@@ -473,7 +473,15 @@ fn a_rollback_guard_rolls_back_even_when_a_persons_alert_incident_is_open_for_th
 #[test]
 fn a_person_with_rollback_rights_opening_one_rolls_the_version_back_once() {
     let mut world = serving(guard(GuardAction::Alert, "5m"));
-    let fingerprint = world.md().status.as_ref().unwrap().history.last().unwrap().fingerprint_in(&world.md().spec);
+    let fingerprint = world
+        .md()
+        .status
+        .as_ref()
+        .unwrap()
+        .history
+        .last()
+        .unwrap()
+        .fingerprint_in(&world.md().spec);
     world.incidents.push(Incident {
         metadata: ObjectMeta {
             name: Some("checkout-errors".into()),
@@ -495,9 +503,19 @@ fn a_person_with_rollback_rights_opening_one_rolls_the_version_back_once() {
     step(&mut world, 90, None);
     let history = world.md().status.as_ref().unwrap().history.clone();
     let last = history.last().unwrap();
-    assert_eq!((last.version.as_str(), last.reason.as_str()), ("2.4.0", history::INCIDENT_OPENED));
+    assert_eq!(
+        (last.version.as_str(), last.reason.as_str()),
+        ("2.4.0", history::INCIDENT_OPENED)
+    );
     step(&mut world, 91, None);
     step(&mut world, 92, None);
-    assert_eq!(world.md().status.as_ref().unwrap().history.len(), history.len(), "once");
-    assert_eq!(phase(&world, "checkout-errors"), Some(IncidentPhase::Mitigated));
+    assert_eq!(
+        world.md().status.as_ref().unwrap().history.len(),
+        history.len(),
+        "once"
+    );
+    assert_eq!(
+        phase(&world, "checkout-errors"),
+        Some(IncidentPhase::Mitigated)
+    );
 }
