@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::{
     Bench, NS, OPERATOR,
     audit::is_write,
-    metrics::{guard_readings, modeldeployment_reconciles, modeldeployment_requeues, wait_quiet},
+    metrics::{guard_readings, wait_quiet},
     objects::monitoring,
     process::{cpu_seconds, proc_status},
     report::Row,
@@ -96,12 +96,22 @@ fn prometheus_queries(prometheus: &Prometheus) -> f64 {
         .sum()
 }
 
+/// The operator's counters from one scrape: the reconciles and the requeues among them
+/// are counted at the same point, so read together their difference is exact.
 fn counters(operator: &Operator, pid: &str, prometheus: &Prometheus) -> Counters {
+    let metrics = scrape(&operator.http_get("/metrics").unwrap_or_default());
+    let sum = |series: &str| -> f64 {
+        metrics
+            .iter()
+            .filter(|(s, _)| s.starts_with(series))
+            .map(|(_, v)| v)
+            .sum()
+    };
     Counters {
         at: Instant::now(),
-        reconciles: modeldeployment_reconciles(operator),
-        requeues: modeldeployment_requeues(operator),
-        readings: guard_readings(operator),
+        reconciles: sum("accord_reconciles_total{controller=\"modeldeployment\"}"),
+        requeues: sum("accord_reconciles_requeued_total{controller=\"modeldeployment\"}"),
+        readings: sum("accord_guard_readings_total"),
         queries: prometheus_queries(prometheus),
         cpu: cpu_seconds(pid),
         log_len: operator_log().len(),
