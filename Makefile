@@ -23,19 +23,22 @@ lint: ## cargo fmt --check, clippy with warnings as errors, the layers inside ea
 	shellcheck .ci/run $$(git ls-files '*.sh' | grep -v '^charts/')
 
 .PHONY: crds
-crds: ## Regenerate crds/, the chart's copy and docs/reference.md from the Rust types
+crds: ## Regenerate crds/, the chart's copy, docs/reference.md and docs/promotion-predicate.schema.json from the Rust types
 	$(CARGO) run --locked -q --bin crdgen -- --out-dir crds
 	rm -f charts/accord/files/crds/*.yaml && cp crds/*.yaml charts/accord/files/crds/
 	$(CARGO) run --locked -q --bin crdgen -- --reference > docs/reference.md
+	$(CARGO) run --locked -q --bin crdgen -- --predicate-schema > docs/promotion-predicate.schema.json
 
 .PHONY: crds-check
-crds-check: ## Fail when crds/ or docs/reference.md differs from what the Rust types generate
+crds-check: ## Fail when crds/, docs/reference.md or docs/promotion-predicate.schema.json differs from what the Rust types generate
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(CARGO) run --locked -q --bin crdgen -- --out-dir "$$tmp/crds" && \
 	$(CARGO) run --locked -q --bin crdgen -- --reference > "$$tmp/reference.md" && \
-	if diff -ru crds "$$tmp/crds" && diff -u docs/reference.md "$$tmp/reference.md"; \
-	then echo "crds/ and docs/reference.md are up to date"; \
-	else echo "crds/ or docs/reference.md is stale: run 'make crds' and commit the result" >&2; exit 1; fi
+	$(CARGO) run --locked -q --bin crdgen -- --predicate-schema > "$$tmp/promotion-predicate.schema.json" && \
+	if diff -ru crds "$$tmp/crds" && diff -u docs/reference.md "$$tmp/reference.md" && \
+	   diff -u docs/promotion-predicate.schema.json "$$tmp/promotion-predicate.schema.json"; \
+	then echo "crds/, docs/reference.md and docs/promotion-predicate.schema.json are up to date"; \
+	else echo "crds/, docs/reference.md or docs/promotion-predicate.schema.json is stale: run 'make crds' and commit the result" >&2; exit 1; fi
 
 .PHONY: cluster-build
 cluster-build: ## Build and cache the local control plane and Flux binaries (minutes, once)
@@ -63,8 +66,8 @@ bench: ## Benchmarks: admission and decision latency (p50/p99) and allocation, a
 	$(CARGO) bench --locked --bench decisions
 
 .PHONY: bench-scale
-bench-scale: ## Accord at N ModelDeployments (N=1000 default; POLICIES=20 adds HandoffPolicies; UPSTREAMS=1 a staging upstream each; GUARDS=1 a monitoring guard each, measured quiet) on the local control plane, against in-run baselines
-	N=$(or $(N),1000) POLICIES=$(or $(POLICIES),0) UPSTREAMS=$(or $(UPSTREAMS),0) hack/bench-scale.sh
+bench-scale: ## Accord at N ModelDeployments (N=1000 default; POLICIES=20 adds HandoffPolicies; UPSTREAMS=1 a staging upstream each; GUARDS=1 a monitoring guard each, measured quiet; RECORDS=1 the gate with and without PromotionRecords, their etcd bytes and audit export of 10,000) on the local control plane, against in-run baselines
+	N=$(or $(N),1000) POLICIES=$(or $(POLICIES),0) UPSTREAMS=$(or $(UPSTREAMS),0) RECORDS=$(or $(RECORDS),0) hack/bench-scale.sh
 
 .PHONY: image
 image: ## The operator's OCI image without a container runtime (crane; static binary; SBOM): target/image/oci and its digest

@@ -23,6 +23,7 @@ pub mod team;
 
 // the kinds about other kinds' objects,
 pub mod incident;
+pub mod promotion_record;
 
 // and what is computed from them.
 pub mod fingerprint;
@@ -41,11 +42,16 @@ pub use incident::{
 pub use model_deployment::{
     After, Analysis, Approval, AutoApproval, AutoApprovedItem, Canary, CanaryRecord, CanaryStatus,
     CandidateTracking, CarriedFrom, CarriedSignOff, ChecklistItem, ChecklistItemStatus,
-    FailedCandidate, Guard, GuardAction, GuardStatus, Handoff, HistoryEntry, HistoryOutcome,
-    ItemApproval, Measurement, ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus,
-    ModelIdentity, ModelRef, Monitoring, MonitoringStatus, Owners, Phase, Promotion, Role,
-    RollbackMode, RollbackPlan, RolloutStrategy, Serving, TrainingData, UpstreamEvidence,
-    UpstreamRef,
+    ConformanceViolation, FailedCandidate, Guard, GuardAction, GuardStatus, Handoff, HistoryEntry,
+    HistoryOutcome, ItemApproval, Measurement, ModelDeployment, ModelDeploymentSpec,
+    ModelDeploymentStatus, ModelIdentity, ModelRef, Monitoring, MonitoringStatus, Owners, Phase,
+    Promotion, Role, RollbackMode, RollbackPlan, RolloutStrategy, Serving, TrainingData,
+    UpstreamEvidence, UpstreamRef, ViolationKind,
+};
+pub use promotion_record::{
+    ApprovalKind, Approver, Envelope, EnvelopeSignature, PAYLOAD_TYPE, PREDICATE_TYPE, Predicate,
+    PreviousRecord, PromotionRecord, PromotionRecordSpec, RecordAction, RecordedItem,
+    RecordedModel, STATEMENT_TYPE, Statement, Subject,
 };
 pub use team::{
     NotifyEvent, NotifyTarget, SecretKeyRef, SigningKey, Team, TeamMembers, TeamSpec, TeamStatus,
@@ -72,6 +78,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         Attestation::crd(),
         HandoffPolicy::crd(),
         Incident::crd(),
+        PromotionRecord::crd(),
     ]
 }
 

@@ -13,7 +13,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use super::{
-    candidate, desired, drift,
+    audit, candidate, conformance, desired, drift,
     events::PlannedEvent,
     gate, guards, history, incidents,
     notify::Notice,
@@ -99,6 +99,8 @@ pub struct Decision {
     pub notices: Vec<Notice>,
     /// How long Incidents took to be mitigated and resolved, for metrics.
     pub incident_times: IncidentTimes,
+    /// PromotionRecords to write once the status naming them is written.
+    pub records: Vec<audit::RecordPlan>,
 }
 
 /// How long the Incidents mitigated or resolved in a decision took, from their opening.
@@ -133,6 +135,41 @@ pub fn contacts(observed: &Observed) -> BTreeMap<String, Vec<String>> {
             Some((name.clone(), reach))
         })
         .collect()
+}
+
+/// What the audit trail needs of a plan: whether what serves after it would be
+/// promoted today (its conformance, and when to judge it again), and the
+/// PromotionRecords its new history entries get.
+fn account(
+    md: &ModelDeployment,
+    observed: &Observed,
+    verifier: &dyn Verifier,
+    now: &Time,
+    current: (&candidate::Candidate, &gate::GateOutcome),
+    plan: &mut Plan,
+) -> Vec<audit::RecordPlan> {
+    // What serves after this decision: the newest entry (a rollback names what it
+    // restored or kept).
+    let conformance = conformance::judge(
+        md,
+        plan.status.history.last(),
+        observed,
+        verifier,
+        now,
+        current,
+    );
+    plan.status.conformance = conformance.violations;
+    if let Some(recheck) = conformance.recheck_in {
+        plan.requeue_after = plan
+            .requeue_after
+            .min(recheck.max(crate::timing::MIN_REQUEUE));
+    }
+    audit::plan(md, history_before(md), &mut plan.status)
+}
+
+/// The (trusted) history a decision starts from.
+fn history_before(md: &ModelDeployment) -> &[crate::api::HistoryEntry] {
+    md.status.as_ref().map_or(&[], |s| s.history.as_slice())
 }
 
 /// Decides `md` from what was observed at `now`.
@@ -183,8 +220,7 @@ pub fn decide(
         roll_back: breached,
         unreadable,
     } = watch(md, observed, &known, &now);
-    let mut asked: Vec<&Incident> = known.clone();
-    asked.extend(opened.iter());
+    let asked: Vec<&Incident> = known.iter().copied().chain(&opened).collect();
     gate.upstream_evidence = upstream.evidence.map(|mut evidence| {
         evidence.carried = carried_sign_offs(&gate);
         evidence
@@ -209,6 +245,7 @@ pub fn decide(
     };
     let mut plan = rollout::plan(&input);
     plan.status.monitoring = monitoring;
+    let records = account(md, observed, verifier, &now, (&candidate, &gate), &mut plan);
     history::seal(md, &mut plan.status.history, verifier);
     plan.events.splice(0..0, trusted.discarded);
     plan.events.extend(withdrawals(read, &candidate, observed));
@@ -221,6 +258,7 @@ pub fn decide(
         verdicts,
         notices: vec![],
         incident_times: IncidentTimes::default(),
+        records,
     };
     decision.writes.incidents = opened;
     decision.follow_incidents(md, observed, verifier, &now);
@@ -261,6 +299,14 @@ impl Decision {
             .map(|incident| (incident.clone(), incidents::update(incident, &cx)))
             .collect();
         for (incident, update) in updates {
+            if let Some(next) = &update.status
+                && let Some(record) =
+                    audit::plan_incident(md, &mut self.plan.status, &incident, next)
+            {
+                self.records.push(record);
+                // The chain's sequence moved: the status names it.
+                self.writes.status = Some(self.plan.status.clone());
+            }
             self.absorb(&incident, update);
         }
     }

@@ -340,6 +340,7 @@ pub(crate) mod tests {
 
     fn entry(md: &ModelDeployment, outcome: HistoryOutcome, users: &[&str]) -> HistoryEntry {
         HistoryEntry {
+            record: None,
             artifact_fingerprint: None,
             available_since: None,
             upstream: None,

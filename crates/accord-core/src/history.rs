@@ -69,6 +69,7 @@ mod tests {
 
     fn entry(version: &str) -> HistoryEntry {
         HistoryEntry {
+            record: None,
             artifact_fingerprint: None,
             available_since: None,
             upstream: None,

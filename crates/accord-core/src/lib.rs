@@ -3,7 +3,7 @@
 //! calls these, and carries out what they return; the plugin prints the same views.
 //!
 //! Modules, from the bottom up (`make lint` keeps each to the layers below it):
-//! - one concern each, using only the API: [`timing`], [`events`], [`status`],
+//! - one concern each, using only the API: [`audit`] (signed records), [`timing`], [`events`], [`status`],
 //!   [`trust`], [`signing`], [`desired`], [`drift`], [`canary`], [`team_counts`];
 //! - [`candidate`], [`history`], [`notify`], [`policy`] (the effective checklist),
 //!   [`seal`];
@@ -11,6 +11,7 @@
 //! - [`gate`]: which sign-offs count;
 //! - [`upstream`]: what the upstream environment showed, and the sign-offs it offers;
 //! - [`rollout`] (what happens next) and [`verdicts`];
+//! - [`incidents`] and [`conformance`] (would what serves be promoted today);
 //! - [`decide`] (the whole decision and its writes) and [`admission`] (the webhook's).
 //!
 //! [`accord-operator`]: ../accord_operator/index.html
@@ -22,6 +23,7 @@
 pub use accord_api as api;
 
 // Layers, bottom first (`make lint` keeps each module to the layers below it).
+pub mod audit;
 pub mod canary;
 pub mod desired;
 pub mod drift;
@@ -49,6 +51,7 @@ pub mod upstream;
 pub mod rollout;
 pub mod verdicts;
 
+pub mod conformance;
 pub mod incidents;
 
 pub mod admission;

@@ -110,6 +110,7 @@ mod tests {
             push_history(
                 &mut history,
                 HistoryEntry {
+                    record: None,
                     artifact_fingerprint: None,
                     available_since: None,
                     upstream: None,

@@ -51,7 +51,12 @@ pub const LEASE_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const CRD_POLL: Duration = Duration::from_secs(2);
 pub const CRD_WAIT_REPORT: Duration = Duration::from_secs(10);
 
-/// Parses `30s`, `15m`, `24h`, `1h30m`, `500ms` (the CRD pattern guarantees the shape).
+/// How often PromotionRecords past `--record-retention` are deleted, and records whose
+/// create failed are tried again.
+pub const RECORD_MAINTENANCE: Duration = Duration::from_secs(300);
+
+/// Parses `30s`, `15m`, `24h`, `1h30m`, `500ms`, and `90d` for flags (the CRD patterns
+/// admit no days).
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let mut total = Duration::ZERO;
     let mut rest = text;
@@ -69,6 +74,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
                 's' => (Duration::from_secs(1), 1),
                 'm' => (Duration::from_secs(60), 1),
                 'h' => (Duration::from_secs(3600), 1),
+                'd' => (Duration::from_secs(86_400), 1),
                 _ => return None,
             }
         };

@@ -62,6 +62,17 @@ pub struct ModelDeploymentStatus {
     /// The HandoffPolicies that apply to this ModelDeployment, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<String>,
+    /// Why the version that serves would not be promoted today, were it a candidate:
+    /// a policy added since, an expired sign-off, a revoked key, an approver gone from
+    /// their Team, a role with no members, a conflict between policies. Reporting only:
+    /// nothing is taken down for it (`kubectl accord audit report`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub conformance: Vec<ConformanceViolation>,
+    /// The sequence of the newest PromotionRecord of this ModelDeployment (its chain
+    /// continues from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_sequence: Option<i64>,
     /// The guards of the version that serves, as last recorded (`spec.monitoring`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<super::MonitoringStatus>,
@@ -376,6 +387,9 @@ pub struct HistoryEntry {
     /// For a promotion through an upstream (`spec.promotion.from`): what it showed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<UpstreamEvidence>,
+    /// The PromotionRecord that accounts for this entry (signed; see docs/audit.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
     /// Accord's seal over this entry (HMAC, key in the operator's namespace). The
     /// operator never deploys from an entry whose seal does not verify.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -396,7 +410,7 @@ impl HistoryEntry {
     /// `spec` with what this entry recorded of the version it put in place: version,
     /// digest, artifact, the serving snapshot with its image, and (`with_training_data`)
     /// the training-data digest.
-    fn recorded_spec(
+    pub fn recorded_spec(
         &self,
         spec: &ModelDeploymentSpec,
         with_training_data: bool,
@@ -482,6 +496,67 @@ pub enum HistoryOutcome {
     Promoted,
     /// The version was restored because a newer one failed or a rollback was requested.
     RolledBack,
+}
+
+/// Why the serving version would not be promoted today.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConformanceViolation {
+    pub kind: ViolationKind,
+    /// The Team concerned (the item's owner, or the role's Team).
+    pub team: String,
+    /// The checklist item, when it is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    /// What is wrong, for humans.
+    pub message: String,
+}
+
+/// The kinds of conformance violation (also the `kind` label of
+/// `accord_conformance_violations`).
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    schemars::JsonSchema,
+)]
+pub enum ViolationKind {
+    /// A required item that was not required (and not signed off) when it was promoted.
+    NewPolicyItem,
+    /// A sign-off older than a policy's `attestations.maxAge`.
+    ExpiredSignOff,
+    /// A signature that no longer verifies against the Team's keys (revoked, expired).
+    KeyRevoked,
+    /// An approver who is no longer a member of the owning Team.
+    NotInTeam,
+    /// A role whose Team has no members (or does not exist).
+    NoMembers,
+    /// Policies that disagree about an item's owner.
+    RaciConflict,
+    /// A required item with no sign-off that counts for another reason (withdrawn, …).
+    MissingSignOff,
+}
+
+impl ViolationKind {
+    /// Its name, as in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NewPolicyItem => "NewPolicyItem",
+            Self::ExpiredSignOff => "ExpiredSignOff",
+            Self::KeyRevoked => "KeyRevoked",
+            Self::NotInTeam => "NotInTeam",
+            Self::NoMembers => "NoMembers",
+            Self::RaciConflict => "RaciConflict",
+            Self::MissingSignOff => "MissingSignOff",
+        }
+    }
 }
 
 /// Who attested which item for a promotion.

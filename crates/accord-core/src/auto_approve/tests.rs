@@ -29,6 +29,7 @@ fn after(active: &ModelDeployment, candidate: ModelDeployment, available: bool) 
     let mut m = candidate;
     m.status = Some(ModelDeploymentStatus {
         history: vec![HistoryEntry {
+            record: None,
             artifact_fingerprint: None,
             available_since: None,
             upstream: None,

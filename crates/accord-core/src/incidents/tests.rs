@@ -321,6 +321,42 @@ fn an_open_incident_holds_the_next_candidate_until_the_accountable_team_signs_th
     let d = step(&mut world, 220, None);
     assert_eq!(phase(&world, &name), Some(IncidentPhase::Resolved));
     assert_eq!(d.incident_times.resolved.len(), 1);
+    // The resolution is a signed record too, next in the model's chain, naming carol's
+    // analysis and the follow-ups; it is planned once.
+    let resolved: Vec<_> = d.records.iter().filter(|r| r.incident.is_some()).collect();
+    assert_eq!(resolved.len(), 1, "{:?}", d.records);
+    let sequence = world.md().status.as_ref().unwrap().record_sequence;
+    assert_eq!(Some(resolved[0].sequence), sequence);
+    assert_eq!(resolved[0].entry.version, "2.5.0");
+    let rcas: Vec<std::sync::Arc<Attestation>> = world
+        .attestations
+        .iter()
+        .cloned()
+        .map(std::sync::Arc::new)
+        .collect();
+    let statement = crate::audit::statement(
+        resolved[0],
+        &crate::audit::Context {
+            cluster: "c",
+            md: world.md(),
+            attestations: &rcas,
+            previous: None,
+        },
+    );
+    let p = &statement.predicate;
+    assert_eq!(p.action, crate::api::RecordAction::IncidentResolved);
+    assert_eq!(p.incident.as_deref(), Some(name.as_str()));
+    assert_eq!(p.follow_ups, ["load-test", "alert-runbook"]);
+    let approver = &p.items[0].approvers[0];
+    assert_eq!(approver.user.as_deref(), Some("carol"));
+    assert_eq!(approver.attestation.as_deref(), Some("r2"));
+    assert_eq!(p.items[0].team, "payments-app");
+    let again = step(&mut world, 230, None);
+    assert!(
+        again.records.iter().all(|r| r.incident.is_none()),
+        "{:?}",
+        again.records
+    );
     let resolution = world.incidents[0]
         .status
         .clone()

@@ -243,6 +243,7 @@ impl Planner<'_> {
             auto_approval: None,
             canary: Some(self.record_of(run, outcome)),
             seal: None,
+            record: None,
             ..active.clone()
         };
         push_history(&mut self.status.history, kept);

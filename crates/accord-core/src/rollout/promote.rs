@@ -54,6 +54,7 @@ impl Planner<'_> {
             .failed_candidates
             .retain(|f| f.fingerprint != fingerprint);
         let entry = HistoryEntry {
+            record: None,
             fingerprint: Some(fingerprint),
             artifact_fingerprint: Some(self.input.candidate.artifact.clone()),
             available_since: None,

@@ -132,8 +132,10 @@ impl Planner<'_> {
             ..target.clone()
         };
         let failed = failed.clone();
+        // A new entry: sealed and given its own record once decided.
         let restored = HistoryEntry {
             seal: None,
+            record: None,
             ..restored
         };
         push_history(&mut self.status.history, restored.clone());

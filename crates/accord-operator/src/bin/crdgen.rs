@@ -2,6 +2,9 @@
 //!
 //! `crdgen` prints all of them as one multi-document stream; `crdgen --out-dir DIR`
 //! writes one file per CRD (`DIR/<plural>.<group>.yaml`), which is how `crds/` is made.
+//! `crdgen --predicate-schema` prints the JSON Schema (draft 2020-12) of the predicate of
+//! Accord's signed PromotionRecords (`https://accord.dev/promotion/v1`), which is
+//! `docs/promotion-predicate.schema.json`.
 
 // Long functions are split into named steps.
 #![warn(clippy::too_many_lines)]
@@ -78,6 +81,32 @@ fn check_webhooks(rendered: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// The JSON Schema (draft 2020-12) of [`accord_api::Predicate`], as pretty JSON with a
+/// final newline. Its `$id` is the predicate type, so a validator can tell what it checks.
+fn predicate_schema() -> String {
+    let mut schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<accord_api::Predicate>();
+    schema.insert("$id".into(), accord_api::PREDICATE_TYPE.into());
+    schema.insert(
+        "title".into(),
+        format!(
+            "Accord promotion record predicate ({})",
+            accord_api::PREDICATE_TYPE
+        )
+        .into(),
+    );
+    schema.insert(
+        "description".into(),
+        "The predicate of the in-toto Statement v1 that an Accord PromotionRecord signs \
+         (DSSE, ed25519). Generated from the Rust type by `make crds`; see docs/audit.md."
+            .into(),
+    );
+    let mut text = serde_json::to_string_pretty(&schema).expect("schemas serialize");
+    text.push('\n');
+    text
+}
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let out_dir = match (args.next().as_deref(), args.next()) {
@@ -87,10 +116,14 @@ fn main() -> ExitCode {
             print!("{}", accord_api::reference::markdown());
             return ExitCode::SUCCESS;
         }
+        (Some("--predicate-schema"), None) => {
+            print!("{}", predicate_schema());
+            return ExitCode::SUCCESS;
+        }
         (Some("--check-webhooks"), Some(rendered)) => return check_webhooks(&rendered),
         _ => {
             eprintln!(
-                "usage: crdgen [--out-dir DIR | --reference | --check-webhooks RENDERED_CHART.yaml]"
+                "usage: crdgen [--out-dir DIR | --reference | --predicate-schema | --check-webhooks RENDERED_CHART.yaml]"
             );
             return ExitCode::from(2);
         }
