@@ -221,7 +221,7 @@ pub fn update(
     match annotation(&new.metadata, key) {
         None if before.is_some() && !rights.is_admin(requester) => Verdict::Deny(format!(
             "{user} may not remove the acknowledgement ({key}) of Incident {name}: it is a record; only an admin removes one{}",
-            admins_hint(rights)
+            rights.admins_hint()
         )),
         Some(sent) if Some(sent) != before => {
             if let Err(message) = check_acknowledger(old, requester, md, team, rights) {
@@ -311,15 +311,6 @@ fn check_acknowledger(
     ))
 }
 
-/// " (the admin group …)" for messages, when there is one.
-fn admins_hint(rights: &Rights) -> String {
-    if rights.admin_groups.is_empty() {
-        String::new()
-    } else {
-        format!(" (the admin group {})", rights.admin_groups.join(", "))
-    }
-}
-
 /// An Incident is a record: only admins, the operator, and Kubernetes deleting its
 /// namespace (or collecting its owner) delete one.
 pub fn delete(incident: &Incident, requester: &Requester, rights: &Rights) -> Verdict {
@@ -333,7 +324,7 @@ pub fn delete(incident: &Incident, requester: &Requester, rights: &Rights) -> Ve
     Verdict::Deny(format!(
         "{user} may not delete Incident {}: Incidents are records: only an admin deletes one{}",
         namespaced_name(&incident.metadata),
-        admins_hint(rights)
+        rights.admins_hint()
     ))
 }
 

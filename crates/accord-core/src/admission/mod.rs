@@ -7,6 +7,7 @@
 //! - [`model_deployment`]: who introduced the candidate (sealed); decision rights over
 //!   owners, the checklist, the rollback plan, monitoring and rollback requests.
 //! - [`incident`]: who opens one (and as what), who acknowledges it; records after.
+//! - [`promotion_record`]: written only by the operator; only admins delete one.
 //! - [`team`]: no all-users groups; changing a Team needs its membership.
 //! - here: status is the operator's, and so is its field manager name.
 
@@ -14,6 +15,7 @@ pub mod attestation;
 pub mod handoff_policy;
 pub mod incident;
 pub mod model_deployment;
+pub mod promotion_record;
 pub mod review;
 pub mod team;
 
@@ -102,6 +104,15 @@ impl Rights {
             String::new()
         } else {
             format!(", or of the admin group {}", self.admin_groups.join(", "))
+        }
+    }
+
+    /// " (the admin group …)" for messages, when there is one.
+    fn admins_hint(&self) -> String {
+        if self.admin_groups.is_empty() {
+            String::new()
+        } else {
+            format!(" (the admin group {})", self.admin_groups.join(", "))
         }
     }
 }

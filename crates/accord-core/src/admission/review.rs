@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{Requester, Rights, Verdict};
 use crate::{
-    api::{Attestation, HandoffPolicy, Incident, ModelDeployment, Team},
+    api::{Attestation, HandoffPolicy, Incident, ModelDeployment, PromotionRecord, Team},
     seal::SealKeys,
 };
 
@@ -26,11 +26,12 @@ pub enum Hook {
     ValidateHandoffPolicy,
     MutateIncident,
     ValidateIncident,
+    ValidatePromotionRecord,
 }
 
 impl Hook {
     /// Every hook, with its URL path.
-    pub const ALL: [(Hook, &'static str); 8] = [
+    pub const ALL: [(Hook, &'static str); 9] = [
         (Hook::MutateAttestation, "/mutate/attestations"),
         (Hook::ValidateAttestation, "/validate/attestations"),
         (Hook::MutateModelDeployment, "/mutate/modeldeployments"),
@@ -39,6 +40,7 @@ impl Hook {
         (Hook::ValidateHandoffPolicy, "/validate/handoffpolicies"),
         (Hook::MutateIncident, "/mutate/incidents"),
         (Hook::ValidateIncident, "/validate/incidents"),
+        (Hook::ValidatePromotionRecord, "/validate/promotionrecords"),
     ];
 
     /// The kind it admits, for metrics.
@@ -49,6 +51,7 @@ impl Hook {
             Hook::ValidateTeam => "Team",
             Hook::ValidateHandoffPolicy => "HandoffPolicy",
             Hook::MutateIncident | Hook::ValidateIncident => "Incident",
+            Hook::ValidatePromotionRecord => "PromotionRecord",
         }
     }
 
@@ -202,6 +205,7 @@ pub fn decide(
             model_deployment(hook, request, &requester, world)
         }
         Hook::MutateIncident | Hook::ValidateIncident => incident(hook, request, &requester, world),
+        Hook::ValidatePromotionRecord => promotion_record(request, &requester, rights),
         Hook::ValidateTeam => team(request, &requester, world),
         Hook::ValidateHandoffPolicy => {
             let policy = match request.operation {
@@ -490,6 +494,40 @@ fn incident(
     }
 }
 
+/// PromotionRecords: only the operator creates or changes one; only admins (and the
+/// operator, and Kubernetes' own cleanup) delete one.
+fn promotion_record(
+    request: &AdmissionRequest<DynamicObject>,
+    requester: &Requester,
+    rights: &Rights,
+) -> Result<Verdict, ReviewError> {
+    let namespace = request.namespace.clone();
+    let read = |object: &Option<DynamicObject>, what| {
+        required::<PromotionRecord>(object, what).map(|mut record| {
+            record.metadata.namespace.clone_from(&namespace);
+            record
+        })
+    };
+    match &request.operation {
+        Operation::Create => {
+            let new = read(&request.object, "PromotionRecord")?;
+            Ok(super::promotion_record::create(&new, requester, rights))
+        }
+        Operation::Update => {
+            let old = read(&request.old_object, "old PromotionRecord")?;
+            let new = read(&request.object, "PromotionRecord")?;
+            Ok(super::promotion_record::update(
+                &old, &new, requester, rights,
+            ))
+        }
+        Operation::Delete => {
+            let old = read(&request.old_object, "PromotionRecord to delete")?;
+            Ok(super::promotion_record::delete(&old, requester, rights))
+        }
+        Operation::Connect => Ok(Verdict::allow()),
+    }
+}
+
 /// Teams: no all-users groups; only members (or admins) change or delete one.
 fn team(
     request: &AdmissionRequest<DynamicObject>,
@@ -775,6 +813,63 @@ mod tests {
         assert!(
             denied(decide(Hook::ValidateIncident, &delete, &world))
                 .contains("Incidents are records")
+        );
+    }
+
+    fn record_object() -> Value {
+        json!({
+            "apiVersion": "accord.dev/v1alpha1", "kind": "PromotionRecord",
+            "metadata": {"name": "fraud-scorer-1", "namespace": "payments"},
+            "spec": {
+                "modelDeployment": "fraud-scorer", "modelUid": "uid-md", "sequence": 1,
+                "action": "Promoted", "version": "2.4.0", "at": "2025-01-01T00:00:00Z",
+                "digest": format!("sha256:{}", "a".repeat(64)),
+                "envelope": {"payloadType": "application/vnd.in-toto+json", "payload": "e30=",
+                             "signatures": [{"keyid": "k", "sig": "c2ln"}]}
+            }
+        })
+    }
+
+    #[test]
+    fn promotion_records_are_the_operators_and_only_admins_delete_them() {
+        assert_eq!(
+            Hook::ValidatePromotionRecord.path(),
+            "/validate/promotionrecords"
+        );
+        assert!(!Hook::ValidatePromotionRecord.mutates());
+        assert_eq!(Hook::ValidatePromotionRecord.kind(), "PromotionRecord");
+        let world = world();
+        let by = |operation: &str, user: &str| {
+            let (object, old) = match operation {
+                "CREATE" => (record_object(), Value::Null),
+                "UPDATE" => (record_object(), record_object()),
+                _ => (Value::Null, record_object()),
+            };
+            let request = request("promotionrecords", None, operation, user, object, old);
+            decide(Hook::ValidatePromotionRecord, &request, &world)
+        };
+        for operation in ["CREATE", "UPDATE", "DELETE"] {
+            assert_eq!(by(operation, "accord-op"), Verdict::allow(), "{operation}");
+        }
+        assert_eq!(
+            denied(by("CREATE", "bob")),
+            "PromotionRecords are written only by Accord's operator (accord-op); bob may not create one"
+        );
+        assert!(
+            denied(by("UPDATE", "bob"))
+                .contains("bob may not change PromotionRecord payments/fraud-scorer-1")
+        );
+        assert!(
+            denied(by("DELETE", "bob")).contains("only an admin deletes one"),
+            "{:?}",
+            by("DELETE", "bob")
+        );
+        assert_eq!(
+            by(
+                "DELETE",
+                "system:serviceaccount:kube-system:namespace-controller"
+            ),
+            Verdict::allow()
         );
     }
 

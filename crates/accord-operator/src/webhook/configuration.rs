@@ -97,6 +97,13 @@ fn rule(hook: Hook) -> Vec<RuleWithOperations> {
             &["CREATE", "UPDATE", "DELETE"],
             "Namespaced",
         ),
+        // Signed audit records: written only by the operator, deleted only by admins.
+        // No status subresource.
+        Hook::ValidatePromotionRecord => (
+            &["promotionrecords"],
+            &["CREATE", "UPDATE", "DELETE"],
+            "Namespaced",
+        ),
     };
     let strings = |items: &[&str]| Some(items.iter().map(|i| i.to_string()).collect());
     vec![RuleWithOperations {
@@ -132,7 +139,7 @@ pub const MUTATING: [(&str, Hook); 3] = [
     ("mutate.incidents.accord.dev", Hook::MutateIncident),
 ];
 /// The validating hooks, by webhook name.
-pub const VALIDATING: [(&str, Hook); 5] = [
+pub const VALIDATING: [(&str, Hook); 6] = [
     (
         "validate.attestations.accord.dev",
         Hook::ValidateAttestation,
@@ -147,6 +154,10 @@ pub const VALIDATING: [(&str, Hook); 5] = [
         Hook::ValidateHandoffPolicy,
     ),
     ("validate.incidents.accord.dev", Hook::ValidateIncident),
+    (
+        "validate.promotionrecords.accord.dev",
+        Hook::ValidatePromotionRecord,
+    ),
 ];
 
 /// The mutating configuration.
@@ -323,7 +334,7 @@ mod tests {
                 side_effects: h.side_effects,
             });
         let hooks: Vec<Hook> = mutating_hooks.chain(validating_hooks).collect();
-        assert_eq!(hooks.len(), 8);
+        assert_eq!(hooks.len(), 9);
         for hook in hooks {
             assert_eq!(hook.failure_policy.as_deref(), Some("Fail"));
             assert!(hook.timeout.unwrap() <= 2);
@@ -336,6 +347,30 @@ mod tests {
             );
             assert!(hook.url.unwrap().starts_with("https://127.0.0.1:9443/"));
         }
+    }
+
+    #[test]
+    fn promotion_records_are_validated_on_every_write_and_delete() {
+        let endpoint = Endpoint::Service {
+            namespace: "accord-system".into(),
+            name: "accord-webhook".into(),
+            port: 443,
+        };
+        let hooks = validating(&endpoint, None, &[]).webhooks.unwrap();
+        let hook = hooks
+            .iter()
+            .find(|h| h.name == "validate.promotionrecords.accord.dev")
+            .expect("a promotionrecords hook");
+        let rule = &hook.rules.as_ref().unwrap()[0];
+        let strings = |items: &[&str]| Some(items.iter().map(|i| i.to_string()).collect());
+        assert_eq!(rule.resources, strings(&["promotionrecords"]));
+        assert_eq!(rule.operations, strings(&["CREATE", "UPDATE", "DELETE"]));
+        assert_eq!(rule.scope.as_deref(), Some("Namespaced"));
+        assert_eq!(hook.failure_policy.as_deref(), Some("Fail"));
+        assert_eq!(
+            hook.client_config.service.as_ref().unwrap().path.as_deref(),
+            Some("/validate/promotionrecords")
+        );
     }
 
     #[test]
