@@ -4,9 +4,11 @@
 //! [`accord_core`], one layer down.
 //!
 //! Modules, from the bottom up (`make lint` keeps each to the layers below it):
-//! [`telemetry`], [`identity`], [`metrics`], [`http`], [`seal_store`], [`watch`] (the
-//! caches and what each change asks for) → [`notify`], [`server`] → [`controller`]
-//! (the reconcilers), [`webhook`] → [`operator`] (start-up, leadership, shutdown).
+//! [`telemetry`], [`identity`], [`metrics`], [`http`], [`seal_store`], [`record_keys`],
+//! [`watch`] (the caches and what each change asks for) → [`notify`], [`registry`]
+//! (signed records attached to images), [`server`] → [`records`] (PromotionRecords) →
+//! [`controller`] (the reconcilers), [`webhook`] →
+//! [`operator`] (start-up, leadership, shutdown).
 
 // Long functions are split into named steps; the tests may be long.
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
@@ -18,12 +20,16 @@ use accord_core::{api, timing};
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod record_keys;
 pub mod seal_store;
 pub mod telemetry;
 pub mod watch;
 
 pub mod notify;
+pub mod registry;
 pub mod server;
+
+pub mod records;
 
 pub mod controller;
 pub mod webhook;

@@ -32,6 +32,14 @@ pub struct ModelLabels {
     pub model_deployment: String,
 }
 
+/// Labels of a conformance violation count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct ViolationLabels {
+    pub namespace: String,
+    pub team: String,
+    pub kind: String,
+}
+
 /// Labels naming one Team.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TeamLabels {
@@ -90,6 +98,13 @@ pub struct ControllerMetrics {
     pub time_to_resolve: Histogram,
     /// Guard readings taken (one Prometheus query each).
     pub guard_readings: Counter,
+    /// Why serving versions would not be promoted today, by namespace, Team and kind
+    /// (from `status.conformance`).
+    pub conformance_violations: Family<ViolationLabels, Gauge>,
+    /// PromotionRecords written, and those that could not be.
+    pub records_written: Counter,
+    pub record_failures: Counter,
+    conformance_reported: Arc<Mutex<BTreeSet<ViolationLabels>>>,
     /// The Teams each incident gauge family reports, to zero those that drop out.
     open_teams: Arc<Mutex<BTreeSet<String>>>,
     unacknowledged_teams: Arc<Mutex<BTreeSet<String>>>,
@@ -128,11 +143,16 @@ impl ControllerMetrics {
             time_to_mitigate: Histogram::new(INCIDENT_BUCKETS),
             time_to_resolve: Histogram::new(INCIDENT_BUCKETS),
             guard_readings: Counter::default(),
+            conformance_violations: Family::default(),
+            records_written: Counter::default(),
+            record_failures: Counter::default(),
+            conformance_reported: Arc::default(),
             open_teams: Arc::default(),
             unacknowledged_teams: Arc::default(),
         };
         metrics.register_reconciles(registry);
         metrics.register_incidents(registry);
+        metrics.register_audit(registry);
         registry.register(
             "accord_promotions",
             "Candidates promoted after full sign-off",
@@ -214,10 +234,52 @@ impl ControllerMetrics {
         );
     }
 
+    /// Sets `accord_conformance_violations` to `counts`; a series no longer counted
+    /// goes (a fixed violation vanishes rather than reading 0 for ever).
+    pub fn set_conformance(&self, counts: &BTreeMap<ViolationLabels, i64>) {
+        let mut reported = self
+            .conformance_reported
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for gone in reported.iter().filter(|l| !counts.contains_key(*l)) {
+            self.conformance_violations.remove(gone);
+        }
+        for (labels, count) in counts {
+            self.conformance_violations
+                .get_or_create(labels)
+                .set(*count);
+        }
+        *reported = counts.keys().cloned().collect();
+    }
+
+    /// The audit families: conformance violations and records written.
+    fn register_audit(&self, registry: &mut Registry) {
+        registry.register(
+            "accord_conformance_violations",
+            "Reasons serving versions would not be promoted today, by namespace, team and kind (reporting only)",
+            self.conformance_violations.clone(),
+        );
+        registry.register(
+            "accord_records_written",
+            "PromotionRecords written",
+            self.records_written.clone(),
+        );
+        registry.register(
+            "accord_record_write_failures",
+            "PromotionRecords that could not be written after retries",
+            self.record_failures.clone(),
+        );
+    }
+
     /// Forgets every per-object series; a replica that stops leading stops reporting
     /// counts the leader now keeps.
     pub fn forget_objects(&self) {
         self.pending_items.clear();
+        self.conformance_violations.clear();
+        self.conformance_reported
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
         self.incidents_open.clear();
         self.incidents_unacknowledged.clear();
         lock(&self.open_teams).clear();

@@ -17,6 +17,8 @@ use accord_core::trust::{TrustAsWritten, Verifier};
 use crate::{
     api, controller,
     metrics::{ControllerMetrics, Metrics},
+    record_keys,
+    records::{RecordConfig, Records},
     seal_store,
     server::{self, Health},
     timing,
@@ -40,6 +42,8 @@ pub struct Config {
     /// Count attestations without a valid seal, trusting `attestedBy` as written.
     /// Only for clusters where the webhook cannot run; never in production.
     pub trust_unsealed_attestations: bool,
+    /// How PromotionRecords are written.
+    pub records: RecordConfig,
 }
 
 /// Resolves when the process is asked to stop (SIGTERM or Ctrl-C).
@@ -102,6 +106,8 @@ pub enum StartupError {
     SealKeys(#[from] seal_store::SealKeysError),
     #[error(transparent)]
     Webhook(#[from] webhook::StartError),
+    #[error("cannot read or create the record signing key (Secret accord-record-keys): {0}")]
+    RecordKeys(kube::Error),
     #[error("cannot learn this operator's own identity (SelfSubjectReview): {0}")]
     Identity(kube::Error),
     #[error("cannot set up leader election: {0}")]
@@ -155,8 +161,10 @@ pub async fn run(client: Client, config: Config) -> Result<(), StartupError> {
     }
     let watches = Watches::start(&client);
     let verifier = start_verification(&client, &config, &watches, &metrics).await?;
+    let records = start_records(&client, &config, &metrics).await?;
     health.ready.store(true, Ordering::Relaxed);
     let reconcilers = Reconcilers {
+        records,
         client: client.clone(),
         metrics: metrics.controller.clone(),
         reporter: Reporter {
@@ -178,6 +186,37 @@ pub async fn run(client: Client, config: Config) -> Result<(), StartupError> {
         Ok(Err(err)) => Err(StartupError::MetricsServer(err)),
         Err(err) => Err(StartupError::MetricsServerPanicked(err)),
     }
+}
+
+/// Loads (or creates) the record signing key, publishes its public half, and keeps
+/// both current.
+async fn start_records(
+    client: &Client,
+    config: &Config,
+    metrics: &Metrics,
+) -> Result<Arc<Records>, StartupError> {
+    if config.records.disabled {
+        warn!(
+            "--write-records=false: no PromotionRecords are written (for measuring only; the audit trail has gaps)"
+        );
+    }
+    let keys = record_keys::load_or_create(client, &config.namespace)
+        .await
+        .map_err(StartupError::RecordKeys)?;
+    let shared = Arc::new(record_keys::SharedRecordKeys::default());
+    shared.set(keys);
+    tokio::spawn(record_keys::refresh(
+        client.clone(),
+        config.namespace.clone(),
+        shared.clone(),
+        timing::SEAL_KEY_REFRESH,
+    ));
+    Ok(Arc::new(Records::new(
+        client.clone(),
+        shared,
+        config.records.clone(),
+        metrics.controller.clone(),
+    )))
 }
 
 /// Loads the seal keys and starts the webhook over the shared caches; returns how the
@@ -238,6 +277,8 @@ async fn own_identity(client: &Client) -> Result<String, StartupError> {
 /// What the reconcilers need, for each term of leadership.
 struct Reconcilers {
     client: Client,
+    /// Writes PromotionRecords.
+    records: Arc<Records>,
     metrics: ControllerMetrics,
     reporter: Reporter,
     verifier: Arc<dyn Verifier>,
@@ -255,10 +296,15 @@ impl Reconcilers {
             self.metrics.clone(),
             self.watches.stores.clone(),
             self.watches.own_writes.clone(),
-            self.verifier.clone(),
+            controller::Keys {
+                verifier: self.verifier.clone(),
+                records: self.records.clone(),
+            },
             &self.namespace,
         );
+        let maintain = tokio::spawn(self.records.clone().maintain(timing::RECORD_MAINTENANCE));
         controller::run(contexts, &self.watches, stop).await;
+        maintain.abort();
     }
 }
 

@@ -8,6 +8,7 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 use accord_core::{admission::Rights, timing::parse_duration};
 use accord_operator::{
     operator::{self, Config},
+    records::{RecordConfig, RegistryTarget},
     telemetry::{self, LogFormat},
     webhook::{WebhookConfig, certs::CertSource, configuration::Endpoint},
 };
@@ -96,6 +97,31 @@ struct Args {
     /// Only for a cluster where the webhook cannot run.
     #[arg(long, env = "ACCORD_TRUST_UNSEALED_ATTESTATIONS", default_value_t = false, action = clap::ArgAction::Set)]
     trust_unsealed_attestations: bool,
+    /// The cluster's name, written into every PromotionRecord so records exported from
+    /// several clusters say where they were made.
+    #[arg(long, env = "ACCORD_CLUSTER_NAME", default_value = "default")]
+    cluster_name: String,
+    /// Delete PromotionRecords older than this (e.g. `400d`); by default every record is
+    /// kept.
+    #[arg(long, env = "ACCORD_RECORD_RETENTION")]
+    record_retention: Option<String>,
+    /// Also attach each PromotionRecord to its images (those pinned by digest) in their
+    /// OCI registries, as `cosign attest` does, so a policy engine elsewhere can verify
+    /// them.
+    #[arg(long, env = "ACCORD_RECORD_REGISTRY", default_value_t = false, action = clap::ArgAction::Set)]
+    record_registry: bool,
+    /// A `kubernetes.io/dockerconfigjson` Secret in the operator's namespace with push
+    /// credentials for --record-registry (anonymous without it).
+    #[arg(
+        long,
+        env = "ACCORD_RECORD_REGISTRY_SECRET",
+        requires = "record_registry"
+    )]
+    record_registry_secret: Option<String>,
+    /// Only for measuring what records cost (`make bench-scale RECORDS=1`): write no
+    /// PromotionRecords. Never in production: the audit trail then has gaps.
+    #[arg(long, env = "ACCORD_WRITE_RECORDS", default_value_t = true, action = clap::ArgAction::Set, hide = true)]
+    write_records: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -220,6 +246,31 @@ fn webhook_config(args: &Args, namespace: &str) -> Result<Option<WebhookConfig>,
     }))
 }
 
+fn record_config(args: &Args, namespace: &str) -> Result<RecordConfig, String> {
+    let retention = args
+        .record_retention
+        .as_deref()
+        .map(|text| {
+            parse_duration(text)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    format!(
+                        "--record-retention must be a duration such as 400d or 9000h, not {text:?}"
+                    )
+                })
+        })
+        .transpose()?;
+    Ok(RecordConfig {
+        cluster: args.cluster_name.clone(),
+        retention,
+        registry: args.record_registry.then(|| RegistryTarget {
+            namespace: namespace.to_string(),
+            secret: args.record_registry_secret.clone(),
+        }),
+        disabled: !args.write_records,
+    })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
@@ -255,6 +306,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let records = match record_config(&args, &namespace) {
+        Ok(records) => records,
+        Err(problem) => {
+            eprintln!("{problem}");
+            return ExitCode::from(2);
+        }
+    };
     let config = Config {
         metrics_addr: args.metrics_addr,
         leader_election: args.leader_election,
@@ -267,6 +325,7 @@ async fn main() -> ExitCode {
         namespace,
         webhook,
         trust_unsealed_attestations: args.trust_unsealed_attestations,
+        records,
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), identity = %config.identity, "starting accord");
     match operator::run(client, config).await {

@@ -128,6 +128,13 @@ pub struct Contexts {
     pub metrics: ControllerMetrics,
 }
 
+/// What the ModelDeployment reconciler trusts and signs with: the seal verifier that
+/// tells authentic attestations, and the writer of signed PromotionRecords.
+pub struct Keys {
+    pub verifier: Arc<dyn Verifier>,
+    pub records: Arc<crate::records::Records>,
+}
+
 impl Contexts {
     pub fn new(
         client: Client,
@@ -135,9 +142,10 @@ impl Contexts {
         metrics: ControllerMetrics,
         stores: Stores,
         own_writes: Arc<OwnWrites>,
-        verifier: Arc<dyn Verifier>,
+        keys: Keys,
         namespace: &str,
     ) -> Self {
+        let Keys { verifier, records } = keys;
         let notifier = crate::notify::Notifier::start(
             client.clone(),
             namespace.to_string(),
@@ -154,6 +162,7 @@ impl Contexts {
                 prometheus: analysis::Prometheus::new(),
                 guard_clock: Default::default(),
                 notifier,
+                records,
             }),
             teams: Arc::new(team::Context {
                 client: client.clone(),
@@ -241,24 +250,24 @@ pub async fn run(
             .concurrency(1),
         shutdown.clone(),
     );
-    let gauges = incident_gauges(stores.incidents.clone(), contexts.metrics.clone(), shutdown);
+    let gauges = gauges(stores.clone(), contexts.metrics.clone(), shutdown);
     info!("controllers started");
     futures::future::join4(model_deployments, teams, policies, gauges).await;
     info!("controllers stopped");
 }
 
-/// How often the open and unacknowledged Incident gauges are counted again.
-const INCIDENT_GAUGES_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often the gauges counted from the caches (Incidents, conformance) are counted
+/// again.
+const GAUGES_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Counts the Incidents not Resolved, and those nobody acknowledged, by their
-/// Responsible Team, from the cache, until `shutdown`.
-async fn incident_gauges(
-    incidents: kube::runtime::reflector::Store<crate::api::Incident>,
-    metrics: ControllerMetrics,
-    shutdown: impl Future<Output = ()>,
-) {
+/// Counts, from the caches, until `shutdown`: the Incidents not Resolved and those
+/// nobody acknowledged, by their Responsible Team; and the serving versions'
+/// conformance violations, by namespace, Team and kind.
+async fn gauges(stores: Stores, metrics: ControllerMetrics, shutdown: impl Future<Output = ()>) {
+    let incidents = stores.incidents.clone();
     let count = async {
         loop {
+            metrics.set_conformance(&conformance_counts(&stores));
             let mut open = std::collections::BTreeMap::new();
             let mut unacknowledged = std::collections::BTreeMap::new();
             for incident in incidents.state().iter().filter(|i| i.is_open()) {
@@ -273,8 +282,29 @@ async fn incident_gauges(
             }
             metrics.set_incidents_open(&open);
             metrics.set_incidents_unacknowledged(&unacknowledged);
-            tokio::time::sleep(INCIDENT_GAUGES_EVERY).await;
+            tokio::time::sleep(GAUGES_EVERY).await;
         }
     };
     futures::future::select(std::pin::pin!(count), std::pin::pin!(shutdown)).await;
+}
+
+/// `status.conformance` of every ModelDeployment in the cache, counted by namespace,
+/// Team and kind.
+fn conformance_counts(
+    stores: &Stores,
+) -> std::collections::BTreeMap<crate::metrics::ViolationLabels, i64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for guard in stores.model_deployments.state() {
+        let Ok(md) = &guard.0 else { continue };
+        let Some(status) = &md.status else { continue };
+        for violation in &status.conformance {
+            let labels = crate::metrics::ViolationLabels {
+                namespace: md.metadata.namespace.clone().unwrap_or_default(),
+                team: violation.team.clone(),
+                kind: violation.kind.as_str().to_string(),
+            };
+            *counts.entry(labels).or_insert(0) += 1;
+        }
+    }
+    counts
 }

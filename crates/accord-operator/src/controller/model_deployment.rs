@@ -53,6 +53,8 @@ pub struct Context {
     /// When each guard was last read, by ModelDeployment (the operator's memory: a
     /// healthy guard writes nothing; after a restart every guard is read at once).
     pub guard_clock: GuardClock,
+    /// Writes the PromotionRecords a decision plans, once its status is written.
+    pub records: Arc<crate::records::Records>,
 }
 
 /// When each guard of each ModelDeployment was last read, and for which version.
@@ -126,10 +128,35 @@ pub async fn reconcile(
         decision = decide(md, &observed, ctx.verifier.as_ref(), now.clone());
     }
     let drift = apply::carry_out(&ctx.client, md, &decision.writes, &ctx.own_writes).await?;
+    write_records(&ctx, md, &observed, &decision).await;
     record_incidents(&ctx, &observed, &decision).await?;
     record_verdicts(&ctx, md, &decision.verdicts).await?;
     publish(&ctx, md, &decision, &drift).await;
     Ok(Action::requeue(requeue_after(&ctx, md, &decision, &now)))
+}
+
+/// The records the decision planned, now that the status naming them is written.
+async fn write_records(
+    ctx: &Context,
+    md: &ModelDeployment,
+    observed: &Observed,
+    decision: &Decision,
+) {
+    if decision.records.is_empty() {
+        return;
+    }
+    let mut written = md.clone();
+    written.status = Some(decision.plan.status.clone());
+    // Root-cause analyses are Attestations too (a resolved Incident's record names one).
+    let attestations: Vec<_> = observed
+        .attestations
+        .iter()
+        .chain(&observed.analyses)
+        .cloned()
+        .collect();
+    ctx.records
+        .write(&written, &decision.records, &attestations)
+        .await;
 }
 
 /// When to look again: what the decision says, or sooner when a guard of the version

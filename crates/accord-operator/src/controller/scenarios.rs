@@ -140,16 +140,30 @@ async fn reconcile_once(
 ) -> (Result<Action, Error>, Vec<String>) {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
+    let metrics = Metrics::default().controller;
+    let keys = Arc::new(crate::record_keys::SharedRecordKeys::default());
+    keys.set(accord_core::audit::keys::RecordKeys::from_seed(
+        "r1", [1; 32],
+    ));
+    let records = Arc::new(crate::records::Records::new(
+        client.clone(),
+        keys,
+        crate::records::RecordConfig::default(),
+        metrics.clone(),
+    ));
     let contexts = Contexts::new(
         client,
         Reporter {
             controller: "accord".into(),
             instance: None,
         },
-        Metrics::default().controller,
+        metrics,
         stores(&world),
         Default::default(),
-        Arc::new(Verify::default()),
+        super::Keys {
+            verifier: Arc::new(Verify::default()),
+            records,
+        },
         "accord-system",
     );
     let guard = Arc::new(DeserializeGuard(Ok(world
@@ -208,6 +222,20 @@ async fn the_promotion_is_recorded_before_the_deployment_and_any_event() {
         1,
         "exactly the Promoted Event: {requests:#?}"
     );
+    // The signed record follows the Deployment: it costs the gate nothing.
+    let record = index_of(
+        &requests,
+        "POST /apis/accord.dev/v1alpha1/namespaces/payments/promotionrecords",
+    );
+    assert!(deployment < record, "{requests:#?}");
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.contains("promotionrecords"))
+            .count(),
+        1,
+        "exactly one record: {requests:#?}"
+    );
 }
 
 #[tokio::test]
@@ -239,6 +267,10 @@ async fn a_conflict_on_status_is_retried_at_once_and_publishes_nothing() {
     assert!(
         !requests.iter().any(|r| r.contains("/events")),
         "no Event for a state that was not recorded: {requests:#?}"
+    );
+    assert!(
+        !requests.iter().any(|r| r.contains("promotionrecords")),
+        "no record of a promotion whose status was not written: {requests:#?}"
     );
 }
 

@@ -1,0 +1,332 @@
+//! Writes PromotionRecords: after the status that names them is written (so a record
+//! never costs the gate time), each one the decision planned is built, signed with the
+//! active record key and created. Pure parts are [`accord_core::audit`].
+//!
+//! The chain: each record names the previous one of its model with that record's
+//! payload digest. The digest of the newest record of each model is kept in memory;
+//! after a restart or a change of leader it is read back from the API once.
+//!
+//! A record that cannot be created is kept and retried on the next write (and by the
+//! retention task); `accord_record_write_failures_total` counts those given up on.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use accord_core::audit::{self, RecordPlan};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{
+    Api, Client, ResourceExt,
+    api::{DeleteParams, ListParams, PostParams},
+};
+
+use crate::{
+    api::{Attestation, ModelDeployment, PreviousRecord, PromotionRecord},
+    metrics::ControllerMetrics,
+    record_keys::SharedRecordKeys,
+};
+
+/// How records are written.
+#[derive(Clone, Debug, Default)]
+pub struct RecordConfig {
+    /// The cluster's name, written into every record (`--cluster-name`).
+    pub cluster: String,
+    /// Delete records older than this (`--record-retention`); `None` keeps all.
+    pub retention: Option<Duration>,
+    /// Also attach each record to its images in their OCI registries
+    /// (`--record-registry`).
+    pub registry: Option<RegistryTarget>,
+    /// Write no records at all (`--write-records=false`): only for measuring what
+    /// records cost (`make bench-scale RECORDS=1`). The history still names them.
+    pub disabled: bool,
+}
+
+/// Where the registry credentials are (`--record-registry-secret`).
+#[derive(Clone, Debug, Default)]
+pub struct RegistryTarget {
+    /// The operator's namespace.
+    pub namespace: String,
+    /// A `kubernetes.io/dockerconfigjson` Secret there; `None` pushes anonymously.
+    pub secret: Option<String>,
+}
+
+/// The newest record of a model: its sequence, name and payload digest.
+#[derive(Clone, Debug)]
+struct Head {
+    sequence: i64,
+    name: String,
+    digest: String,
+}
+
+/// Writes PromotionRecords and keeps each chain's head.
+pub struct Records {
+    client: Client,
+    keys: Arc<SharedRecordKeys>,
+    config: RecordConfig,
+    metrics: ControllerMetrics,
+    heads: Mutex<HashMap<String, Head>>,
+    /// Records whose create failed, retried on the next write.
+    pending: Mutex<Vec<(PromotionRecord, u32)>>,
+}
+
+/// How many times a record's create is retried before it is given up on.
+const MAX_ATTEMPTS: u32 = 5;
+
+impl Records {
+    pub fn new(
+        client: Client,
+        keys: Arc<SharedRecordKeys>,
+        config: RecordConfig,
+        metrics: ControllerMetrics,
+    ) -> Self {
+        Self {
+            client,
+            keys,
+            config,
+            metrics,
+            heads: Mutex::default(),
+            pending: Mutex::default(),
+        }
+    }
+
+    /// Builds, signs and creates the records `plans` asks for. `md` carries the status
+    /// just written; `attestations` are its namespace's, to name each approver.
+    pub async fn write(
+        &self,
+        md: &ModelDeployment,
+        plans: &[RecordPlan],
+        attestations: &[Arc<Attestation>],
+    ) {
+        if self.config.disabled {
+            tracing::debug!(
+                records = plans.len(),
+                "--write-records=false: not writing records"
+            );
+            return;
+        }
+        self.retry_pending().await;
+        let Some(keys) = self.keys.get() else {
+            tracing::warn!("no record key loaded; records are not written");
+            return;
+        };
+        for plan in plans {
+            let previous = self.previous(md, plan).await;
+            let ctx = audit::Context {
+                cluster: &self.config.cluster,
+                md,
+                attestations,
+                previous,
+            };
+            let statement = audit::statement(plan, &ctx);
+            let (envelope, digest) = audit::envelope(&statement, &keys);
+            let images = audit::pinned_images(&plan.entry);
+            let record = audit::record(plan, &statement, envelope, digest.clone());
+            self.lock_heads().insert(
+                md.uid().unwrap_or_default(),
+                Head {
+                    sequence: plan.sequence,
+                    name: plan.name.clone(),
+                    digest,
+                },
+            );
+            if self.create(record.clone(), 0).await {
+                self.attach(&record, images);
+            }
+        }
+    }
+
+    /// Attaches `record` to `images` in their registries, off the reconcile path.
+    fn attach(&self, record: &PromotionRecord, images: Vec<String>) {
+        let Some(target) = self.config.registry.clone() else {
+            return;
+        };
+        if images.is_empty() {
+            return;
+        }
+        let client = self.client.clone();
+        let envelope = serde_json::to_vec(&record.spec.envelope).expect("envelopes serialize");
+        let name = record.name_any();
+        tokio::spawn(async move {
+            let config = match registry_credentials(&client, &target).await {
+                Ok(config) => config,
+                Err(err) => {
+                    tracing::warn!(%err, record = %name, "cannot read the registry credentials; the record is not attached");
+                    return;
+                }
+            };
+            let registry = crate::registry::RegistryClient::new(config);
+            for image in images {
+                match crate::registry::attach(
+                    &registry,
+                    &image,
+                    &envelope,
+                    crate::api::PREDICATE_TYPE,
+                )
+                .await
+                {
+                    Ok(done) => {
+                        tracing::info!(record = %name, %image, ?done, "record attached to the image")
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, record = %name, %image, "cannot attach the record to the image")
+                    }
+                }
+            }
+        });
+    }
+
+    fn lock_heads(&self) -> std::sync::MutexGuard<'_, HashMap<String, Head>> {
+        self.heads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The record before `plan` in its chain: from memory, else read back once.
+    async fn previous(&self, md: &ModelDeployment, plan: &RecordPlan) -> Option<PreviousRecord> {
+        if plan.sequence <= 1 {
+            return None;
+        }
+        let uid = md.uid().unwrap_or_default();
+        let name = audit::record_name(md, plan.sequence - 1);
+        let remembered = self
+            .lock_heads()
+            .get(&uid)
+            .filter(|h| h.sequence == plan.sequence - 1)
+            .cloned();
+        if let Some(head) = remembered {
+            return Some(PreviousRecord {
+                name: head.name,
+                digest: Some(head.digest),
+            });
+        }
+        let api: Api<PromotionRecord> =
+            Api::namespaced(self.client.clone(), &md.namespace().unwrap_or_default());
+        let digest = match api.get_opt(&name).await {
+            Ok(Some(record)) => audit::verify::decode_digest(&record.spec.envelope),
+            Ok(None) => {
+                tracing::warn!(record = %name, "the previous record does not exist; the chain will show the gap");
+                None
+            }
+            Err(err) => {
+                tracing::warn!(%err, record = %name, "cannot read the previous record; its link is left unproven");
+                None
+            }
+        };
+        Some(PreviousRecord { name, digest })
+    }
+
+    /// Creates `record` (true when it was); on failure keeps it for a later attempt.
+    async fn create(&self, record: PromotionRecord, attempts: u32) -> bool {
+        let namespace = record.namespace().unwrap_or_default();
+        let api: Api<PromotionRecord> = Api::namespaced(self.client.clone(), &namespace);
+        match api.create(&PostParams::default(), &record).await {
+            Ok(_) => {
+                self.metrics.records_written.inc();
+                tracing::info!(record = %record.name_any(), %namespace, action = ?record.spec.action, version = %record.spec.version, "PromotionRecord written");
+                return true;
+            }
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                tracing::warn!(record = %record.name_any(), %namespace, "a PromotionRecord of that name already exists; kept as it is");
+            }
+            Err(err) if attempts + 1 < MAX_ATTEMPTS => {
+                tracing::warn!(%err, record = %record.name_any(), %namespace, "cannot write the PromotionRecord yet; will retry");
+                self.pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((record, attempts + 1));
+            }
+            Err(err) => {
+                self.metrics.record_failures.inc();
+                tracing::error!(%err, record = %record.name_any(), %namespace, "gave up writing the PromotionRecord; its chain will show the gap");
+            }
+        }
+        false
+    }
+
+    /// Tries the records kept after a failed create again.
+    pub async fn retry_pending(&self) {
+        let pending = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for (record, attempts) in pending {
+            self.create(record, attempts).await;
+        }
+    }
+
+    /// Deletes the records older than the retention, and retries pending creates,
+    /// every `period`, until the process ends.
+    pub async fn maintain(self: Arc<Self>, period: Duration) {
+        loop {
+            self.retry_pending().await;
+            if let Some(retention) = self.config.retention {
+                self.enforce_retention(retention).await;
+            }
+            tokio::time::sleep(period).await;
+        }
+    }
+
+    async fn enforce_retention(&self, retention: Duration) {
+        let Ok(span) = jiff::SignedDuration::try_from(retention) else {
+            return;
+        };
+        let cutoff = Time(jiff::Timestamp::now() - span);
+        let api: Api<PromotionRecord> = Api::all(self.client.clone());
+        let mut params = ListParams::default().limit(500);
+        let mut deleted = 0usize;
+        loop {
+            let page = match api.list(&params).await {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot list PromotionRecords for retention");
+                    return;
+                }
+            };
+            for record in page
+                .items
+                .iter()
+                .filter(|r| audit::recorded_at(r).0 < cutoff.0)
+            {
+                let ns: Api<PromotionRecord> =
+                    Api::namespaced(self.client.clone(), &record.namespace().unwrap_or_default());
+                match ns
+                    .delete(&record.name_any(), &DeleteParams::default())
+                    .await
+                {
+                    Ok(_) => deleted += 1,
+                    Err(err) => {
+                        tracing::warn!(%err, record = %record.name_any(), "cannot delete an expired PromotionRecord")
+                    }
+                }
+            }
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => break,
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(deleted, retention = ?retention, "deleted PromotionRecords past their retention");
+        }
+    }
+}
+
+/// The docker config of `target`'s Secret (none: anonymous).
+async fn registry_credentials(
+    client: &Client,
+    target: &RegistryTarget,
+) -> Result<crate::registry::DockerConfig, String> {
+    let Some(name) = &target.secret else {
+        return Ok(crate::registry::DockerConfig::default());
+    };
+    let api: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), &target.namespace);
+    let secret = api
+        .get(name)
+        .await
+        .map_err(|e| format!("Secret {}/{name}: {e}", target.namespace))?;
+    crate::registry::DockerConfig::from_secret(&secret).map_err(|e| e.to_string())
+}
