@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     api::incident::ROOT_CAUSE_ANALYSIS,
     attest::{self, sign::SignRequest},
-    completion, explain, history, incident, incidents, matrix, pipeline,
+    audit, completion, explain, history, incident, incidents, matrix, pipeline,
     promote::{self, DryRun},
     rollback,
     scope::{Failure, GlobalFlags},
@@ -99,6 +99,49 @@ pub enum Command {
     Matrix,
     /// Teams with members, models owned and items pending.
     Teams,
+    /// Signed PromotionRecords: the operator's public keys, export, offline
+    /// verification, and the serving versions today's policies would not promote.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Print the public keys the operator signs PromotionRecords with, as PEM (the
+    /// active one first), for `audit verify --key`.
+    Key {
+        /// The operator's namespace, where it publishes the keys (ConfigMap
+        /// accord-record-keys).
+        #[arg(long, default_value = audit::OPERATOR_NAMESPACE)]
+        operator_namespace: String,
+    },
+    /// Write the PromotionRecords (of this namespace, or all with -A) as DSSE envelopes,
+    /// one JSON line each, sorted by namespace, model and sequence.
+    Export {
+        /// Only records of the last DURATION (by spec.at): 90d, 12h, 30m, 1d12h.
+        #[arg(long, value_name = "DURATION", value_parser = audit::parse_since)]
+        since: Option<std::time::Duration>,
+    },
+    /// Verify an export offline against the published keys: signatures, Statements and
+    /// each model's chain; exits non-zero when any record fails.
+    Verify(AuditVerifyFlags),
+    /// The serving versions that would not be promoted under today's policies (the
+    /// operator's status.conformance): team, kind, item and why.
+    Report,
+}
+
+/// The flags of `audit verify`.
+#[derive(clap::Args, Debug)]
+#[group(skip)]
+pub struct AuditVerifyFlags {
+    /// The export: one DSSE envelope (JSON) per line; `-` for stdin.
+    file: PathBuf,
+    /// A PEM file of public keys, as `audit key` prints them (repeatable; several
+    /// keys per file allowed).
+    #[arg(long = "key", required = true)]
+    keys: Vec<PathBuf>,
 }
 
 /// The flags of `attest`.
@@ -257,6 +300,23 @@ pub async fn run(args: &Args) -> Result<String, Failure> {
         Command::Incident { command } => run_incident(global, command).await,
         Command::Matrix => matrix::run(&global.connect().await?).await,
         Command::Teams => teams::run(&global.connect().await?).await,
+        Command::Audit { command } => run_audit(global, command).await,
+    }
+}
+
+/// `audit key|export|verify|report`; `verify` works offline, from files only.
+async fn run_audit(global: &GlobalFlags, command: &AuditCommand) -> Result<String, Failure> {
+    match command {
+        AuditCommand::Key { operator_namespace } => {
+            audit::key(&global.connect().await?, operator_namespace).await
+        }
+        AuditCommand::Export { since } => {
+            let scope = global.connect().await?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+            audit::export(&scope, *since, &mut out).await
+        }
+        AuditCommand::Verify(flags) => audit::verify(&flags.file, &flags.keys, print_now),
+        AuditCommand::Report => audit::report(&global.connect().await?).await,
     }
 }
 
@@ -444,5 +504,42 @@ mod tests {
         assert!(Args::try_parse_from(["kubectl-accord", "incident", "open", "md"]).is_err());
         assert!(Args::try_parse_from(["kubectl-accord", "incidents", "-A"]).is_ok());
         assert!(Args::try_parse_from(["kubectl-accord", "incident", "ack", "i"]).is_ok());
+    }
+
+    #[test]
+    fn audit_subcommands_parse() {
+        let parse = |args: &[&str]| {
+            let argv = ["kubectl-accord", "audit"].iter().chain(args);
+            Args::try_parse_from(argv).map(|a| a.command)
+        };
+        let Ok(Command::Audit {
+            command: AuditCommand::Key { operator_namespace },
+        }) = parse(&["key"])
+        else {
+            panic!()
+        };
+        assert_eq!(operator_namespace, "accord-system");
+        assert!(matches!(
+            parse(&["key", "--operator-namespace", "accord"]),
+            Ok(Command::Audit { command: AuditCommand::Key { operator_namespace } }) if operator_namespace == "accord"
+        ));
+        assert!(matches!(
+            parse(&["export", "--since", "90d", "-A"]),
+            Ok(Command::Audit { command: AuditCommand::Export { since: Some(d) } }) if d.as_secs() == 90 * 86_400
+        ));
+        assert!(parse(&["export", "--since", "3 weeks"]).is_err());
+        let Ok(Command::Audit {
+            command: AuditCommand::Verify(flags),
+        }) = parse(&["verify", "-", "--key", "a.pem", "--key", "b.pem"])
+        else {
+            panic!()
+        };
+        assert_eq!(flags.file, PathBuf::from("-"));
+        assert_eq!(flags.keys, [PathBuf::from("a.pem"), PathBuf::from("b.pem")]);
+        assert!(
+            parse(&["verify", "records.jsonl"]).is_err(),
+            "--key is required"
+        );
+        assert!(parse(&["report", "-A", "-o", "json"]).is_ok());
     }
 }

@@ -95,7 +95,7 @@ fn short(command: &Command, c: char) -> Option<&Arg> {
 /// Offers for the value of `arg`.
 fn value_of(arg: &Arg, plan: &mut Plan) {
     match arg.get_id().as_str() {
-        "namespace" => plan.lookup = Some(Lookup::Namespaces),
+        "namespace" | "operator_namespace" => plan.lookup = Some(Lookup::Namespaces),
         "team" => plan.lookup = Some(Lookup::Teams),
         "incident" => plan.lookup = Some(Lookup::Incidents),
         _ => {}
@@ -335,7 +335,8 @@ mod tests {
                 "incidents",
                 "incident",
                 "matrix",
-                "teams"
+                "teams",
+                "audit"
             ]
         );
         assert!(plan.render(&[]).contains(
@@ -344,6 +345,10 @@ mod tests {
         assert_eq!(values(&complete("st")), ["status"]);
         assert_eq!(values(&complete("team ")), ["add-key"]);
         assert_eq!(values(&complete("incident ")), ["show", "ack", "open"]);
+        assert_eq!(
+            values(&complete("audit ")),
+            ["key", "export", "verify", "report"]
+        );
         assert!(plan.render(&[]).ends_with(":4\n"), "no file names");
     }
 
@@ -398,6 +403,17 @@ mod tests {
             complete("attest x --item ").render(&[]),
             ":4\n",
             "an item id is not a file"
+        );
+        assert!(complete("audit verify ").files, "the export");
+        assert!(complete("audit verify records.jsonl --key ").files);
+        assert_eq!(
+            values(&complete("audit verify records.jsonl --k")),
+            ["--key", "--kubeconfig"]
+        );
+        assert!(!complete("audit export --since ").files, "a duration");
+        assert_eq!(
+            complete("audit key --operator-namespace ").lookup,
+            Some(Lookup::Namespaces)
         );
     }
 

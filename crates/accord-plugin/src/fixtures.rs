@@ -68,6 +68,7 @@ pub fn sign_off() -> SignOff {
 pub fn history_entry(version: &str, at: i64, since: Option<i64>) -> HistoryEntry {
     let spec = md(version).spec;
     HistoryEntry {
+        record: None,
         fingerprint: Some(spec.fingerprint()),
         artifact_fingerprint: Some(spec.artifact_fingerprint()),
         version: version.into(),

@@ -19,6 +19,7 @@ pub mod text;
 pub mod incidents;
 
 pub mod attest;
+pub mod audit;
 pub mod history;
 pub mod incident;
 pub mod promote;

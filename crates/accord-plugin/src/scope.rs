@@ -8,7 +8,10 @@ use kube::{Api, Client, Resource, api::ListParams};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use crate::api::{HandoffPolicy, Incident, ModelDeployment, Team};
+use crate::api::{HandoffPolicy, Incident, ModelDeployment, PromotionRecord, Team};
+
+/// Objects per list request when a command reads many (PromotionRecords).
+pub const PAGE_SIZE: u32 = 500;
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -31,7 +34,7 @@ pub struct GlobalFlags {
     /// Namespace (default: the context's, else `default`).
     #[arg(short = 'n', long, global = true)]
     pub namespace: Option<String>,
-    /// All namespaces (matrix, incidents).
+    /// All namespaces (matrix, incidents, audit export, audit report).
     #[arg(short = 'A', long, global = true)]
     pub all_namespaces: bool,
     /// Output format.
@@ -218,6 +221,26 @@ impl Scope {
             .await
             .map_err(|e| self.failure(e))?
             .items)
+    }
+
+    /// The PromotionRecords in the scope's namespace, or in all with `-A`, read
+    /// [`PAGE_SIZE`] at a time (a model keeps one per promotion, for years).
+    pub async fn promotion_records(&self) -> Result<Vec<PromotionRecord>, Failure> {
+        let api: Api<PromotionRecord> = if self.all_namespaces {
+            Api::all(self.client.clone())
+        } else {
+            Api::namespaced(self.client.clone(), &self.namespace)
+        };
+        let mut records = Vec::new();
+        let mut params = ListParams::default().limit(PAGE_SIZE);
+        loop {
+            let page = api.list(&params).await.map_err(|e| self.failure(e))?;
+            records.extend(page.items);
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => return Ok(records),
+            }
+        }
     }
 
     /// Every Team (cluster-scoped).

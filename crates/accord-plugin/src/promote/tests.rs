@@ -21,6 +21,7 @@ fn upstream(spec: ModelDeploymentSpec) -> ModelDeployment {
         ..Default::default()
     });
     let entry = HistoryEntry {
+        record: None,
         fingerprint: Some(up.spec.fingerprint()),
         artifact_fingerprint: Some(up.spec.artifact_fingerprint()),
         version: up.spec.model.version.clone(),
