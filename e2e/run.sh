@@ -26,6 +26,14 @@ fi
 # Flux's controllers for e2e/tests/gitops.rs (built once, cached like the cluster).
 "$here/flux/build.sh" >/dev/null
 cd "$repo_root"
+# Python's in-toto/DSSE tools for e2e/tests/independent_verify.rs (a cached venv; .ci/run
+# sets ACCORD_PYTHON already).
+if [[ -z "${ACCORD_PYTHON:-}" ]]; then ACCORD_PYTHON=$(hack/python-tools.sh); fi
+export ACCORD_PYTHON
+# crane and cosign for e2e/tests/registry_audit.rs (built once, cached; .ci/run does it
+# first). Built here, not inside a test, so a first build shows its progress.
+hack/crane.sh >/dev/null
+hack/cosign.sh >/dev/null
 cargo build --locked --bin accord --bin kubectl-accord
 if (( $# )); then
   # A selection (`e2e/run.sh --test validation`, a test name): as cargo runs it.

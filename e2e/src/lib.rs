@@ -7,9 +7,10 @@
 //! - [`kubectl`]: acting as a user; [`identity`]: ServiceAccount kubeconfigs;
 //! - [`operator`]: the operator as a real process; [`flux`]: Flux and a Git server;
 //!   [`prometheus`]: a real Prometheus scraping a test-controlled endpoint; [`audit`]: the API server's audit
-//!   log; [`events`]: Kubernetes Events as a user sees them; [`poll`]: waiting with a
-//!   deadline that reports the last observed state; [`stand_in_node`]: a Node whose pods
-//!   really run (the chart's `helm test` pod);
+//!   log; [`registry`]: a container registry on loopback, and cosign to verify what is
+//!   attached to its images; [`events`]: Kubernetes Events as a user sees them;
+//!   [`poll`]: waiting with a deadline that reports the last observed state;
+//!   [`stand_in_node`]: a Node whose pods really run (the chart's `helm test` pod);
 //! - [`verdict`]: what every suite asserts after an attempt: denied by Accord, refused
 //!   by RBAC, the stored state unchanged or nothing stored.
 
@@ -27,6 +28,7 @@ pub mod noop_webhook;
 pub mod operator;
 pub mod poll;
 pub mod prometheus;
+pub mod registry;
 pub mod setup;
 pub mod stand_in_node;
 pub mod tenant;
@@ -43,6 +45,7 @@ pub use noop_webhook::NoopWebhook;
 pub use operator::{Operator, remove_webhook_configurations, stop_stray_operators};
 pub use poll::poll;
 pub use prometheus::{MetricsSource, Prometheus};
+pub use registry::{Cosign, Registry};
 pub use setup::{apply_file, exclusive, prepare, restore_crds, shared_operator};
 pub use stand_in_node::StandInNode;
 pub use tenant::{ChartRoles, tenant, tenant_user};
@@ -63,6 +66,29 @@ pub fn plugin_command() -> std::process::Command {
     let bin = repo_root().join("target/debug/kubectl-accord");
     assert!(bin.exists(), "build it: cargo build --bin kubectl-accord");
     std::process::Command::new(bin)
+}
+
+/// `kubectl accord <args>` as `user` (a static user, or `admin` for the cluster admin):
+/// (success, stdout, stderr).
+pub fn plugin_as(user: &str, args: &[&str]) -> (bool, String, String) {
+    let kubeconfig = if user == "admin" {
+        cluster_dir().join("kubeconfig")
+    } else {
+        cluster_dir()
+            .join("users")
+            .join(format!("{user}.kubeconfig"))
+    };
+    let out = plugin_command()
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .expect("the plugin runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The local cluster's state directory (`.cluster/`, or `ACCORD_CLUSTER_DIR`).

@@ -9,8 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use accord_e2e::{
-    Kubectl, Operator, TestNamespace, Unchanged, apply_file, assert_denied_by_accord, cluster_dir,
-    plugin_command, poll,
+    Kubectl, Operator, TestNamespace, Unchanged, apply_file, assert_denied_by_accord, poll,
 };
 use serde_json::{Value, json};
 use support::{
@@ -545,20 +544,7 @@ fn ordinary_users_cannot_walk_around_the_upstream() {
 
 /// `kubectl accord <args>` as a static user: (success, stdout, stderr).
 fn accord(user: &str, args: &[&str]) -> (bool, String, String) {
-    let kubeconfig = cluster_dir()
-        .join("users")
-        .join(format!("{user}.kubeconfig"));
-    let out = plugin_command()
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .output()
-        .expect("the plugin runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    accord_e2e::plugin_as(user, args)
 }
 
 #[test]

@@ -17,6 +17,7 @@ use std::{
 };
 
 use accord_e2e::{Kubectl, MetricsSource, Operator, Prometheus, TestNamespace, poll};
+use base64::Engine as _;
 use serde_json::{Value, json};
 use support::{
     attest_as_named, condition, create, get_md, last_history, model_deployment, patch_md,
@@ -448,6 +449,33 @@ fn a_breach_rolls_back_opens_one_incident_escalates_and_the_root_cause_feeds_the
     assert_eq!(resolved["status"]["resolution"]["attestedBy"], "carol");
     assert_eq!(
         resolved["status"]["resolution"]["followUps"],
+        json!(["load-test", "alert-runbook"])
+    );
+    // The resolution leaves a signed record in the model's chain, naming the analysis.
+    let record = poll("the IncidentResolved record", WAIT, || {
+        let list = Kubectl::admin()
+            .get_json(&["promotionrecords", "-n", n])
+            .unwrap_or_default();
+        list["items"]
+            .as_array()
+            .and_then(|items| {
+                items
+                    .iter()
+                    .find(|r| r["spec"]["action"] == "IncidentResolved")
+                    .cloned()
+            })
+            .ok_or_else(|| list["items"].to_string())
+    });
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(record["spec"]["envelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    let predicate = &statement["predicate"];
+    assert_eq!(predicate["incident"], json!(name));
+    assert_eq!(predicate["items"][0]["id"], "root-cause-analysis");
+    assert_eq!(predicate["items"][0]["approvers"][0]["user"], "carol");
+    assert_eq!(
+        predicate["followUps"],
         json!(["load-test", "alert-runbook"])
     );
 
