@@ -30,37 +30,43 @@ pub struct Judged {
     pub recheck_in: Option<std::time::Duration>,
 }
 
+/// The gate's view of the spec's candidate, as the decision computed it.
+pub struct Current<'a> {
+    pub candidate: &'a Candidate,
+    pub gate: &'a GateOutcome,
+    pub effective: &'a policy::Effective,
+}
+
 /// The violations of `md`'s serving version, `serving` (the newest history entry once
-/// the decision is carried out; none when nothing serves). `current` is the gate's
-/// outcome for the spec's candidate, reused when that candidate is what serves.
+/// the decision is carried out; none when nothing serves). `current` is the decision's
+/// gate for the spec's candidate, reused as it is when that candidate is what serves
+/// (the usual case: nothing is evaluated twice).
 pub fn judge(
     md: &ModelDeployment,
     serving: Option<&HistoryEntry>,
     observed: &Observed,
     verifier: &dyn Verifier,
     now: &Time,
-    current: (&Candidate, &GateOutcome),
+    current: &Current<'_>,
 ) -> Judged {
     let Some(serving) = serving else {
         return Judged::default();
     };
     let evaluated;
-    let (serving_md, gate) = if serving.fingerprint_in(&md.spec) == current.0.fingerprint {
-        (md.clone(), current.1)
+    let (gate, effective) = if serving.fingerprint_in(&md.spec) == current.candidate.fingerprint {
+        (current.gate, current.effective)
     } else {
-        let (serving_md, outcome) = evaluate_serving(md, serving, observed, verifier, now);
-        evaluated = outcome;
-        (serving_md, &evaluated)
+        evaluated = evaluate_serving(md, serving, observed, verifier, now);
+        (&evaluated.0, &evaluated.1)
     };
-    let effective = observed.effective(&serving_md);
     let conflicted = |id: &str| effective.item(id).is_some_and(|r| r.conflict.is_some());
-    let mut violations = items(&serving_md, serving, gate, observed, &conflicted);
+    let mut violations = items(&md.name_any(), serving, gate, observed, &conflicted);
     violations.extend(no_members(md, observed));
     violations.extend(raci_conflicts(md, observed));
     violations.truncate(MAX_VIOLATIONS);
     Judged {
         violations,
-        recheck_in: next_expiry(gate, &effective, observed, now),
+        recheck_in: next_expiry(gate, effective, observed, now),
     }
 }
 
@@ -91,15 +97,16 @@ fn next_expiry(
         .min()
 }
 
-/// The gate's outcome for the serving version under today's policies. Who introduced
-/// it was checked when it was promoted; it is not asked again.
+/// The gate's outcome for the serving version under today's policies, and those
+/// policies' effective checklist. Who introduced it was checked when it was promoted;
+/// it is not asked again.
 fn evaluate_serving(
     md: &ModelDeployment,
     serving: &HistoryEntry,
     observed: &Observed,
     verifier: &dyn Verifier,
     now: &Time,
-) -> (ModelDeployment, GateOutcome) {
+) -> (GateOutcome, policy::Effective) {
     let mut serving_md = md.clone();
     serving_md.spec = serving.recorded_spec(&md.spec, true);
     let artifact = serving.artifact_in(&md.spec);
@@ -131,12 +138,12 @@ fn evaluate_serving(
         verifier,
         now.0,
     );
-    (serving_md, outcome)
+    (outcome, effective)
 }
 
 /// A violation for every required item the gate would not pass.
 fn items(
-    md: &ModelDeployment,
+    model: &str,
     serving: &HistoryEntry,
     gate: &GateOutcome,
     observed: &Observed,
@@ -197,7 +204,7 @@ fn items(
                 kind,
                 team: item.team.clone(),
                 item: Some(item.id.clone()),
-                message: format!("{}: {message}", md.name_any()),
+                message: format!("{model}: {message}"),
             }
         })
         .collect()

@@ -145,7 +145,7 @@ fn account(
     observed: &Observed,
     verifier: &dyn Verifier,
     now: &Time,
-    current: (&candidate::Candidate, &gate::GateOutcome),
+    current: &conformance::Current<'_>,
     plan: &mut Plan,
 ) -> Vec<audit::RecordPlan> {
     // What serves after this decision: the newest entry (a rollback names what it
@@ -172,6 +172,44 @@ fn history_before(md: &ModelDeployment) -> &[crate::api::HistoryEntry] {
     md.status.as_ref().map_or(&[], |s| s.history.as_slice())
 }
 
+/// The spec's candidate (with the sign-offs the upstream offers to carry), its
+/// effective checklist, what the upstream showed, and which sign-offs count.
+fn gate_candidate(
+    md: &ModelDeployment,
+    observed: &Observed,
+    verifier: &dyn Verifier,
+    now: &Time,
+) -> (
+    candidate::Candidate,
+    crate::policy::Effective,
+    upstream::UpstreamOutcome,
+    gate::GateOutcome,
+) {
+    let mut candidate = candidate::current(md, verifier);
+    let lookup = |name: &str| observed.team(name);
+    let effective = observed.effective(md);
+    let mut upstream = upstream::judge(
+        md,
+        &candidate.artifact,
+        &effective.promotion,
+        observed.upstream.as_ref(),
+        verifier,
+        now,
+    );
+    candidate.carried = std::mem::take(&mut upstream.offered);
+    candidate.not_carried = std::mem::take(&mut upstream.not_carried);
+    let gate = gate::evaluate(
+        md,
+        &effective,
+        &candidate,
+        observed.attestations.iter().map(AsRef::as_ref),
+        &lookup,
+        verifier,
+        now.0,
+    );
+    (candidate, effective, upstream, gate)
+}
+
 /// Decides `md` from what was observed at `now`.
 pub fn decide(
     md: &ModelDeployment,
@@ -185,28 +223,7 @@ pub fn decide(
     let mut md = read.clone();
     md.status.get_or_insert_default().history = trusted.history;
     let md = &md;
-    let mut candidate = candidate::current(md, verifier);
-    let lookup = |name: &str| observed.team(name);
-    let effective = observed.effective(md);
-    let upstream = upstream::judge(
-        md,
-        &candidate.artifact,
-        &effective.promotion,
-        observed.upstream.as_ref(),
-        verifier,
-        &now,
-    );
-    candidate.carried = upstream.offered;
-    candidate.not_carried = upstream.not_carried;
-    let mut gate = gate::evaluate(
-        md,
-        &effective,
-        &candidate,
-        observed.attestations.iter().map(AsRef::as_ref),
-        &lookup,
-        verifier,
-        now.0,
-    );
+    let (candidate, effective, upstream, mut gate) = gate_candidate(md, observed, verifier, &now);
     let known: Vec<&Incident> = observed.incidents.iter().map(AsRef::as_ref).collect();
     // The upstream and Incidents decide whether a candidate may be promoted, not
     // whether the version already promoted may keep running.
@@ -245,7 +262,12 @@ pub fn decide(
     };
     let mut plan = rollout::plan(&input);
     plan.status.monitoring = monitoring;
-    let records = account(md, observed, verifier, &now, (&candidate, &gate), &mut plan);
+    let current = conformance::Current {
+        candidate: &candidate,
+        gate: &gate,
+        effective: &effective,
+    };
+    let records = account(md, observed, verifier, &now, &current, &mut plan);
     history::seal(md, &mut plan.status.history, verifier);
     plan.events.splice(0..0, trusted.discarded);
     plan.events.extend(withdrawals(read, &candidate, observed));
