@@ -16,13 +16,13 @@
 use std::{
     path::{Path, PathBuf},
     process::Command,
-    sync::{Arc, OnceLock},
+    sync::OnceLock,
 };
 
 use accord_core::{
-    api::{Attestation, Envelope, HistoryOutcome, PAYLOAD_TYPE, PreviousRecord, Statement},
-    audit::{self, Context, RecordPlan, keys::RecordKeys},
-    testing::{Verify, World},
+    api::{Envelope, HistoryOutcome, PAYLOAD_TYPE, PreviousRecord, Statement},
+    audit::{self, RecordPlan, keys::RecordKeys},
+    testing::World,
 };
 use accord_e2e::repo_root;
 use base64::Engine as _;
@@ -117,15 +117,7 @@ fn record_keys() -> RecordKeys {
 
 /// fraud-scorer promoted once, as the decisions leave it, and the plan of its record.
 fn promoted() -> (World, RecordPlan) {
-    let mut world = World::signed_off();
-    let mut plans = vec![];
-    for t in 0..4 {
-        let decision = world.decide(&Verify::default(), t);
-        plans.extend(decision.records.clone());
-        world.carry_out(&decision);
-    }
-    assert_eq!(plans.len(), 1, "one promotion, one record: {plans:?}");
-    (world, plans.remove(0))
+    World::promoted_with_record()
 }
 
 fn sign(
@@ -133,17 +125,7 @@ fn sign(
     plan: &RecordPlan,
     previous: Option<PreviousRecord>,
 ) -> (Statement, Envelope, String) {
-    let attestations: Vec<Arc<Attestation>> =
-        world.attestations.iter().cloned().map(Arc::new).collect();
-    let ctx = Context {
-        cluster: "prod-eu",
-        md: world.md(),
-        attestations: &attestations,
-        previous,
-    };
-    let statement = audit::statement(plan, &ctx);
-    let (envelope, digest) = audit::envelope(&statement, &record_keys());
-    (statement, envelope, digest)
+    world.sign_record(plan, previous, "prod-eu", &record_keys())
 }
 
 /// Three records of one chain, as exported JSON lines: 2.4.0 promoted, 2.5.0 promoted,

@@ -359,3 +359,45 @@ impl World {
         }
     }
 }
+
+impl World {
+    /// fraud-scorer signed off and promoted (four reconciles), and the record its
+    /// promotion planned.
+    pub fn promoted_with_record() -> (Self, crate::audit::RecordPlan) {
+        let mut world = Self::signed_off();
+        let mut plans = vec![];
+        for t in 0..4 {
+            let decision = world.decide(&Verify::default(), t);
+            plans.extend(decision.records.clone());
+            world.carry_out(&decision);
+        }
+        assert_eq!(plans.len(), 1, "one promotion, one record: {plans:?}");
+        (world, plans.remove(0))
+    }
+
+    /// `plan`'s Statement in this world (cluster `cluster`, after `previous`), signed
+    /// with `keys`: (Statement, envelope, digest).
+    pub fn sign_record(
+        &self,
+        plan: &crate::audit::RecordPlan,
+        previous: Option<crate::api::PreviousRecord>,
+        cluster: &str,
+        keys: &crate::audit::keys::RecordKeys,
+    ) -> (crate::api::Statement, crate::api::Envelope, String) {
+        let attestations: Vec<std::sync::Arc<Attestation>> = self
+            .attestations
+            .iter()
+            .cloned()
+            .map(std::sync::Arc::new)
+            .collect();
+        let ctx = crate::audit::Context {
+            cluster,
+            md: self.md(),
+            attestations: &attestations,
+            previous,
+        };
+        let statement = crate::audit::statement(plan, &ctx);
+        let (envelope, digest) = crate::audit::envelope(&statement, keys);
+        (statement, envelope, digest)
+    }
+}

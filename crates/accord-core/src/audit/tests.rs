@@ -7,35 +7,22 @@ use super::{
 };
 use crate::{
     api::{EnvelopeSignature, PreviousRecord},
-    testing::{Verify, World},
+    testing::World,
 };
 
 fn keys() -> RecordKeys {
     RecordKeys::from_seed("r1", [7; 32])
 }
 
-/// A world promoted once: its decisions' record plans, in order.
+/// A world promoted once, and its record's plan (the only one).
 fn promoted() -> (World, Vec<RecordPlan>) {
-    let mut world = World::signed_off();
-    let mut plans = vec![];
-    for t in 0..4 {
-        let decision = world.decide(&Verify::default(), t);
-        plans.extend(decision.records.clone());
-        world.carry_out(&decision);
-    }
-    (world, plans)
+    let (world, plan) = World::promoted_with_record();
+    (world, vec![plan])
 }
 
 fn sign(world: &World, plan: &RecordPlan, previous: Option<PreviousRecord>) -> (Envelope, String) {
-    let attestations: Vec<Arc<Attestation>> =
-        world.attestations.iter().cloned().map(Arc::new).collect();
-    let ctx = Context {
-        cluster: "test",
-        md: world.md(),
-        attestations: &attestations,
-        previous,
-    };
-    envelope(&statement(plan, &ctx), &keys())
+    let (_, envelope, digest) = world.sign_record(plan, previous, "test", &keys());
+    (envelope, digest)
 }
 
 #[test]
