@@ -3,6 +3,7 @@
 //! calls these, and carries out what they return; the plugin prints the same views.
 //!
 //! Modules, from the bottom up (`make lint` keeps each to the layers below it):
+//! - [`keyring`] (keys kept in a Secret);
 //! - one concern each, using only the API: [`audit`] (signed records), [`timing`], [`events`], [`status`],
 //!   [`trust`], [`signing`], [`desired`], [`drift`], [`canary`], [`team_counts`];
 //! - [`candidate`], [`history`], [`notify`], [`policy`] (the effective checklist),
@@ -23,6 +24,8 @@
 pub use accord_api as api;
 
 // Layers, bottom first (`make lint` keeps each module to the layers below it).
+pub mod keyring;
+
 pub mod audit;
 pub mod canary;
 pub mod desired;

@@ -19,20 +19,17 @@ use std::{
 };
 
 use hmac::{Hmac, Mac};
-use k8s_openapi::{
-    ByteString, api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::ObjectMeta,
-};
+use k8s_openapi::api::core::v1::Secret;
 use sha2::Sha256;
 
 use crate::{
     api::{Attestation, HistoryEntry, ModelDeployment, fingerprint, labels},
+    keyring,
     trust::{Author, Verifier},
 };
 
 /// Name of the Secret holding the seal keys.
 pub const KEYS_SECRET: &str = "accord-seal-keys";
-/// Data entry naming the key new seals use.
-const ACTIVE: &str = "active";
 
 /// Length-prefixed lines: no two different field lists encode alike.
 fn encode(parts: &[&str]) -> String {
@@ -242,38 +239,18 @@ impl SealKeys {
 
     /// The keys a Secret holds, when it has a usable active key.
     pub fn from_secret(secret: &Secret) -> Option<Self> {
-        let data = secret.data.as_ref()?;
-        let active = String::from_utf8(data.get(ACTIVE)?.0.clone()).ok()?;
-        let keys: BTreeMap<String, Vec<u8>> = data
-            .iter()
-            .filter(|(k, _)| k.as_str() != ACTIVE)
-            .map(|(k, v)| (k.clone(), v.0.clone()))
-            .collect();
-        keys.contains_key(&active).then_some(Self { active, keys })
+        let (active, keys) = keyring::read(secret)?;
+        Some(Self { active, keys })
     }
 
     /// The Secret that stores these keys.
     pub fn to_secret(&self, namespace: &str) -> Secret {
-        let mut data: BTreeMap<String, ByteString> = self
-            .keys
-            .iter()
-            .map(|(k, v)| (k.clone(), ByteString(v.clone())))
-            .collect();
-        data.insert(ACTIVE.into(), ByteString(self.active.clone().into_bytes()));
-        Secret {
-            metadata: ObjectMeta {
-                name: Some(KEYS_SECRET.into()),
-                namespace: Some(namespace.into()),
-                labels: Some(BTreeMap::from([(
-                    labels::MANAGED_BY.into(),
-                    labels::MANAGED_BY_VALUE.into(),
-                )])),
-                ..Default::default()
-            },
-            data: Some(data),
-            type_: Some("Opaque".into()),
-            ..Default::default()
-        }
+        keyring::secret(
+            KEYS_SECRET,
+            namespace,
+            &self.active,
+            self.keys.iter().map(|(k, v)| (k, v.as_slice())),
+        )
     }
 }
 

@@ -14,20 +14,16 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
-use k8s_openapi::{
-    ByteString,
-    api::core::v1::{ConfigMap, Secret},
-    apimachinery::pkg::apis::meta::v1::ObjectMeta,
-};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use sha2::{Digest as _, Sha256};
 
-use crate::api::EnvelopeSignature;
+use crate::{api::EnvelopeSignature, keyring};
 
 /// The Secret holding the record signing keys.
 pub const KEYS_SECRET: &str = "accord-record-keys";
 /// The ConfigMap publishing their public keys.
 pub const PUBLIC_KEYS_CONFIGMAP: &str = "accord-record-keys";
-const ACTIVE: &str = "active";
+use keyring::ACTIVE;
 const PEM_SUFFIX: &str = ".pem";
 /// SubjectPublicKeyInfo DER of an ed25519 key, before its 32 bytes (RFC 8410).
 const SPKI_PREFIX: [u8; 12] = [
@@ -96,40 +92,24 @@ impl RecordKeys {
         }
     }
 
-    /// The keys a Secret holds, when it has a usable active key.
+    /// The keys a Secret holds, when it has a usable active key (32-byte seeds).
     pub fn from_secret(secret: &Secret) -> Option<Self> {
-        let data = secret.data.as_ref()?;
-        let active = String::from_utf8(data.get(ACTIVE)?.0.clone()).ok()?;
-        let keys: BTreeMap<String, [u8; 32]> = data
-            .iter()
-            .filter(|(k, _)| k.as_str() != ACTIVE)
-            .filter_map(|(k, v)| Some((k.clone(), <[u8; 32]>::try_from(v.0.as_slice()).ok()?)))
+        let (active, keys) = keyring::read(secret)?;
+        let keys: BTreeMap<String, [u8; 32]> = keys
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, <[u8; 32]>::try_from(v.as_slice()).ok()?)))
             .collect();
         keys.contains_key(&active).then_some(Self { active, keys })
     }
 
     /// The Secret that holds these keys.
     pub fn to_secret(&self, namespace: &str) -> Secret {
-        let mut data: BTreeMap<String, ByteString> = self
-            .keys
-            .iter()
-            .map(|(id, seed)| (id.clone(), ByteString(seed.to_vec())))
-            .collect();
-        data.insert(ACTIVE.into(), ByteString(self.active.clone().into_bytes()));
-        Secret {
-            metadata: ObjectMeta {
-                name: Some(KEYS_SECRET.into()),
-                namespace: Some(namespace.into()),
-                labels: Some(BTreeMap::from([(
-                    "app.kubernetes.io/part-of".to_string(),
-                    "accord".to_string(),
-                )])),
-                ..ObjectMeta::default()
-            },
-            data: Some(data),
-            type_: Some("Opaque".into()),
-            ..Secret::default()
-        }
+        keyring::secret(
+            KEYS_SECRET,
+            namespace,
+            &self.active,
+            self.keys.iter().map(|(k, v)| (k, v.as_slice())),
+        )
     }
 
     /// The ConfigMap data that publishes these keys on top of what `existing` already
