@@ -9,6 +9,9 @@
 //! - fingerprint: the candidate fingerprint of one spec, against serializing the spec;
 //! - plan: the promotion/rollback decision for one ModelDeployment, against the
 //!   baseline of cloning its status (the least any reconcile does);
+//! - record: building a promotion's in-toto Statement and signing its DSSE envelope
+//!   (ed25519), what each PromotionRecord costs the operator, against serializing the
+//!   Statement alone;
 //! - signature: verifying a signed Attestation (OpenSSH-made vectors, ed25519 and ECDSA
 //!   P-256) against its Team's keys, against verifying an unsigned one's HMAC seal.
 
@@ -192,6 +195,7 @@ fn main() {
         serialize,
     );
 
+    records(iterations);
     signatures(iterations, &world);
 
     // Gate over many attestations.
@@ -282,6 +286,26 @@ fn main() {
         "clone its checklist",
         plan_stats,
         clone_stats,
+    );
+}
+
+/// A promotion's record: its Statement from the decided status and the Attestations,
+/// then the DSSE envelope signed with ed25519; against serializing that Statement.
+fn records(iterations: usize) {
+    let (world, plan) = accord_core::testing::World::promoted_with_record();
+    let keys = accord_core::audit::keys::RecordKeys::from_seed("r1", [7; 32]);
+    let record_stats = measure(iterations, || {
+        black_box(world.sign_record(&plan, None, "bench", &keys));
+    });
+    let (statement, _, _) = world.sign_record(&plan, None, "bench", &keys);
+    let serialize = measure(iterations, || {
+        black_box(serde_json::to_vec(&statement).expect("serializes"));
+    });
+    report(
+        "record: Statement + DSSE sign",
+        "serialize the Statement",
+        record_stats,
+        serialize,
     );
 }
 
