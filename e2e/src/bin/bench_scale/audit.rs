@@ -84,3 +84,12 @@ pub(super) fn promotions_from_audit_log(mark: AuditMark) -> Promotions {
         writes_by_kind,
     }
 }
+
+/// The `q` quantile of sorted `latencies`: the value at index `len × q` (the last one
+/// at most), NaN when there is none.
+pub(super) fn pick(latencies: &[f64], q: f64) -> f64 {
+    latencies
+        .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(f64::NAN)
+}

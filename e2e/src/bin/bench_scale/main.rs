@@ -22,6 +22,14 @@
 //! Prometheus'), the operator's CPU, reconciles asked for and requeued, and the
 //! operator's writes, which must stay within N / 100.
 //!
+//! With `RECORDS=1` ([`records`]), the operator starts with `--write-records=false`;
+//! alice signs off all N, bob the first N/2, then the operator is restarted with
+//! records on and, once it has settled, bob signs off the other N/2. Rows compare the
+//! halves from the audit log (last attestation → Deployment write p50/p99, the
+//! operator's writes per promoted model, PromotionRecord creates), read what a record
+//! holds in etcd, and, at the end, time `kubectl accord audit export -A` (release build)
+//! over 10,000 signed records created as the operator, and `audit verify` of the file.
+//!
 //! Usage: bench_scale [N] (default 1000). Expects the cluster up and
 //! `ACCORD_BIN` naming a release build (hack/bench-scale.sh does both).
 
@@ -39,15 +47,16 @@ mod process;
 mod report;
 
 mod guards;
+mod records;
 mod setup;
 mod upstream;
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use accord_e2e::{AuditLog, Kubectl, Operator, audit::AuditMark, cluster_dir, token_kubeconfig};
 
 use accord_e2e::metrics::{apiserver_metrics, histogram, mean, quantile, scrape, share_within};
-use audit::{Promotions, is_write, promotions_from_audit_log};
+use audit::{Promotions, is_write, pick, promotions_from_audit_log};
 use floor::{Floor, Unhooked};
 use kubectl::{
     kubectl_stdin, wait_all_awaiting_attestations, wait_new_models_attested, wait_serving,
@@ -81,6 +90,8 @@ struct Bench {
     unhooked: Unhooked,
     admin: Kubectl,
     operator: Operator,
+    /// The chart's ServiceAccount's kubeconfig the operator runs with.
+    kubeconfig: PathBuf,
     /// The operator's process id, for `/proc/<pid>/status`.
     pid: String,
     /// VmRSS just after start, MiB.
@@ -109,6 +120,8 @@ struct SignOffs {
     operator_before: BTreeMap<String, f64>,
     operator_after: BTreeMap<String, f64>,
     mark: AuditMark,
+    /// `RECORDS=1`: bob's sign-offs in two halves, records off and on.
+    records: Option<records::Split>,
 }
 
 fn main() {
@@ -116,7 +129,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1000);
-    let bench = set_up(n);
+    let mut bench = set_up(n);
 
     // 1. One client writes N plain Deployments, N ConfigMaps, then N ModelDeployments.
     let creates = measure_creates(&bench);
@@ -124,7 +137,7 @@ fn main() {
     wait_all_awaiting_attestations(n);
 
     // 2. alice and bob sign every model off; measure the webhook and the promotions.
-    let sign_offs = sign_off_every_model(&bench);
+    let sign_offs = sign_off_every_model(&mut bench);
     rows.push(floor::same_requests_row(
         &floor::Creates {
             what: "Accord's webhooks per Attestation create (alice's N, before any promotion)",
@@ -154,6 +167,9 @@ fn main() {
     let promotion_reconciles = modeldeployment_reconciles(&bench.operator)
         - modeldeployment_requeues(&bench.operator)
         - sign_offs.reconciles_before;
+    if let Some(split) = &sign_offs.records {
+        rows.extend(records::gate_rows(&bench, split, sign_offs.mark));
+    }
 
     // 3. 100 new ModelDeployments and 100 attestations among N + 100.
     rows.push(measure_reconcile_storm(&bench, promotion_reconciles));
@@ -173,6 +189,11 @@ fn main() {
         rows.extend(guard_rows);
         bound
     });
+
+    // 6. 10,000 signed PromotionRecords: `audit export -A` and `audit verify`.
+    if records::enabled() {
+        rows.extend(records::export_rows(&bench));
+    }
 
     print_table(n, &rows);
     write_json(n, &rows);
@@ -197,7 +218,11 @@ fn set_up(n: usize) -> Bench {
     let unhooked = floor::accord_kinds_without_webhooks(&admin, n);
     install_chart_rbac();
     let kubeconfig = token_kubeconfig("accord", "accord-system");
-    let operator = Operator::start_as("bench-scale", &kubeconfig, &["--log-format", "json"]);
+    let operator = Operator::start_as(
+        "bench-scale",
+        &kubeconfig,
+        &records::operator_args(!records::enabled()),
+    );
     create_policies(&admin);
     if upstream::enabled() {
         upstream::staging_serving(n);
@@ -211,6 +236,7 @@ fn set_up(n: usize) -> Bench {
         unhooked,
         admin,
         operator,
+        kubeconfig,
         pid,
         idle_rss,
         idle_anon,
@@ -288,13 +314,14 @@ fn measure_creates(bench: &Bench) -> Creates {
 
 /// Phase 2: alice and bob each sign off all N models (one kubectl each) and it waits
 /// (up to 1800 s) until all N are Serving; returns the operator's and the API server's
-/// metrics and the audit-log mark taken around it.
-fn sign_off_every_model(bench: &Bench) -> SignOffs {
+/// metrics and the audit-log mark taken around it. With `RECORDS=1` bob signs off in
+/// two halves around a restart of the operator ([`records::sign_off_in_halves`]).
+fn sign_off_every_model(bench: &mut Bench) -> SignOffs {
     let n = bench.n;
     say(&format!("alice and bob sign off {n} models each"));
-    let reconciles_before =
+    let mut reconciles_before =
         modeldeployment_reconciles(&bench.operator) - modeldeployment_requeues(&bench.operator);
-    let operator_before = scrape(&bench.operator.http_get("/metrics").unwrap_or_default());
+    let mut operator_before = scrape(&bench.operator.http_get("/metrics").unwrap_or_default());
     let api_before = apiserver_metrics();
     let mark = AuditLog::mark();
     let queue = QueueWatch::start(bench.operator.metrics_port);
@@ -307,22 +334,38 @@ fn sign_off_every_model(bench: &Bench) -> SignOffs {
                 .collect(),
         ),
     );
-    let t_bob = kubectl_stdin(
-        "bob",
-        &["create", "-f", "-"],
-        &list(
-            (0..n)
-                .map(|i| attestation(&format!("m{i:05}"), "latency"))
-                .collect(),
-        ),
-    );
+    let (t_bob, queue, mut records) = if records::enabled() {
+        let (split, queue) = records::sign_off_in_halves(
+            bench,
+            mark,
+            queue,
+            &mut reconciles_before,
+            &mut operator_before,
+        );
+        (split.t_bob, queue, Some(split))
+    } else {
+        let t_bob = kubectl_stdin(
+            "bob",
+            &["create", "-f", "-"],
+            &list(
+                (0..n)
+                    .map(|i| attestation(&format!("m{i:05}"), "latency"))
+                    .collect(),
+            ),
+        );
+        (t_bob, queue, None)
+    };
     say(&format!(
         "  attestations written in {:.1}s and {:.1}s",
         t_alice.as_secs_f64(),
         t_bob.as_secs_f64()
     ));
     wait_serving(n, Duration::from_secs(1800));
-    let queue_peak = queue.peak();
+    let mut queue_peak = queue.peak();
+    if let Some(split) = &mut records {
+        split.with_queue_peak = queue_peak;
+        queue_peak = queue_peak.max(split.without_queue_peak);
+    }
     let api_after = apiserver_metrics();
     let operator_after = scrape(&bench.operator.http_get("/metrics").unwrap_or_default());
     SignOffs {
@@ -334,6 +377,7 @@ fn sign_off_every_model(bench: &Bench) -> SignOffs {
         operator_before,
         operator_after,
         mark,
+        records,
     }
 }
 
@@ -412,12 +456,7 @@ fn promotion_latency_row(
     queue_peak: f64,
 ) -> Row {
     let latencies = &promotions.latencies;
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
+    let pick = |q: f64| pick(latencies, q);
     Row {
         what: "last attestation → the operator's Deployment write",
         measured: format!(
@@ -547,10 +586,11 @@ fn memory_row(bench: &Bench) -> Row {
     }
 }
 
-/// Stops the operator and deletes the two namespaces (without waiting).
+/// Stops the operator and deletes the benchmark's namespaces (without waiting).
 fn tear_down(bench: Bench) {
     drop(bench.operator);
-    for ns in NAMESPACES {
+    let records_ns = records::enabled().then_some(records::RECORDS_NS);
+    for ns in NAMESPACES.into_iter().chain(records_ns) {
         let _ = bench
             .admin
             .run(&["delete", "namespace", ns, "--wait=false"]);

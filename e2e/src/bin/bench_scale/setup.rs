@@ -28,7 +28,9 @@ pub(super) fn install_chart_rbac() {
         "installing the chart's ServiceAccount and RBAC (helm install, no pods, no webhook configurations)",
     );
     let helm = Command::new("helm")
-        .args(["upgrade", "--install", "accord"])
+        // deploy/operator-rbac.yaml (make e2e, make run) creates the Role and RoleBinding
+        // `accord-record-keys-reader` the chart names alike: adopt them.
+        .args(["upgrade", "--install", "--take-ownership", "accord"])
         .arg(repo_root().join("charts/accord"))
         .args([
             "-n",
