@@ -694,3 +694,49 @@ fn signed_sign_off_then_revoked(operator: &Operator, n: &str, app: &str) {
     wait_conformance(operator, n, "the key restored", &[]);
     Kubectl::admin().ok(&["delete", "handoffpolicy", &signed]);
 }
+
+#[test]
+fn record_retention_deletes_only_records_older_than_it() {
+    let _guard = accord_e2e::exclusive();
+    let mut operator = Operator::start("audit-retention", "accord-operator", &[]);
+    let ns = TestNamespace::create("audit-retention");
+    let n = ns.name.as_str();
+    serving(n, "fraud", "1.0.0", |_| {});
+    let old = wait_records(n, 1).remove(0);
+    operator.terminate();
+    std::thread::sleep(Duration::from_secs(3));
+    // Started with a 2 s retention, the operator deletes the 1.0.0 record at once, and
+    // the record of the promotion it then makes stays (the next sweep is 5 minutes away).
+    let _operator = Operator::start(
+        "audit-retention-2",
+        "accord-operator",
+        &["--record-retention=2s"],
+    );
+    poll("the old record to be deleted", WAIT, || {
+        let found = records(n);
+        (!found
+            .iter()
+            .any(|r| r["metadata"]["name"] == old["metadata"]["name"]))
+        .then_some(())
+        .ok_or_else(|| format!("{} records", found.len()))
+    });
+    patch_md(
+        n,
+        "fraud",
+        json!({"spec": {"model": {"version": "1.0.2"}, "serving": {"image": "registry.example.com/fraud:1.0.2"}}}),
+    );
+    support::attest_all(n, "fraud", "1.0.2");
+    wait_active(n, "fraud", "1.0.2");
+    let found = wait_records(n, 1);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(
+        found[0]["spec"]["sequence"], 2,
+        "the chain goes on after the deleted record"
+    );
+    // An export now starts mid-chain: said, not failed.
+    let dir = tempdir("audit-retention");
+    let (jsonl, keys) = export(&dir, n);
+    let (ok, out, err) = accord("alice", &["audit", "verify", &jsonl, "--key", &keys]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("chain starts here"), "{out}");
+}
