@@ -302,9 +302,12 @@ impl Reconcilers {
             },
             &self.namespace,
         );
-        let maintain = tokio::spawn(self.records.clone().maintain(timing::RECORD_MAINTENANCE));
+        let writer = tokio::spawn(self.records.clone().run(timing::RECORD_MAINTENANCE));
         controller::run(contexts, &self.watches, stop).await;
-        maintain.abort();
+        // Records decided before the stop are still created.
+        writer.abort();
+        let _ = writer.await;
+        self.records.flush().await;
     }
 }
 

@@ -1,13 +1,15 @@
-//! Writes PromotionRecords: after the status that names them is written (so a record
-//! never costs the gate time), each one the decision planned is built, signed with the
-//! active record key and created. Pure parts are [`accord_core::audit`].
+//! Writes PromotionRecords. A reconcile that wrote the status naming records builds and
+//! signs them (microseconds) and queues them; one task creates them in the order they
+//! were decided, so neither the promotion nor the reconciles waiting for a slot ever
+//! wait on a record. Pure parts are [`accord_core::audit`].
 //!
 //! The chain: each record names the previous one of its model with that record's
 //! payload digest. The digest of the newest record of each model is kept in memory;
 //! after a restart or a change of leader it is read back from the API once.
 //!
-//! A record that cannot be created is kept and retried on the next write (and by the
-//! retention task); `accord_record_write_failures_total` counts those given up on.
+//! A record that cannot be created is kept and retried (before the next create, and
+//! every five minutes); `accord_record_write_failures_total` counts those given up on.
+//! At shutdown the queue is drained; a crash loses what was queued (the chain shows it).
 
 use std::{
     collections::HashMap,
@@ -69,6 +71,16 @@ pub struct Records {
     heads: Mutex<HashMap<String, Head>>,
     /// Records whose create failed, retried on the next write.
     pending: Mutex<Vec<(PromotionRecord, u32)>>,
+    /// Signed records waiting to be created, in the order they were decided; one task
+    /// ([`Records::run`]) creates them, so a reconcile never waits on a record.
+    queue: tokio::sync::mpsc::UnboundedSender<Queued>,
+    queued: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Queued>>,
+}
+
+/// A signed record to create, and the images to attach it to once created.
+struct Queued {
+    record: PromotionRecord,
+    images: Vec<String>,
 }
 
 /// How many times a record's create is retried before it is given up on.
@@ -81,6 +93,7 @@ impl Records {
         config: RecordConfig,
         metrics: ControllerMetrics,
     ) -> Self {
+        let (queue, queued) = tokio::sync::mpsc::unbounded_channel();
         Self {
             client,
             keys,
@@ -88,11 +101,14 @@ impl Records {
             metrics,
             heads: Mutex::default(),
             pending: Mutex::default(),
+            queue,
+            queued: tokio::sync::Mutex::new(queued),
         }
     }
 
-    /// Builds, signs and creates the records `plans` asks for. `md` carries the status
-    /// just written; `attestations` are its namespace's, to name each approver.
+    /// Builds and signs the records `plans` asks for and queues them to be created (by
+    /// [`Records::run`], in order). `md` carries the status just written;
+    /// `attestations` are its namespace's, to name each approver.
     pub async fn write(
         &self,
         md: &ModelDeployment,
@@ -106,7 +122,6 @@ impl Records {
             );
             return;
         }
-        self.retry_pending().await;
         let Some(keys) = self.keys.get() else {
             tracing::warn!("no record key loaded; records are not written");
             return;
@@ -131,9 +146,46 @@ impl Records {
                     digest,
                 },
             );
-            if self.create(record.clone(), 0).await {
-                self.attach(&record, images);
+            if self.queue.send(Queued { record, images }).is_err() {
+                tracing::error!(record = %plan.name, "the record queue is closed; the record is not written");
             }
+        }
+    }
+
+    /// Creates the queued records in order, and every `period` retries failed creates
+    /// and deletes records past the retention, until the task is dropped.
+    pub async fn run(self: Arc<Self>, period: Duration) {
+        let mut queued = self.queued.lock().await;
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                next = queued.recv() => match next {
+                    Some(job) => self.create_queued(job).await,
+                    None => return,
+                },
+                _ = tick.tick() => {
+                    self.retry_pending().await;
+                    if let Some(retention) = self.config.retention {
+                        self.enforce_retention(retention).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Creates every record queued so far (at shutdown, once [`Records::run`] is
+    /// stopped, and in tests).
+    pub async fn flush(&self) {
+        let mut queued = self.queued.lock().await;
+        while let Ok(job) = queued.try_recv() {
+            self.create_queued(job).await;
+        }
+    }
+
+    async fn create_queued(&self, job: Queued) {
+        self.retry_pending().await;
+        if self.create(job.record.clone(), 0).await {
+            self.attach(&job.record, job.images);
         }
     }
 
@@ -255,18 +307,6 @@ impl Records {
         );
         for (record, attempts) in pending {
             self.create(record, attempts).await;
-        }
-    }
-
-    /// Deletes the records older than the retention, and retries pending creates,
-    /// every `period`, until the process ends.
-    pub async fn maintain(self: Arc<Self>, period: Duration) {
-        loop {
-            self.retry_pending().await;
-            if let Some(retention) = self.config.retention {
-                self.enforce_retention(retention).await;
-            }
-            tokio::time::sleep(period).await;
         }
     }
 

@@ -173,7 +173,9 @@ async fn reconcile_once(
     let server = tokio::spawn(
         ApiServer { handle, world }.serve(Duration::from_millis(300), conflict_on_status),
     );
-    let result = reconcile(guard, contexts.model_deployments).await;
+    let result = reconcile(guard, contexts.model_deployments.clone()).await;
+    // Records are created by their own task, after the reconcile.
+    contexts.model_deployments.records.flush().await;
     (result, server.await.expect("the mocked API server ran"))
 }
 
