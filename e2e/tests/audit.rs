@@ -423,8 +423,19 @@ fn twenty_five_promotions_keep_twenty_five_records_through_restart_and_rotation(
     let (_, old_keys) = export(&dir, n);
     let old_keys = std::fs::read_to_string(old_keys).unwrap();
     operator.terminate();
-    let seed = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
-    let active = base64::engine::general_purpose::STANDARD.encode("r2");
+    // A key id and seed of this run only (a reused cluster keeps earlier rotations).
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let id = format!("e2e-{stamp}");
+    let seed: [u8; 32] = std::array::from_fn(|i| (stamp >> (i % 16 * 8)) as u8 ^ i as u8);
+    let seed = base64::engine::general_purpose::STANDARD.encode(seed);
+    let previous_active = Kubectl::admin()
+        .get_json(&["secret", "accord-record-keys", "-n", "accord-system"])
+        .expect("the record key Secret")["data"]["active"]
+        .clone();
+    let active = base64::engine::general_purpose::STANDARD.encode(&id);
     Kubectl::admin().ok(&[
         "patch",
         "secret",
@@ -434,7 +445,7 @@ fn twenty_five_promotions_keep_twenty_five_records_through_restart_and_rotation(
         "--type",
         "merge",
         "-p",
-        &json!({"data": {"r2": seed, "active": active}}).to_string(),
+        &json!({"data": {id: seed, "active": active}}).to_string(),
     ]);
     let _operator = Operator::start("audit-chain-2", "accord-operator", &[]);
     for patch in 13..=24 {
@@ -474,7 +485,6 @@ fn twenty_five_promotions_keep_twenty_five_records_through_restart_and_rotation(
     assert!(ok, "{out}");
 
     // Put the original key back in charge for the other suites.
-    let r1 = base64::engine::general_purpose::STANDARD.encode("r1");
     Kubectl::admin().ok(&[
         "patch",
         "secret",
@@ -484,7 +494,7 @@ fn twenty_five_promotions_keep_twenty_five_records_through_restart_and_rotation(
         "--type",
         "merge",
         "-p",
-        &json!({"data": {"active": r1}}).to_string(),
+        &json!({"data": {"active": previous_active}}).to_string(),
     ]);
     Kubectl::admin().ok(&["delete", "handoffpolicy", &policy]);
 }
