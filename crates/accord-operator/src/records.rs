@@ -1,7 +1,8 @@
-//! Writes PromotionRecords. A reconcile that wrote the status naming records builds and
-//! signs them (microseconds) and queues them; one task creates them in the order they
-//! were decided, so neither the promotion nor the reconciles waiting for a slot ever
-//! wait on a record. Pure parts are [`accord_core::audit`].
+//! Writes PromotionRecords. As soon as the status naming records is written — before
+//! the Deployment, so a later failed write in the same reconcile loses none — the
+//! reconcile queues what they are built from; one task signs and creates them in the
+//! order they were decided, so neither the promotion nor the reconciles waiting for a
+//! slot ever wait on a record. Pure parts are [`accord_core::audit`].
 //!
 //! The chain: each record names the previous one of its model with that record's
 //! payload digest. The digest of the newest record of each model is kept in memory;
@@ -71,16 +72,18 @@ pub struct Records {
     heads: Mutex<HashMap<String, Head>>,
     /// Records whose create failed, retried on the next write.
     pending: Mutex<Vec<(PromotionRecord, u32)>>,
-    /// Signed records waiting to be created, in the order they were decided; one task
-    /// ([`Records::run`]) creates them, so a reconcile never waits on a record.
-    queue: tokio::sync::mpsc::UnboundedSender<Queued>,
-    queued: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Queued>>,
+    /// Records decided and waiting to be signed and created, in the order they were
+    /// decided; one task ([`Records::run`]) takes them, so no reconcile waits on one.
+    queue: tokio::sync::mpsc::UnboundedSender<Decided>,
+    queued: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Decided>>,
 }
 
-/// A signed record to create, and the images to attach it to once created.
-struct Queued {
-    record: PromotionRecord,
-    images: Vec<String>,
+/// The records one decision planned, with what they are built from: the
+/// ModelDeployment as the written status leaves it, and its namespace's Attestations.
+struct Decided {
+    md: ModelDeployment,
+    plans: Vec<RecordPlan>,
+    attestations: Vec<Arc<Attestation>>,
 }
 
 /// How many times a record's create is retried before it is given up on.
@@ -106,14 +109,14 @@ impl Records {
         }
     }
 
-    /// Builds and signs the records `plans` asks for and queues them to be created (by
-    /// [`Records::run`], in order). `md` carries the status just written;
-    /// `attestations` are its namespace's, to name each approver.
-    pub async fn write(
+    /// Queues the records `plans` asks for, once the status naming them is written:
+    /// [`Records::run`] signs and creates them in order. `md` carries that status;
+    /// `attestations` are its namespace's, to name each approver. Never waits.
+    pub fn queue(
         &self,
-        md: &ModelDeployment,
-        plans: &[RecordPlan],
-        attestations: &[Arc<Attestation>],
+        md: ModelDeployment,
+        plans: Vec<RecordPlan>,
+        attestations: Vec<Arc<Attestation>>,
     ) {
         if self.config.disabled {
             tracing::debug!(
@@ -122,16 +125,34 @@ impl Records {
             );
             return;
         }
+        let names: Vec<String> = plans.iter().map(|p| p.name.clone()).collect();
+        let decided = Decided {
+            md,
+            plans,
+            attestations,
+        };
+        if self.queue.send(decided).is_err() {
+            tracing::error!(records = ?names, "the record queue is closed; the records are not written");
+        }
+    }
+
+    /// Signs and creates one decision's records, in order.
+    async fn write(&self, decided: Decided) {
         let Some(keys) = self.keys.get() else {
             tracing::warn!("no record key loaded; records are not written");
             return;
         };
-        for plan in plans {
-            let previous = self.previous(md, plan).await;
+        let Decided {
+            md,
+            plans,
+            attestations,
+        } = decided;
+        for plan in &plans {
+            let previous = self.previous(&md, plan).await;
             let ctx = audit::Context {
                 cluster: &self.config.cluster,
-                md,
-                attestations,
+                md: &md,
+                attestations: &attestations,
                 previous,
             };
             let statement = audit::statement(plan, &ctx);
@@ -146,8 +167,9 @@ impl Records {
                     digest,
                 },
             );
-            if self.queue.send(Queued { record, images }).is_err() {
-                tracing::error!(record = %plan.name, "the record queue is closed; the record is not written");
+            self.retry_pending().await;
+            if self.create(record.clone(), 0).await {
+                self.attach(&record, images);
             }
         }
     }
@@ -160,7 +182,7 @@ impl Records {
         loop {
             tokio::select! {
                 next = queued.recv() => match next {
-                    Some(job) => self.create_queued(job).await,
+                    Some(decided) => self.write(decided).await,
                     None => return,
                 },
                 _ = tick.tick() => {
@@ -173,19 +195,12 @@ impl Records {
         }
     }
 
-    /// Creates every record queued so far (at shutdown, once [`Records::run`] is
-    /// stopped, and in tests).
+    /// Signs and creates every record queued so far (at shutdown, once
+    /// [`Records::run`] is stopped, and in tests).
     pub async fn flush(&self) {
         let mut queued = self.queued.lock().await;
-        while let Ok(job) = queued.try_recv() {
-            self.create_queued(job).await;
-        }
-    }
-
-    async fn create_queued(&self, job: Queued) {
-        self.retry_pending().await;
-        if self.create(job.record.clone(), 0).await {
-            self.attach(&job.record, job.images);
+        while let Ok(decided) = queued.try_recv() {
+            self.write(decided).await;
         }
     }
 

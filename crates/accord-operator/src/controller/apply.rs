@@ -48,6 +48,7 @@ pub async fn carry_out(
     md: &ModelDeployment,
     writes: &Writes,
     own_writes: &OwnWrites,
+    status_written: impl FnOnce() + Send,
 ) -> Result<Vec<DriftReport>, Error> {
     let key = namespaced_name(&md.metadata);
     if let Some(labels) = &writes.labels {
@@ -60,6 +61,7 @@ pub async fn carry_out(
         model_deployment_status(client, md, status)
             .await
             .map_err(|e| Error::kube(Step::Apply, &format!("ModelDeployment {key}"), e))?;
+        status_written();
     }
     // An Incident is opened before the status that rolls back for it: a failed
     // create is retried with the breach still recorded, never lost.

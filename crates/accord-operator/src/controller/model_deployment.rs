@@ -127,21 +127,19 @@ pub async fn reconcile(
     {
         decision = decide(md, &observed, ctx.verifier.as_ref(), now.clone());
     }
-    let drift = apply::carry_out(&ctx.client, md, &decision.writes, &ctx.own_writes).await?;
-    write_records(&ctx, md, &observed, &decision).await;
+    let drift = apply::carry_out(&ctx.client, md, &decision.writes, &ctx.own_writes, || {
+        queue_records(&ctx, md, &observed, &decision);
+    })
+    .await?;
     record_incidents(&ctx, &observed, &decision).await?;
     record_verdicts(&ctx, md, &decision.verdicts).await?;
     publish(&ctx, md, &decision, &drift).await;
     Ok(Action::requeue(requeue_after(&ctx, md, &decision, &now)))
 }
 
-/// The records the decision planned, now that the status naming them is written.
-async fn write_records(
-    ctx: &Context,
-    md: &ModelDeployment,
-    observed: &Observed,
-    decision: &Decision,
-) {
+/// Queues the records the decision planned, now that the status naming them is
+/// written (the writer task signs and creates them).
+fn queue_records(ctx: &Context, md: &ModelDeployment, observed: &Observed, decision: &Decision) {
     if decision.records.is_empty() {
         return;
     }
@@ -155,8 +153,7 @@ async fn write_records(
         .cloned()
         .collect();
     ctx.records
-        .write(&written, &decision.records, &attestations)
-        .await;
+        .queue(written, decision.records.clone(), attestations);
 }
 
 /// When to look again: what the decision says, or sooner when a guard of the version

@@ -101,7 +101,7 @@ impl ApiServer {
     }
 
     /// Answers requests until none arrives for `quiet`; returns what was asked.
-    async fn serve(mut self, quiet: Duration, conflict_on_status: bool) -> Vec<String> {
+    async fn serve(mut self, quiet: Duration, fault: Fault) -> Vec<String> {
         let mut seen = Vec::new();
         while let Ok(Some((request, send))) =
             tokio::time::timeout(quiet, self.handle.next_request()).await
@@ -115,7 +115,12 @@ impl ApiServer {
                 .expect("request body");
             let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let status_write = path.ends_with("/status");
-            let (code, answer) = if conflict_on_status && status_write {
+            let deployment_create = method == "POST" && path.ends_with("/deployments");
+            let (code, answer) = if fault == Fault::DeploymentError && deployment_create {
+                let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                    "reason": "InternalError", "code": 500, "message": "etcd is having a bad day"});
+                (500, status)
+            } else if fault == Fault::StatusConflict && status_write {
                 let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
                     "reason": "Conflict", "code": 409, "message": "the object has been modified"});
                 (409, status)
@@ -134,10 +139,17 @@ impl ApiServer {
 }
 
 /// Runs one reconcile of the world's ModelDeployment against the mocked API server.
-async fn reconcile_once(
-    world: World,
-    conflict_on_status: bool,
-) -> (Result<Action, Error>, Vec<String>) {
+/// What the mocked API server gets wrong.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// Every status write conflicts.
+    StatusConflict,
+    /// Every Deployment create fails with a server error.
+    DeploymentError,
+}
+
+async fn reconcile_once(world: World, fault: Fault) -> (Result<Action, Error>, Vec<String>) {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
     let metrics = Metrics::default().controller;
@@ -170,9 +182,7 @@ async fn reconcile_once(
         .model_deployment
         .clone()
         .expect("a ModelDeployment"))));
-    let server = tokio::spawn(
-        ApiServer { handle, world }.serve(Duration::from_millis(300), conflict_on_status),
-    );
+    let server = tokio::spawn(ApiServer { handle, world }.serve(Duration::from_millis(300), fault));
     let result = reconcile(guard, contexts.model_deployments.clone()).await;
     // Records are created by their own task, after the reconcile.
     contexts.model_deployments.records.flush().await;
@@ -188,7 +198,7 @@ fn index_of(requests: &[String], wanted: &str) -> usize {
 
 #[tokio::test]
 async fn a_converged_object_makes_no_requests() {
-    let (result, requests) = reconcile_once(World::converged(), false).await;
+    let (result, requests) = reconcile_once(World::converged(), Fault::None).await;
     assert!(
         requests.is_empty(),
         "a converged reconcile sent {requests:#?}"
@@ -198,7 +208,7 @@ async fn a_converged_object_makes_no_requests() {
 
 #[tokio::test]
 async fn the_promotion_is_recorded_before_the_deployment_and_any_event() {
-    let (result, requests) = reconcile_once(World::signed_off(), false).await;
+    let (result, requests) = reconcile_once(World::signed_off(), Fault::None).await;
     result.expect("reconciled");
     let status = index_of(&requests, "/modeldeployments/fraud-scorer/status");
     let deployment = index_of(
@@ -241,6 +251,20 @@ async fn the_promotion_is_recorded_before_the_deployment_and_any_event() {
 }
 
 #[tokio::test]
+async fn a_failed_deployment_write_after_the_status_still_records_the_promotion() {
+    let (result, requests) = reconcile_once(World::signed_off(), Fault::DeploymentError).await;
+    result.expect_err("the Deployment write failed");
+    let status = index_of(&requests, "/modeldeployments/fraud-scorer/status");
+    let record = index_of(
+        &requests,
+        "POST /apis/accord.dev/v1alpha1/namespaces/payments/promotionrecords",
+    );
+    // The status names the record, and the retry will not plan it again: it is queued
+    // as soon as the status is written.
+    assert!(status < record, "{requests:#?}");
+}
+
+#[tokio::test]
 async fn a_conflict_on_status_is_retried_at_once_and_publishes_nothing() {
     let mut world = World::signed_off();
     world
@@ -249,7 +273,7 @@ async fn a_conflict_on_status_is_retried_at_once_and_publishes_nothing() {
         .unwrap()
         .metadata
         .resource_version = Some("7".into());
-    let (result, requests) = reconcile_once(world, true).await;
+    let (result, requests) = reconcile_once(world, Fault::StatusConflict).await;
     let error = result.expect_err("the status write conflicted");
     assert!(
         matches!(
@@ -283,7 +307,7 @@ async fn a_deployment_changed_by_someone_else_is_applied_once() {
     deployment
         .annotations_mut()
         .insert(crate::api::labels::SERVING_HASH.into(), "edited".into());
-    let (result, requests) = reconcile_once(world, false).await;
+    let (result, requests) = reconcile_once(world, Fault::None).await;
     result.expect("reconciled");
     assert_eq!(
         requests,
