@@ -436,17 +436,7 @@ fn twenty_five_promotions_keep_twenty_five_records_through_restart_and_rotation(
         .expect("the record key Secret")["data"]["active"]
         .clone();
     let active = base64::engine::general_purpose::STANDARD.encode(&id);
-    Kubectl::admin().ok(&[
-        "patch",
-        "secret",
-        "accord-record-keys",
-        "-n",
-        "accord-system",
-        "--type",
-        "merge",
-        "-p",
-        &json!({"data": {id: seed, "active": active}}).to_string(),
-    ]);
+    patch_record_keys(&json!({"data": {id: seed, "active": active}}));
     let _operator = Operator::start("audit-chain-2", "accord-operator", &[]);
     for patch in 13..=24 {
         let version = format!("1.0.{patch}");
@@ -485,6 +475,12 @@ fn twenty_five_promotions_keep_twenty_five_records_through_restart_and_rotation(
     assert!(ok, "{out}");
 
     // Put the original key back in charge for the other suites.
+    patch_record_keys(&json!({"data": {"active": previous_active}}));
+    Kubectl::admin().ok(&["delete", "handoffpolicy", &policy]);
+}
+
+/// Merge-patches the record key Secret as the cluster admin (a rotation).
+fn patch_record_keys(patch: &Value) {
     Kubectl::admin().ok(&[
         "patch",
         "secret",
@@ -494,9 +490,8 @@ fn twenty_five_promotions_keep_twenty_five_records_through_restart_and_rotation(
         "--type",
         "merge",
         "-p",
-        &json!({"data": {"active": previous_active}}).to_string(),
+        &patch.to_string(),
     ]);
-    Kubectl::admin().ok(&["delete", "handoffpolicy", &policy]);
 }
 
 /// The `accord_conformance_violations` series of `namespace`, as "team kind value".

@@ -199,32 +199,38 @@ pub struct Context<'a> {
 
 /// The in-toto Statement accounting for `plan`.
 pub fn statement(plan: &RecordPlan, ctx: &Context<'_>) -> Statement {
-    let md = ctx.md;
-    let status = md.status.clone().unwrap_or_default();
-    let entry = &plan.entry;
     if let Some(incident) = &plan.incident {
         return incident_statement(plan, incident, ctx);
     }
+    let entry = &plan.entry;
     let action = match entry.outcome {
         HistoryOutcome::RolledBack => RecordAction::RolledBack,
         HistoryOutcome::Promoted if entry.auto_approval.is_some() => RecordAction::AutoApproved,
         HistoryOutcome::Promoted => RecordAction::Promoted,
     };
-    let promoted = entry.outcome == HistoryOutcome::Promoted;
-    let items = if promoted {
-        items(&status.checklist, ctx)
-    } else {
-        vec![]
-    };
-    let introduced_by = promoted
-        .then(|| {
-            entry
-                .auto_approval
-                .as_ref()
-                .and_then(|a| a.introduced_by.clone())
-                .or_else(|| status.candidate.as_ref().and_then(|c| c.author.clone()))
-        })
-        .flatten();
+    let mut statement = base_statement(plan, ctx, action);
+    let p = &mut statement.predicate;
+    p.canary = entry.canary.clone();
+    p.upstream = entry.upstream.clone();
+    p.previous_version = plan.previous_version.clone();
+    // A rollback needs no sign-off: items, policies and who introduced it are a
+    // promotion's.
+    if let (HistoryOutcome::Promoted, Some(status)) = (&entry.outcome, &ctx.md.status) {
+        p.items = items(&status.checklist, ctx);
+        p.policies = status.policies.clone();
+        p.introduced_by = entry
+            .auto_approval
+            .as_ref()
+            .and_then(|a| a.introduced_by.clone())
+            .or_else(|| status.candidate.as_ref().and_then(|c| c.author.clone()));
+    }
+    statement
+}
+
+/// A Statement about `plan`'s entry with `action`: its subjects and the predicate's
+/// fields every record has; the rest is left empty for the caller to fill.
+fn base_statement(plan: &RecordPlan, ctx: &Context<'_>, action: RecordAction) -> Statement {
+    let (md, entry) = (ctx.md, &plan.entry);
     Statement {
         type_: STATEMENT_TYPE.into(),
         subject: subjects(md, entry),
@@ -241,16 +247,12 @@ pub fn statement(plan: &RecordPlan, ctx: &Context<'_>) -> Statement {
             fingerprint: entry.fingerprint.clone(),
             artifact_fingerprint: entry.artifact_fingerprint.clone(),
             image: entry.image.clone(),
-            introduced_by,
-            policies: if promoted {
-                status.policies.clone()
-            } else {
-                vec![]
-            },
-            items,
-            canary: entry.canary.clone(),
-            upstream: entry.upstream.clone(),
-            previous_version: plan.previous_version.clone(),
+            introduced_by: None,
+            policies: vec![],
+            items: vec![],
+            canary: None,
+            upstream: None,
+            previous_version: None,
             incident: None,
             follow_ups: vec![],
         },
@@ -264,8 +266,6 @@ fn incident_statement(
     incident: &ResolvedIncident,
     ctx: &Context<'_>,
 ) -> Statement {
-    let md = ctx.md;
-    let entry = &plan.entry;
     let resolution = &incident.resolution;
     let found = ctx
         .attestations
@@ -290,45 +290,27 @@ fn incident_statement(
         comment: found.and_then(|a| a.spec.comment.clone()),
     };
     let accountable = incident.accountable.clone();
-    Statement {
-        type_: STATEMENT_TYPE.into(),
-        subject: subjects(md, entry),
-        predicate_type: PREDICATE_TYPE.into(),
-        predicate: Predicate {
-            cluster: ctx.cluster.into(),
-            model: recorded_model(md),
-            sequence: plan.sequence,
-            previous: ctx.previous.clone(),
-            action: RecordAction::IncidentResolved,
-            reason: entry.reason.clone(),
-            at: entry.at.clone(),
-            version: entry.version.clone(),
-            fingerprint: entry.fingerprint.clone(),
-            artifact_fingerprint: entry.artifact_fingerprint.clone(),
-            image: entry.image.clone(),
-            introduced_by: None,
-            policies: md
-                .status
-                .as_ref()
-                .map(|s| s.policies.clone())
-                .unwrap_or_default(),
-            items: vec![RecordedItem {
-                id: ROOT_CAUSE_ANALYSIS.into(),
-                owner: accountable
-                    .as_ref()
-                    .map_or_else(String::new, |a| a.role.as_str().to_string()),
-                team: accountable.map_or_else(|| resolution.team.clone(), |a| a.team),
-                required: true,
-                required_by: vec![],
-                approvers: vec![approver],
-            }],
-            canary: None,
-            upstream: None,
-            previous_version: None,
-            incident: Some(incident.name.clone()),
-            follow_ups: resolution.follow_ups.clone(),
-        },
-    }
+    let mut statement = base_statement(plan, ctx, RecordAction::IncidentResolved);
+    let p = &mut statement.predicate;
+    p.policies = ctx
+        .md
+        .status
+        .as_ref()
+        .map(|s| s.policies.clone())
+        .unwrap_or_default();
+    p.items = vec![RecordedItem {
+        id: ROOT_CAUSE_ANALYSIS.into(),
+        owner: accountable
+            .as_ref()
+            .map_or_else(String::new, |a| a.role.as_str().to_string()),
+        team: accountable.map_or_else(|| resolution.team.clone(), |a| a.team),
+        required: true,
+        required_by: vec![],
+        approvers: vec![approver],
+    }];
+    p.incident = Some(incident.name.clone());
+    p.follow_ups = resolution.follow_ups.clone();
+    statement
 }
 
 fn recorded_model(md: &ModelDeployment) -> RecordedModel {
