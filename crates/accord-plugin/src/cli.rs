@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     api::incident::ROOT_CAUSE_ANALYSIS,
     attest::{self, sign::SignRequest},
-    audit, completion, explain, history, incident, incidents, matrix, pipeline,
+    audit, board, completion, explain, history, incident, incidents, matrix, pipeline,
     promote::{self, DryRun},
     rollback,
     scope::{Failure, GlobalFlags},
@@ -99,6 +99,10 @@ pub enum Command {
     Matrix,
     /// Teams with members, models owned and items pending.
     Teams,
+    /// Serve the sign-off board, a web page on loopback acting with your credentials:
+    /// what your Teams owe (and a form to sign it off), the models and their risks, the
+    /// matrix, the Teams (docs/board.md).
+    Board(board::BoardArgs),
     /// Signed PromotionRecords: the operator's public keys, export, offline
     /// verification, and the serving versions today's policies would not promote.
     Audit {
@@ -300,6 +304,7 @@ pub async fn run(args: &Args) -> Result<String, Failure> {
         Command::Incident { command } => run_incident(global, command).await,
         Command::Matrix => matrix::run(&global.connect().await?).await,
         Command::Teams => teams::run(&global.connect().await?).await,
+        Command::Board(args) => board::run(global, args).await,
         Command::Audit { command } => run_audit(global, command).await,
     }
 }

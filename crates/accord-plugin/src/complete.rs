@@ -336,6 +336,7 @@ mod tests {
                 "incident",
                 "matrix",
                 "teams",
+                "board",
                 "audit"
             ]
         );

@@ -9,7 +9,8 @@ use accord_core::api;
 
 // Layers, bottom first (`make lint` keeps each module to the layers below it): the
 // connection, text and promotion helpers, the Incident views (and `incidents`), the
-// subcommands, the command line, `__complete`.
+// subcommands, the views built from them (`teams`), the board (pages from those views),
+// the command line, `__complete`.
 pub mod completion;
 pub mod identity;
 pub mod promotion;
@@ -34,6 +35,8 @@ pub mod matrix;
 pub mod pipeline;
 
 pub mod teams;
+
+pub mod board;
 
 pub mod cli;
 

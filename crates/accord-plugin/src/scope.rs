@@ -80,7 +80,12 @@ pub async fn kube_config(
                 .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
             kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
         }
-        None => kube::Config::from_kubeconfig(&options).await,
+        // In a Pod (the board behind a proxy) there is no kubeconfig: use the Pod's
+        // ServiceAccount, as kubectl does.
+        None => match kube::Config::from_kubeconfig(&options).await {
+            Err(e) => kube::Config::incluster().map_err(|_| e),
+            ok => ok,
+        },
     }
     .map_err(|e| format!("no usable kubeconfig: {e}"))
 }
