@@ -18,6 +18,9 @@ use crate::{
 /// What every page shows around its content.
 pub struct Frame<'a> {
     pub me: &'a Me,
+    /// The caller's form token, also in a `<meta>` of every live page (for scripts and
+    /// tools that post without a form); never on a refusal.
+    pub csrf: &'a str,
     pub server: &'a str,
     /// Watches that fail now.
     pub problems: &'a [String],
@@ -41,6 +44,7 @@ pub fn page(frame: &Frame, title: &str, current: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="color-scheme" content="light dark";
+                @if frame.live { meta name="csrf-token" content=(frame.csrf); }
                 title { (title) " — Accord board" }
                 link rel="stylesheet" href="/static/board.css";
                 @if frame.live { script src="/static/board.js" defer {} }

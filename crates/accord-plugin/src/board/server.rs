@@ -172,7 +172,10 @@ async fn gate(State(board): State<Shared>, mut request: Request, next: Next) -> 
         (header::CONTENT_SECURITY_POLICY, CSP),
         (header::CACHE_CONTROL, "no-store"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: under it a browser sends `Origin: null` with the board's
+        // own form POST, and the Origin check refuses it. `same-origin` still keeps the
+        // board's address from every other site.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
@@ -235,6 +238,7 @@ impl Board {
     ) -> Markup {
         let problems = self.source.problems();
         let frame = Frame {
+            csrf: caller.token.as_str(),
             me: &caller.me,
             server: &self.server,
             problems: &problems,

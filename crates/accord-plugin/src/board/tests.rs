@@ -334,7 +334,7 @@ fn assert_security_headers(what: &str, headers: &HeaderMap) {
     assert_eq!(value(header::CACHE_CONTROL), "no-store", "{what}");
     assert_eq!(value(header::X_FRAME_OPTIONS), "DENY", "{what}");
     assert_eq!(value(header::X_CONTENT_TYPE_OPTIONS), "nosniff", "{what}");
-    assert_eq!(value(header::REFERRER_POLICY), "no-referrer", "{what}");
+    assert_eq!(value(header::REFERRER_POLICY), "same-origin", "{what}");
 }
 
 // ---- the data ----
