@@ -11,6 +11,8 @@
 //!   attached to its images; [`events`]: Kubernetes Events as a user sees them;
 //!   [`poll`]: waiting with a deadline that reports the last observed state;
 //!   [`stand_in_node`]: a Node whose pods really run (the chart's `helm test` pod);
+//!   [`browser`]: headless Chromium over WebDriver, for `kubectl accord board`;
+//!   [`http1`]: hand-made HTTP requests (a foreign `Host`, a forged form POST);
 //! - [`verdict`]: what every suite asserts after an attempt: denied by Accord, refused
 //!   by RBAC, the stored state unchanged or nothing stored.
 
@@ -18,8 +20,10 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 pub mod audit;
+pub mod browser;
 pub mod events;
 pub mod flux;
+pub mod http1;
 pub mod identity;
 pub mod kubectl;
 pub mod metrics;
@@ -37,6 +41,7 @@ pub mod verdict;
 use std::path::{Path, PathBuf};
 
 pub use audit::AuditLog;
+pub use browser::{Browser, Element};
 pub use events::{ObservedEvent, events_for};
 pub use identity::{operator_kubeconfig, service_account_user, token_kubeconfig};
 pub use kubectl::{Kubectl, Output};
