@@ -119,6 +119,10 @@ $(attest carol payments-app)
     kubectl accord matrix -n payments
     kubectl accord explain md fraud-scorer -n payments
 
+  Or sign off in a browser, on the board (docs/board.md), as alice:
+
+$(if $local_cluster; then echo "    kubectl accord --kubeconfig .cluster/users/alice.kubeconfig board --open"; else echo "    kubectl accord board --open"; fi)
+
   The operator runs in this terminal; Ctrl-C stops it.
 EOF2
 wait "$operator"
