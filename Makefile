@@ -61,13 +61,18 @@ cluster-status: ## Say which control-plane processes run
 e2e: ## End-to-end tests on the local control plane (brings it up and down)
 	e2e/run.sh
 
+.PHONY: docs-screenshots
+docs-screenshots: ## Screenshots of `kubectl accord board` in headless Chromium (its e2e) into docs/board/
+	ACCORD_SCREENSHOTS_DIR=$(CURDIR)/docs/board e2e/run.sh --test board screenshots
+	@echo "screenshots of the board: $(CURDIR)/docs/board/{owed,models,model}.png"
+
 .PHONY: bench
 bench: ## Benchmarks: admission and decision latency (p50/p99) and allocation, against in-run baselines
 	$(CARGO) bench --locked --bench decisions
 
 .PHONY: bench-scale
-bench-scale: ## Accord at N ModelDeployments (N=1000 default; POLICIES=20 adds HandoffPolicies; UPSTREAMS=1 a staging upstream each; GUARDS=1 a monitoring guard each, measured quiet; RECORDS=1 the gate with and without PromotionRecords, their etcd bytes and audit export of 10,000) on the local control plane, against in-run baselines
-	N=$(or $(N),1000) POLICIES=$(or $(POLICIES),0) UPSTREAMS=$(or $(UPSTREAMS),0) RECORDS=$(or $(RECORDS),0) hack/bench-scale.sh
+bench-scale: ## Accord at N ModelDeployments (N=1000 default; POLICIES=20 adds HandoffPolicies; UPSTREAMS=1 a staging upstream each; GUARDS=1 a monitoring guard each, measured quiet; RECORDS=1 the gate with and without PromotionRecords, their etcd bytes and audit export of 10,000; BOARD=0 skips timing the board's pages) on the local control plane, against in-run baselines
+	N=$(or $(N),1000) POLICIES=$(or $(POLICIES),0) UPSTREAMS=$(or $(UPSTREAMS),0) RECORDS=$(or $(RECORDS),0) BOARD=$(or $(BOARD),1) hack/bench-scale.sh
 
 .PHONY: image
 image: ## The operator's OCI image without a container runtime (crane; static binary; SBOM): target/image/oci and its digest

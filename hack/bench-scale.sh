@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# `make bench-scale [N=1000] [POLICIES=20] [UPSTREAMS=1] [GUARDS=1] [RECORDS=1]`: Accord at N
-# ModelDeployments (each selected by POLICIES HandoffPolicies, default none; GUARDS=1 then gives
-# each a monitoring guard against a Prometheus on loopback and measures a quiet window;
+# `make bench-scale [N=1000] [POLICIES=20] [UPSTREAMS=1] [GUARDS=1] [RECORDS=1] [BOARD=0]`:
+# Accord at N ModelDeployments (each selected by POLICIES HandoffPolicies, default none; GUARDS=1
+# then gives each a monitoring guard against a Prometheus on loopback and measures a quiet window;
 # RECORDS=1 signs off half the models with PromotionRecords off and half with them on, reads a
-# record's bytes in etcd and times `kubectl accord audit export -A` of 10,000 records) on the
-# local control plane (e2e/src/bin/bench_scale/main.rs says what is measured). Brings the
-# cluster up when it is not running (and down again afterwards), builds the release operator
-# (and with RECORDS=1 the release kubectl-accord), runs the benchmark, prints a table and
-# writes target/bench-scale.json.
+# record's bytes in etcd and times `kubectl accord audit export -A` of 10,000 records; last,
+# unless BOARD=0, times the pages of `kubectl accord board` against `kubectl accord matrix -A`)
+# on the local control plane (e2e/src/bin/bench_scale/main.rs says what is measured). Brings
+# the cluster up when it is not running (and down again afterwards), builds the release
+# operator and (for the board, or with RECORDS=1) the release kubectl-accord, runs the
+# benchmark, prints a table and writes target/bench-scale.json.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -30,10 +31,11 @@ else
 fi
 log "building the release operator (about 5 minutes the first time)"
 cargo build --release --locked --bin accord
-if [[ "${RECORDS:-0}" == 1 ]]; then
-  log "building the release kubectl-accord (RECORDS=1 times its audit export)"
+if [[ "${RECORDS:-0}" == 1 || "${BOARD:-1}" != 0 ]]; then
+  log "building the release kubectl-accord (it serves the board; RECORDS=1 times its audit export)"
   cargo build --release --locked --bin kubectl-accord
 fi
 ACCORD_BIN="$root/target/release/accord" POLICIES="${POLICIES:-0}" UPSTREAMS="${UPSTREAMS:-0}" \
-  GUARDS="${GUARDS:-0}" RECORDS="${RECORDS:-0}" ETCD_CLIENT_PORT="$ETCD_CLIENT_PORT" \
+  GUARDS="${GUARDS:-0}" RECORDS="${RECORDS:-0}" BOARD="${BOARD:-1}" \
+  ETCD_CLIENT_PORT="$ETCD_CLIENT_PORT" \
   cargo run --release --locked -q -p accord-e2e --bin bench_scale -- "$n"

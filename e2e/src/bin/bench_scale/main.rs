@@ -30,6 +30,12 @@
 //! holds in etcd, and, at the end, time `kubectl accord audit export -A` (release build)
 //! over 10,000 signed records created as the operator, and `audit verify` of the file.
 //!
+//! Last, unless `BOARD=0` ([`board`]), alice runs the release `kubectl accord board`
+//! over what the run left: `/`, `/models` and `/api/models` are timed 200 times each on
+//! one keep-alive connection against `kubectl accord matrix -A` as alice, as the models
+//! were left and again once each of the N has a new version her Team owes a sign-off
+//! for; and the board's memory.
+//!
 //! Usage: bench_scale [N] (default 1000). Expects the cluster up and
 //! `ACCORD_BIN` naming a release build (hack/bench-scale.sh does both).
 
@@ -40,12 +46,14 @@
 // log, /proc, the report), then the set-up steps that write with them.
 mod audit;
 mod floor;
+mod http;
 mod kubectl;
 mod metrics;
 mod objects;
 mod process;
 mod report;
 
+mod board;
 mod guards;
 mod records;
 mod setup;
@@ -193,6 +201,11 @@ fn main() {
     // 6. 10,000 signed PromotionRecords: `audit export -A` and `audit verify`.
     if records::enabled() {
         rows.extend(records::export_rows(&bench));
+    }
+
+    // 7. The sign-off board at N models, against `matrix -A` as the same person.
+    if board::enabled() {
+        rows.extend(board::measure_board(&bench));
     }
 
     print_table(n, &rows);
