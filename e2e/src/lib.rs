@@ -66,6 +66,27 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The first line `child` prints on its piped stdout, within `timeout` (`None` when it
+/// printed none). The rest is read on in the background, so that the child never
+/// writes into a closed pipe (a long-running server such as `kubectl accord board`).
+pub fn first_stdout_line(
+    child: &mut std::process::Child,
+    timeout: std::time::Duration,
+) -> Option<String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let _ = tx.send(lines.next());
+        lines.for_each(drop);
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Some(Ok(line))) => Some(line),
+        _ => None,
+    }
+}
+
 /// The `kubectl-accord` binary `e2e/run.sh` built, to run directly.
 pub fn plugin_command() -> std::process::Command {
     let bin = repo_root().join("target/debug/kubectl-accord");

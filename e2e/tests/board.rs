@@ -17,10 +17,9 @@ mod support;
 
 use std::{
     collections::BTreeSet,
-    io::{BufRead, BufReader},
     path::PathBuf,
     process::{Child, Stdio},
-    sync::{Mutex, MutexGuard, mpsc},
+    sync::{Mutex, MutexGuard},
     time::Duration,
 };
 
@@ -67,25 +66,16 @@ impl Board {
             .stderr(log)
             .spawn()
             .expect("kubectl-accord board starts");
-        let stdout = child.stdout.take().expect("piped stdout");
+        let first = accord_e2e::first_stdout_line(&mut child, WAIT).unwrap_or_else(|| {
+            panic!(
+                "the board as {user} printed no first line; its stderr:\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            )
+        });
         let mut board = Board {
             child,
             link: String::new(),
             addr: String::new(),
-        };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let _ = tx.send(lines.next());
-            // Read on, so that the board never writes into a closed pipe.
-            lines.for_each(drop);
-        });
-        let first = match rx.recv_timeout(WAIT) {
-            Ok(Some(Ok(line))) => line,
-            other => panic!(
-                "the board as {user} printed no first line ({other:?}); its stderr:\n{}",
-                std::fs::read_to_string(&log_path).unwrap_or_default()
-            ),
         };
         board.link = first
             .split_whitespace()
