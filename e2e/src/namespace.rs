@@ -15,6 +15,23 @@ impl TestNamespace {
         Kubectl::admin().ok(&["create", "namespace", &name]);
         Self { name }
     }
+
+    /// Waits for the controller-manager to create the namespace's `default`
+    /// ServiceAccount. A bare Pod created before it exists is refused by the
+    /// ServiceAccount admission plugin ("serviceaccount \"default\" not found"),
+    /// which is a race of the test, not an answer of the cluster.
+    pub fn wait_for_default_service_account(&self) -> &Self {
+        crate::poll::poll(
+            "the namespace's default ServiceAccount",
+            std::time::Duration::from_secs(30),
+            || {
+                let out =
+                    Kubectl::admin().run(&["get", "serviceaccount", "default", "-n", &self.name]);
+                out.success.then_some(()).ok_or(out.stderr)
+            },
+        );
+        self
+    }
 }
 
 impl Drop for TestNamespace {

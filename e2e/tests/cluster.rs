@@ -59,6 +59,7 @@ fn deployment_becomes_available_on_kwok_nodes() {
 #[test]
 fn pod_larger_than_any_node_stays_pending() {
     let ns = TestNamespace::create("pending");
+    ns.wait_for_default_service_account();
     let admin = Kubectl::admin();
     let pod = serde_json::json!({
         "apiVersion": "v1", "kind": "Pod",

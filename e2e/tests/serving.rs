@@ -167,6 +167,7 @@ fn a_full_template_runs_on_the_tainted_gpu_node_and_only_platform_changes_its_pr
 fn the_simple_form_is_admitted_under_pod_security_restricted() {
     operator();
     let ns = TestNamespace::create("restricted");
+    ns.wait_for_default_service_account();
     let n = ns.name.as_str();
     Kubectl::admin().ok(&[
         "label",
