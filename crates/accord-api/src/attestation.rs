@@ -75,6 +75,11 @@ use super::validation::{
     .message("spec.followUps belong to a root-cause analysis (spec.incident)").field_path(".followUps"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.incident) || !has(self.candidate)")
     .message("spec.candidate is about a checklist item of a candidate; a root-cause analysis is about an Incident (spec.incident)").field_path(".candidate"))]
+#[x_kube(validation = kube::core::Rule::new(
+    "has(self.drill) == (self.item == 'drill-review')"
+).message("spec.drill and item drill-review go together: a drill review names the run it acknowledges (spec.drill: DRILL/RUN), and an Attestation naming a run is its drill-review").field_path(".drill"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.drill) || (!has(self.incident) && !has(self.candidate))")
+    .message("spec.drill is exclusive with spec.incident and spec.candidate: an Attestation is about one checklist item, one Incident or one drill run").field_path(".drill"))]
 #[serde(rename_all = "camelCase")]
 pub struct AttestationSpec {
     /// Name of the ModelDeployment, in the same namespace.
@@ -122,6 +127,12 @@ pub struct AttestationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253), regex(pattern = DNS1123_SUBDOMAIN))]
     pub incident: Option<String>,
+    /// The drill run this review acknowledges, `DRILL/RUN` (item `drill-review`,
+    /// `version` the run's target). Given by a member of a role in the drill's
+    /// `tabletop.acknowledge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 3, max = 300), regex(pattern = crate::rollback_drill::RUN_REF))]
+    pub drill: Option<String>,
     /// Checklist item ids the model's next candidate must carry: how an incident feeds
     /// back into the handoff.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -200,6 +211,17 @@ impl Attestation {
     /// of a candidate.
     pub fn is_root_cause(&self) -> bool {
         self.spec.incident.is_some()
+    }
+
+    /// Whether it is a tabletop review of a drill run.
+    pub fn is_drill_review(&self) -> bool {
+        self.spec.drill.is_some()
+    }
+
+    /// Whether it is about a candidate's checklist item (neither an Incident's root
+    /// cause nor a drill review).
+    pub fn is_sign_off(&self) -> bool {
+        !self.is_root_cause() && !self.is_drill_review()
     }
 
     /// Whether it is being deleted (a withdrawal in progress).

@@ -98,6 +98,26 @@ pub struct HandoffPolicySpec {
     /// they cite one, the least soak, and items whose sign-off never carries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion: Option<PromotionRules>,
+    /// Selected ModelDeployments must have rehearsed their rollback plan: a drill that
+    /// passed and was acknowledged within `maxAge` (`DrillOverdue` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drills: Option<DrillRules>,
+}
+
+/// A policy's rule for rollback drills. The shortest `maxAge` of the policies that
+/// select a model wins; the items `satisfies` names are the union.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillRules {
+    /// A candidate is promoted only if a RollbackDrill of its model passed, and its
+    /// tabletop acknowledged it, within this long, e.g. `720h` (30 days).
+    #[schemars(length(max = 64), regex(pattern = DURATION))]
+    pub max_age: String,
+    /// A checklist item (e.g. `rollback-tested`) that such a drill satisfies, so the
+    /// claim rests on evidence rather than on a person's word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = DNS1123_LABEL))]
+    pub satisfies: Option<String>,
 }
 
 /// A policy's rules for promotion through environments. Like every policy rule they

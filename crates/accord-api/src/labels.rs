@@ -68,3 +68,15 @@ pub const CANDIDATE_AUTHOR_SEAL: &str = "accord.dev/candidate-author-seal";
 /// Annotation on an Incident: who acknowledged it. `kubectl accord incident ack` sets
 /// it; Accord's webhook writes the authenticated user into it, whatever was sent.
 pub const ACKNOWLEDGED_BY: &str = "accord.dev/acknowledged-by";
+
+/// On what a RollbackDrill creates (its Deployment, pods and Service): the drill's name.
+/// Drill pods carry only Accord's drill labels, so no production Service selects them.
+pub const DRILL: &str = "accord.dev/drill";
+/// On what a drill run creates: the run's id; the drill Service selects on it.
+pub const DRILL_RUN: &str = "accord.dev/drill-run";
+/// Annotation on a RollbackDrill asking for a run now (`kubectl accord drill run`);
+/// each distinct value runs once.
+pub const RUN_REQUESTED_AT: &str = "accord.dev/run-requested-at";
+/// Annotation on a RollbackDrill: who asked for the run; written by the webhook from
+/// the authenticated user, whatever was sent.
+pub const RUN_REQUESTED_BY: &str = "accord.dev/run-requested-by";

@@ -1,4 +1,4 @@
-//! The Accord API, group `accord.dev`, version `v1alpha1`: the four custom resources
+//! The Accord API, group `accord.dev`, version `v1alpha1`: the custom resources
 //! and the labels, annotations and condition vocabulary they share. Types only; no
 //! behaviour lives here beyond small accessors.
 
@@ -24,6 +24,7 @@ pub mod team;
 // the kinds about other kinds' objects,
 pub mod incident;
 pub mod promotion_record;
+pub mod rollback_drill;
 
 // and what is computed from them.
 pub mod fingerprint;
@@ -35,7 +36,7 @@ pub mod testing;
 pub use attestation::{
     Attestation, AttestationSignature, AttestationSpec, AttestationStatus, VerifiedSigner,
 };
-pub use handoff_policy::{HandoffPolicy, HandoffPolicySpec, HandoffPolicyStatus};
+pub use handoff_policy::{DrillRules, HandoffPolicy, HandoffPolicySpec, HandoffPolicyStatus};
 pub use incident::{
     Answerer, Incident, IncidentPhase, IncidentSpec, IncidentStatus, Resolution, TimelineEntry,
 };
@@ -52,6 +53,10 @@ pub use promotion_record::{
     ApprovalKind, Approver, Envelope, EnvelopeSignature, PAYLOAD_TYPE, PREDICATE_TYPE, Predicate,
     PreviousRecord, PromotionRecord, PromotionRecordSpec, RecordAction, RecordedItem,
     RecordedModel, STATEMENT_TYPE, Statement, Subject,
+};
+pub use rollback_drill::{
+    Acknowledgement, DrillRun, DrillStep, DrillTarget, RollbackDrill, RollbackDrillSpec,
+    RollbackDrillStatus, RunResult, RunTarget, Smoke, StepName, StepResult, Tabletop, TargetName,
 };
 pub use team::{
     NotifyEvent, NotifyTarget, SecretKeyRef, SigningKey, Team, TeamMembers, TeamSpec, TeamStatus,
@@ -79,6 +84,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         HandoffPolicy::crd(),
         Incident::crd(),
         PromotionRecord::crd(),
+        RollbackDrill::crd(),
     ]
 }
 

@@ -67,6 +67,15 @@ pub mod condition {
     /// `Ready=False`: a resolved Incident's root-cause analysis named follow-up items
     /// that the candidate's checklist does not carry.
     pub const FOLLOW_UP_MISSING: &str = "FollowUpMissing";
+    /// `Ready=False`: a HandoffPolicy requires a rollback drill that passed and was
+    /// acknowledged within `drills.maxAge`, and there is none.
+    pub const DRILL_OVERDUE: &str = "DrillOverdue";
+    /// RollbackDrill `Ready=True`: it can run.
+    pub const DRILL_READY: &str = "DrillReady";
+    /// RollbackDrill `Ready=False`: its ModelDeployment does not exist.
+    pub const MODEL_DEPLOYMENT_NOT_FOUND: &str = "ModelDeploymentNotFound";
+    /// RollbackDrill `Ready=False`: its schedule or time zone cannot be read.
+    pub const INVALID_SCHEDULE: &str = "InvalidSchedule";
     /// HandoffPolicy `Ready=True`: it applies to what it selects.
     pub const IN_FORCE: &str = "InForce";
     /// HandoffPolicy `Ready=False`: a selector cannot be read, so it selects everything.
@@ -144,6 +153,18 @@ pub mod event {
     pub const INCIDENT_RESOLVED: &str = "IncidentResolved";
     /// A guard's reading could not be taken (Prometheus unreachable, no data).
     pub const GUARD_UNREADABLE: &str = "GuardUnreadable";
+    /// A rollback drill run started.
+    pub const DRILL_STARTED: &str = "DrillStarted";
+    /// A rollback drill run passed every step.
+    pub const DRILL_PASSED: &str = "DrillPassed";
+    /// A rollback drill run failed a step.
+    pub const DRILL_FAILED: &str = "DrillFailed";
+    /// Every role of a drill's tabletop acknowledged a run.
+    pub const DRILL_ACKNOWLEDGED: &str = "DrillAcknowledged";
+    /// A run's tabletop review is overdue; the Teams that owe it were told.
+    pub const DRILL_REVIEW_OVERDUE: &str = "DrillReviewOverdue";
+    /// Objects of a drill run that no run in progress accounts for were deleted.
+    pub const DRILL_LEFTOVERS_REMOVED: &str = "DrillLeftoversRemoved";
 }
 
 /// Reasons of an Attestation's `Counted` condition.

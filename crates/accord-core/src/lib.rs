@@ -31,6 +31,7 @@ pub mod canary;
 pub mod desired;
 pub mod drift;
 pub mod events;
+pub mod schedule;
 pub mod signing;
 pub mod status;
 pub mod team_counts;

@@ -156,6 +156,10 @@ pub fn statement(
         fields.push(("incident", incident.as_str()));
         fields.push(("followUps", follow_ups.as_str()));
     }
+    // A drill review adds the run it acknowledges, the same way.
+    if let Some(drill) = &spec.drill {
+        fields.push(("drill", drill.as_str()));
+    }
     fields.extend([("signer", signer), ("signedAt", signed_at)]);
     let mut text = format!("{STATEMENT_HEADER}\n");
     for (field, value) in fields {

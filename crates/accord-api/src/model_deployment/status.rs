@@ -268,6 +268,11 @@ pub struct ChecklistItemStatus {
     /// (`spec.promotion.carry`): the upstream ModelDeployment and its Attestation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carried_from: Option<CarriedFrom>,
+    /// Set when a HandoffPolicy's `drills.satisfies` names the item and a drill of the
+    /// model passed and was acknowledged within `drills.maxAge`: `RollbackDrill/<name>
+    /// run <id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfied_by_drill: Option<String>,
 }
 
 /// One person's sign-off counting for an item.

@@ -49,6 +49,7 @@ pub async fn run(
             team: None,
             incident: None,
             follow_ups: vec![],
+            drill: None,
             signature: None,
         },
         status: None,

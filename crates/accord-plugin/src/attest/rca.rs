@@ -83,6 +83,7 @@ pub fn attestation(incident: &Incident, rc: &RootCause<'_>) -> Result<Attestatio
             team: None,
             incident: Some(name),
             follow_ups: rc.follow_ups.clone(),
+            drill: None,
             signature: None,
         },
         status: None,

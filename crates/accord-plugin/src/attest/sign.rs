@@ -181,6 +181,7 @@ pub fn unsigned(md: &ModelDeployment, sign_off: &SignOff) -> Result<Attestation,
             attested_by: Some(sign_off.signer.clone()),
             team: None,
             incident: None,
+            drill: None,
             follow_ups: vec![],
             signature: Some(AttestationSignature {
                 signer: sign_off.signer.clone(),

@@ -561,6 +561,7 @@ async fn sign_off(
             team: None,
             incident: None,
             follow_ups: vec![],
+            drill: None,
             signature: None,
         },
     );
