@@ -131,7 +131,7 @@ pub struct AttestationSpec {
     /// `version` the run's target). Given by a member of a role in the drill's
     /// `tabletop.acknowledge`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 3, max = 300), regex(pattern = crate::rollback_drill::RUN_REF))]
+    #[schemars(length(min = 3, max = 300), regex(pattern = crate::validation::RUN_REF))]
     pub drill: Option<String>,
     /// Checklist item ids the model's next candidate must carry: how an incident feeds
     /// back into the handoff.

@@ -44,8 +44,8 @@ use super::{
     )
 )]
 #[x_kube(validation = kube::core::Rule::new(
-    "size(self.requiredItems) > 0 || has(self.attestations) || (has(self.autoApprove) && size(self.autoApprove) > 0) || (has(self.responsibilities) && size(self.responsibilities) > 0) || has(self.promotion)"
-).message("spec.requiredItems, spec.attestations, spec.autoApprove, spec.responsibilities or spec.promotion must be set: a policy that says nothing does nothing"))]
+    "size(self.requiredItems) > 0 || has(self.attestations) || (has(self.autoApprove) && size(self.autoApprove) > 0) || (has(self.responsibilities) && size(self.responsibilities) > 0) || has(self.promotion) || has(self.drills)"
+).message("spec.requiredItems, spec.attestations, spec.autoApprove, spec.responsibilities, spec.promotion or spec.drills must be set: a policy that says nothing does nothing"))]
 #[x_kube(validation = kube::core::Rule::new(
     "!has(self.autoApprove) || self.autoApprove.all(r, r.items.all(i, !self.requiredItems.exists(x, x.id == i && x.minApprovals > 1)))"
 ).message("spec.autoApprove items may not name an item of spec.requiredItems with minApprovals > 1: the two-person rule is never automatic").field_path(".autoApprove"))]

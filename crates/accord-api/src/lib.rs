@@ -57,6 +57,7 @@ pub use promotion_record::{
 pub use rollback_drill::{
     Acknowledgement, DrillRun, DrillStep, DrillTarget, RollbackDrill, RollbackDrillSpec,
     RollbackDrillStatus, RunResult, RunTarget, Smoke, StepName, StepResult, Tabletop, TargetName,
+    run_ref, split_run_ref,
 };
 pub use team::{
     NotifyEvent, NotifyTarget, SecretKeyRef, SigningKey, Team, TeamMembers, TeamSpec, TeamStatus,

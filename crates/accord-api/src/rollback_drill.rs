@@ -422,5 +422,4 @@ pub fn split_run_ref(value: &str) -> Option<(&str, &str)> {
     value.split_once('/')
 }
 
-/// The pattern of `spec.drill` on an Attestation.
-pub const RUN_REF: &str = "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[0-9]{8}-[0-9]{6}(-[0-9]+)?$";
+pub use crate::validation::RUN_REF;

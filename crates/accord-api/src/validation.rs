@@ -24,5 +24,7 @@ pub const UTC_SECONDS: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-
 
 /// Longest label value Kubernetes accepts; versions and owner names become label values.
 pub const MAX_LABEL_VALUE: u32 = 63;
+/// A rollback drill's run, `DRILL/RUN` (an Attestation's `spec.drill`).
+pub const RUN_REF: &str = "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[0-9]{8}-[0-9]{6}(-[0-9]+)?$";
 /// Upper bound on checklist length, which also bounds the cost of the CEL uniqueness rule.
 pub const MAX_CHECKLIST_ITEMS: u32 = 64;

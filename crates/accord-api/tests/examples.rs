@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use accord_api::{Attestation, HandoffPolicy, Incident, ModelDeployment, Team};
+use accord_api::{Attestation, HandoffPolicy, Incident, ModelDeployment, RollbackDrill, Team};
 use serde_json::Value;
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
@@ -73,6 +73,7 @@ fn every_example_parses_without_losing_fields() {
                 (Some("accord.dev/v1alpha1"), "Attestation") => roundtrip::<Attestation>(&doc),
                 (Some("accord.dev/v1alpha1"), "HandoffPolicy") => roundtrip::<HandoffPolicy>(&doc),
                 (Some("accord.dev/v1alpha1"), "Incident") => roundtrip::<Incident>(&doc),
+                (Some("accord.dev/v1alpha1"), "RollbackDrill") => roundtrip::<RollbackDrill>(&doc),
                 (Some("v1"), "Namespace") => doc.clone(),
                 other => panic!("{}: unexpected object {other:?}", file.display()),
             };
@@ -90,8 +91,9 @@ fn every_example_parses_without_losing_fields() {
         ("Team", 3),
         ("ModelDeployment", 6),
         ("Attestation", 6),
-        ("HandoffPolicy", 2),
+        ("HandoffPolicy", 3),
         ("Incident", 1),
+        ("RollbackDrill", 1),
     ] {
         let found = kinds.iter().filter(|k| *k == kind).count();
         assert_eq!(

@@ -455,6 +455,9 @@ impl Role {
     /// All roles, in the order they are reported.
     pub const ALL: [Role; 3] = [Role::Data, Role::Platform, Role::Application];
 
+    /// The roles whose Teams may request a rollback (and change a model's owners).
+    pub const ROLLBACK_DECIDERS: [Role; 2] = [Role::Platform, Role::Application];
+
     /// The lower-case name used in the API.
     pub fn as_str(self) -> &'static str {
         match self {
