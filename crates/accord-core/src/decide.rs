@@ -13,7 +13,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use super::{
-    audit, candidate, conformance, desired, drift,
+    audit, candidate, conformance, desired, drift, drills,
     events::PlannedEvent,
     gate, guards, history, incidents,
     notify::Notice,
@@ -24,7 +24,8 @@ use super::{
     verdicts::{VerdictWrite, changed_verdicts},
 };
 use crate::api::{
-    Incident, IncidentStatus, ModelDeployment, ModelDeploymentStatus, Role, labels, reasons::event,
+    Incident, IncidentStatus, ModelDeployment, ModelDeploymentStatus, Role, RollbackDrill, labels,
+    reasons::event,
 };
 
 /// How one managed object is written.
@@ -137,9 +138,15 @@ pub fn contacts(observed: &Observed) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
+/// The model's RollbackDrills, as observed.
+fn drills_of(observed: &Observed) -> Vec<&RollbackDrill> {
+    observed.drills.iter().map(AsRef::as_ref).collect()
+}
+
 /// What the audit trail needs of a plan: whether what serves after it would be
-/// promoted today (its conformance, and when to judge it again), and the
-/// PromotionRecords its new history entries get.
+/// promoted today (its conformance, and when to judge it again, as when the rollback
+/// drill the gate relied on grows too old), and the PromotionRecords its new history
+/// entries get.
 fn account(
     md: &ModelDeployment,
     observed: &Observed,
@@ -159,7 +166,8 @@ fn account(
         current,
     );
     plan.status.conformance = conformance.violations;
-    if let Some(recheck) = conformance.recheck_in {
+    let drill_lapses = drills::expires_in(md, &drills_of(observed), current.effective, now);
+    if let Some(recheck) = conformance.recheck_in.into_iter().chain(drill_lapses).min() {
         plan.requeue_after = plan
             .requeue_after
             .min(recheck.max(crate::timing::MIN_REQUEUE));
@@ -173,7 +181,8 @@ fn history_before(md: &ModelDeployment) -> &[crate::api::HistoryEntry] {
 }
 
 /// The spec's candidate (with the sign-offs the upstream offers to carry), its
-/// effective checklist, what the upstream showed, and which sign-offs count.
+/// effective checklist, what the upstream showed, and which sign-offs count (and
+/// which items a recent rollback drill satisfies).
 fn gate_candidate(
     md: &ModelDeployment,
     observed: &Observed,
@@ -198,7 +207,7 @@ fn gate_candidate(
     );
     candidate.carried = std::mem::take(&mut upstream.offered);
     candidate.not_carried = std::mem::take(&mut upstream.not_carried);
-    let gate = gate::evaluate(
+    let mut gate = gate::evaluate(
         md,
         &effective,
         &candidate,
@@ -207,6 +216,12 @@ fn gate_candidate(
         verifier,
         now.0,
     );
+    gate.satisfy_by_drill(&drills::satisfies(
+        md,
+        &drills_of(observed),
+        &effective,
+        now,
+    ));
     (candidate, effective, upstream, gate)
 }
 
@@ -225,10 +240,12 @@ pub fn decide(
     let md = &md;
     let (candidate, effective, upstream, mut gate) = gate_candidate(md, observed, verifier, &now);
     let known: Vec<&Incident> = observed.incidents.iter().map(AsRef::as_ref).collect();
-    // The upstream and Incidents decide whether a candidate may be promoted, not
-    // whether the version already promoted may keep running.
+    // The upstream, Incidents and rollback drills decide whether a candidate may be
+    // promoted, not whether the version already promoted may keep running.
     if !is_active(md, &candidate) {
-        gate.upstream = incidents::block(md, &known, &effective).or(upstream.blocked);
+        gate.upstream = incidents::block(md, &known, &effective)
+            .or_else(|| drills::block(md, &drills_of(observed), &effective, &now))
+            .or(upstream.blocked);
         gate.upstream_requeue = upstream.requeue_after;
     }
     let Watched {

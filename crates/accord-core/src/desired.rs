@@ -173,6 +173,11 @@ fn pod_template(serving: &Serving, labels: &BTreeMap<String, String>) -> PodTemp
     template
 }
 
+/// The pod template a history entry ran, as recorded (no Accord labels added).
+pub fn pod_template_of(entry: &HistoryEntry, md: &ModelDeployment) -> PodTemplateSpec {
+    pod_template(&serving_of(entry, md), &BTreeMap::new())
+}
+
 /// The Deployment running `active` (the last history entry), with its content hash in
 /// the [`labels::SERVING_HASH`] annotation.
 pub fn desired_deployment(

@@ -12,7 +12,8 @@
 //! - [`gate`]: which sign-offs count;
 //! - [`upstream`]: what the upstream environment showed, and the sign-offs it offers;
 //! - [`rollout`] (what happens next) and [`verdicts`];
-//! - [`incidents`] and [`conformance`] (would what serves be promoted today);
+//! - [`incidents`] and [`conformance`] (would what serves be promoted today),
+//!   [`drills`] (a policy's `drills.maxAge`) and [`rehearsal`] (a drill's run);
 //! - [`decide`] (the whole decision and its writes) and [`admission`] (the webhook's).
 //!
 //! [`accord-operator`]: ../accord_operator/index.html
@@ -56,7 +57,9 @@ pub mod rollout;
 pub mod verdicts;
 
 pub mod conformance;
+pub mod drills;
 pub mod incidents;
+pub mod rehearsal;
 
 pub mod admission;
 pub mod decide;

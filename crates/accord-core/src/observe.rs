@@ -9,7 +9,9 @@ use kube::ResourceExt;
 
 use super::desired;
 use crate::{
-    api::{Attestation, HandoffPolicy, Incident, Measurement, ModelDeployment, Team},
+    api::{
+        Attestation, HandoffPolicy, Incident, Measurement, ModelDeployment, RollbackDrill, Team,
+    },
     policy::{self, Effective},
 };
 
@@ -58,6 +60,9 @@ pub struct Observed {
     pub incidents: Vec<Arc<Incident>>,
     /// The guards' readings taken for this reconcile (those that were due).
     pub readings: Vec<crate::guards::Reading>,
+    /// RollbackDrills of this ModelDeployment (their runs are what a policy's
+    /// `drills.maxAge` asks for).
+    pub drills: Vec<Arc<RollbackDrill>>,
 }
 
 /// The upstream environment's ModelDeployment as the operator's caches hold it.

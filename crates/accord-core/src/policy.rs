@@ -78,6 +78,27 @@ pub struct Effective {
     pub policies: Vec<String>,
     /// The matching policies' promotion rules, merged.
     pub promotion: PromotionRules,
+    /// The matching policies' rollback drill rules, merged; `None` when none asks for
+    /// drills.
+    pub drills: Option<DrillRules>,
+}
+
+/// The strictest rollback drill rules of the matching policies: the shortest `maxAge`
+/// wins and the items `satisfies` names are the union.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillRules {
+    /// The shortest `maxAge`. One that cannot be read counts as zero: a rule that
+    /// cannot be read tightens (no drill is recent enough) rather than lapses.
+    pub max_age: Duration,
+    /// That `maxAge` as its policy wrote it, for messages.
+    pub max_age_text: String,
+    /// `HandoffPolicy/<name>` of the policy whose `maxAge` it is (the first by name
+    /// among equals).
+    pub set_by: String,
+    /// `HandoffPolicy/<name>` of every matching policy that asks for drills, by name.
+    pub required_by: Vec<String>,
+    /// Item id → the first policy (`HandoffPolicy/<name>`) whose `satisfies` names it.
+    pub satisfies: BTreeMap<String, String>,
 }
 
 /// The strictest promotion rules of the matching policies: any policy requiring an
@@ -246,6 +267,9 @@ pub fn effective<'a>(
         if let Some(rules) = &policy.spec.promotion {
             merge_promotion(&mut out.promotion, rules, &by);
         }
+        if let Some(rules) = &policy.spec.drills {
+            merge_drills(&mut out.drills, rules, &by);
+        }
         if let Some(rules) = &policy.spec.attestations {
             if let Some(age) = rules.max_age.as_deref().and_then(parse_duration)
                 && out.rules.max_age.as_ref().is_none_or(|(d, _)| age < *d)
@@ -293,6 +317,31 @@ fn merge_promotion(
     }
     for item in &rules.never_carry {
         out.never_carry
+            .entry(item.clone())
+            .or_insert_with(|| by.to_string());
+    }
+}
+
+/// Adds one policy's drill rules (`by`: `HandoffPolicy/<name>`; policies come in name
+/// order) to `out`.
+fn merge_drills(out: &mut Option<DrillRules>, rules: &crate::api::DrillRules, by: &str) {
+    let age = parse_duration(&rules.max_age).unwrap_or(Duration::ZERO);
+    let merged = out.get_or_insert_with(|| DrillRules {
+        max_age: age,
+        max_age_text: rules.max_age.clone(),
+        set_by: by.to_string(),
+        required_by: vec![],
+        satisfies: BTreeMap::new(),
+    });
+    if age < merged.max_age {
+        merged.max_age = age;
+        merged.max_age_text.clone_from(&rules.max_age);
+        merged.set_by = by.to_string();
+    }
+    merged.required_by.push(by.to_string());
+    if let Some(item) = &rules.satisfies {
+        merged
+            .satisfies
             .entry(item.clone())
             .or_insert_with(|| by.to_string());
     }
@@ -482,6 +531,52 @@ mod tests {
             Some((Duration::from_secs(86_400), "b".into()))
         );
         assert_eq!(e.rules.signed_by.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn drill_rules_take_the_shortest_max_age_and_the_union_of_satisfied_items() {
+        use crate::api::DrillRules as Rules;
+        let drills = |name: &str, max_age: &str, satisfies: Option<&str>| {
+            let mut p = policy(name, &[]);
+            p.spec.drills = Some(Rules {
+                max_age: max_age.into(),
+                satisfies: satisfies.map(String::from),
+            });
+            p
+        };
+        let none = effective(&md("1.0.0"), &BTreeMap::new(), [&policy("plain", &[])]);
+        assert_eq!(none.drills, None, "no policy asks for drills");
+        let a = drills("a", "720h", Some("rollback-tested"));
+        let b = drills("b", "168h", Some("dr-reviewed"));
+        let c = drills("c", "168h", Some("rollback-tested"));
+        let e = effective(&md("1.0.0"), &BTreeMap::new(), [&c, &a, &b]);
+        let rules = e.drills.expect("drills are required");
+        assert_eq!(rules.max_age, Duration::from_secs(168 * 3600));
+        assert_eq!(rules.max_age_text, "168h");
+        assert_eq!(
+            rules.set_by, "HandoffPolicy/b",
+            "the first by name among equals"
+        );
+        assert_eq!(
+            rules.required_by,
+            ["HandoffPolicy/a", "HandoffPolicy/b", "HandoffPolicy/c"]
+        );
+        assert_eq!(
+            rules.satisfies,
+            BTreeMap::from([
+                ("dr-reviewed".to_string(), "HandoffPolicy/b".to_string()),
+                ("rollback-tested".to_string(), "HandoffPolicy/a".to_string()),
+            ])
+        );
+        // A maxAge that cannot be read tightens to zero.
+        let broken = drills("z", "soon", None);
+        let e = effective(&md("1.0.0"), &BTreeMap::new(), [&a, &broken]);
+        let rules = e.drills.unwrap();
+        assert_eq!(
+            (rules.max_age, rules.set_by.as_str()),
+            (Duration::ZERO, "HandoffPolicy/z")
+        );
+        assert_eq!(rules.satisfies.len(), 1);
     }
 
     #[test]

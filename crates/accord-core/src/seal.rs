@@ -82,6 +82,12 @@ fn attestation_fields_v2(attestation: &Attestation) -> Vec<&str> {
         fields.push(incident);
         fields.extend(attestation.spec.follow_ups.iter().map(String::as_str));
     }
+    // A drill review binds the run it acknowledges (only when set, as above), so it is
+    // never counted for another run.
+    if let Some(drill) = &attestation.spec.drill {
+        fields.push("drill");
+        fields.push(drill);
+    }
     fields
 }
 

@@ -241,6 +241,7 @@ impl World {
                 .map(std::sync::Arc::new)
                 .collect(),
             readings: self.readings.clone(),
+            drills: vec![],
             deployment: self
                 .deployment
                 .clone()

@@ -9,6 +9,10 @@
 //!
 //! A root-cause analysis (`spec.incident`) is about an Incident, not a candidate: its
 //! version is the Incident's, and it is signed off by the Incident's Accountable Team.
+//!
+//! A drill review (`spec.drill`) is about a RollbackDrill's finished run: its version
+//! is the run's target, and it is given by a member of a role the drill's tabletop
+//! lists.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +21,7 @@ use serde_json::{Value, json};
 use super::{Requester, Rights, SYSTEM_DELETERS, Verdict, annotation, describe_members, member_of};
 use crate::{
     api::{
-        Answerer, Attestation, ChecklistItem, Incident, ModelDeployment, Role, Team,
+        Answerer, Attestation, ChecklistItem, Incident, ModelDeployment, Role, RollbackDrill, Team,
         fingerprint::short,
         incident::ROOT_CAUSE_ANALYSIS,
         labels::{self},
@@ -136,6 +140,118 @@ pub fn create_root_cause(
         Ok(patch) => Verdict::Allow(patch),
         Err(message) => Verdict::Deny(message),
     }
+}
+
+/// Decides an unsigned drill review CREATE (`spec.drill: DRILL/RUN`): the drill and
+/// its run exist and the run finished; it names the drill's ModelDeployment and the
+/// run's target version; the requester is a member of a Team holding a role the
+/// drill's tabletop lists. The identity patch seals `spec.drill` with the rest.
+pub fn create_drill_review(
+    attestation: &Attestation,
+    requester: &Requester,
+    md: Option<&ModelDeployment>,
+    drill: Option<&RollbackDrill>,
+    team: &dyn Fn(&str) -> Option<Team>,
+    keys: &SealKeys,
+) -> Verdict {
+    let admitted = check_drill_run(attestation, md, drill).and_then(|(md, drill)| {
+        let membership = check_reviewer(requester, md, drill, team)?;
+        Ok(identity_patch(
+            attestation,
+            requester,
+            md,
+            None,
+            &membership,
+            keys,
+        ))
+    });
+    match admitted {
+        Ok(patch) => Verdict::Allow(patch),
+        Err(message) => Verdict::Deny(message),
+    }
+}
+
+/// The run a drill review names, checked against the drill's status.
+fn check_drill_run<'a>(
+    attestation: &Attestation,
+    md: Option<&'a ModelDeployment>,
+    drill: Option<&'a RollbackDrill>,
+) -> Result<(&'a ModelDeployment, &'a RollbackDrill), String> {
+    let spec = &attestation.spec;
+    let namespace = attestation
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or_default();
+    let named = spec.drill.as_deref().unwrap_or_default();
+    let (drill_name, run_id) = crate::api::split_run_ref(named).ok_or_else(|| {
+        format!(
+            "spec.drill must be DRILL/RUN (a RollbackDrill and one of its run ids), not {named:?}"
+        )
+    })?;
+    let Some(drill) = drill else {
+        return Err(format!(
+            "spec.drill: RollbackDrill {namespace}/{drill_name} does not exist: a drill review names a drill in its own namespace (kubectl accord drills)"
+        ));
+    };
+    let about = &drill.spec.model_deployment;
+    if *about != spec.model_deployment {
+        return Err(format!(
+            "RollbackDrill {drill_name} rehearses ModelDeployment {about}, not {}: set spec.modelDeployment to {about}",
+            spec.model_deployment
+        ));
+    }
+    let Some(run) = drill.run(run_id) else {
+        return Err(format!(
+            "spec.drill: RollbackDrill {drill_name} has no run {run_id} (kubectl accord drill report {drill_name})"
+        ));
+    };
+    if !run.is_finished() {
+        return Err(format!(
+            "run {run_id} of RollbackDrill {drill_name} is still running: review its report once it has finished"
+        ));
+    }
+    let target = run
+        .target
+        .as_ref()
+        .map(|t| t.version.as_str())
+        .unwrap_or_default();
+    if spec.version != target {
+        return Err(format!(
+            "version {} is not the version run {run_id} of RollbackDrill {drill_name} rehearsed, which is {target}: set spec.version to {target}",
+            spec.version
+        ));
+    }
+    let md = md.ok_or_else(|| format!("ModelDeployment {namespace}/{about} does not exist"))?;
+    Ok((md, drill))
+}
+
+/// The requester belongs to the Team of a role the drill's tabletop lists.
+fn check_reviewer(
+    requester: &Requester,
+    md: &ModelDeployment,
+    drill: &RollbackDrill,
+    team: &dyn Fn(&str) -> Option<Team>,
+) -> Result<Membership, String> {
+    let name = drill.metadata.name.as_deref().unwrap_or_default();
+    let Some(tabletop) = &drill.spec.tabletop else {
+        return Err(format!(
+            "RollbackDrill {name} has no spec.tabletop: nobody is asked to review its runs"
+        ));
+    };
+    let mut asked = vec![];
+    for role in &tabletop.acknowledge {
+        let team_name = md.spec.owners.team_for(*role);
+        asked.push(format!("{role}: team {team_name}"));
+        if let Some(membership) = team(team_name).and_then(|t| membership_in(&t, requester)) {
+            return Ok(membership);
+        }
+    }
+    Err(format!(
+        "{} is not a member of a Team the tabletop of RollbackDrill {name} asks to review its runs ({}); ask a member of one of them",
+        requester.username,
+        asked.join(", ")
+    ))
 }
 
 /// Decides a signed root-cause analysis CREATE, from any applier, without changing it:

@@ -8,6 +8,8 @@
 //!   owners, the checklist, the rollback plan, monitoring and rollback requests.
 //! - [`incident`]: who opens one (and as what), who acknowledges it; records after.
 //! - [`promotion_record`]: written only by the operator; only admins delete one.
+//! - [`rollback_drill`]: a drill is its model's platform Team's; the target, schedule
+//!   and time zone the schema cannot judge; who asked for a run.
 //! - [`team`]: no all-users groups; changing a Team needs its membership.
 //! - here: status is the operator's, and so is its field manager name.
 
@@ -17,6 +19,7 @@ pub mod incident;
 pub mod model_deployment;
 pub mod promotion_record;
 pub mod review;
+pub mod rollback_drill;
 pub mod team;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

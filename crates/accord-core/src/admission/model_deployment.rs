@@ -181,7 +181,7 @@ impl DecisionRight<'_> {
 fn decisions<'a>(old: &'a ModelDeployment, new: &ModelDeployment) -> Vec<DecisionRight<'a>> {
     let owners = &old.spec.owners;
     let team_of = |role: Role| owners.team_for(role);
-    let deciders = vec![team_of(Role::Platform), team_of(Role::Application)];
+    let deciders = Role::ROLLBACK_DECIDERS.map(team_of).to_vec();
     let mut decisions = Vec::new();
     if old.spec.owners != new.spec.owners {
         decisions.push(DecisionRight {

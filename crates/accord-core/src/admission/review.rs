@@ -11,7 +11,9 @@ use serde_json::Value;
 
 use super::{Requester, Rights, Verdict};
 use crate::{
-    api::{Attestation, HandoffPolicy, Incident, ModelDeployment, PromotionRecord, Team},
+    api::{
+        Attestation, HandoffPolicy, Incident, ModelDeployment, PromotionRecord, RollbackDrill, Team,
+    },
     seal::SealKeys,
 };
 
@@ -27,11 +29,13 @@ pub enum Hook {
     MutateIncident,
     ValidateIncident,
     ValidatePromotionRecord,
+    MutateRollbackDrill,
+    ValidateRollbackDrill,
 }
 
 impl Hook {
     /// Every hook, with its URL path.
-    pub const ALL: [(Hook, &'static str); 9] = [
+    pub const ALL: [(Hook, &'static str); 11] = [
         (Hook::MutateAttestation, "/mutate/attestations"),
         (Hook::ValidateAttestation, "/validate/attestations"),
         (Hook::MutateModelDeployment, "/mutate/modeldeployments"),
@@ -41,6 +45,8 @@ impl Hook {
         (Hook::MutateIncident, "/mutate/incidents"),
         (Hook::ValidateIncident, "/validate/incidents"),
         (Hook::ValidatePromotionRecord, "/validate/promotionrecords"),
+        (Hook::MutateRollbackDrill, "/mutate/rollbackdrills"),
+        (Hook::ValidateRollbackDrill, "/validate/rollbackdrills"),
     ];
 
     /// The kind it admits, for metrics.
@@ -52,6 +58,7 @@ impl Hook {
             Hook::ValidateHandoffPolicy => "HandoffPolicy",
             Hook::MutateIncident | Hook::ValidateIncident => "Incident",
             Hook::ValidatePromotionRecord => "PromotionRecord",
+            Hook::MutateRollbackDrill | Hook::ValidateRollbackDrill => "RollbackDrill",
         }
     }
 
@@ -59,7 +66,10 @@ impl Hook {
     pub fn mutates(self) -> bool {
         matches!(
             self,
-            Hook::MutateAttestation | Hook::MutateModelDeployment | Hook::MutateIncident
+            Hook::MutateAttestation
+                | Hook::MutateModelDeployment
+                | Hook::MutateIncident
+                | Hook::MutateRollbackDrill
         )
     }
 
@@ -79,6 +89,10 @@ pub trait ClusterView {
     fn team(&self, name: &str) -> Option<Team>;
     /// The Incident `name` in `namespace` (root-cause analyses name one).
     fn incident(&self, _namespace: &str, _name: &str) -> Option<Incident> {
+        None
+    }
+    /// The RollbackDrill `name` in `namespace` (drill reviews name one).
+    fn drill(&self, _namespace: &str, _name: &str) -> Option<RollbackDrill> {
         None
     }
     fn keys(&self) -> Option<Arc<SealKeys>>;
@@ -206,6 +220,9 @@ pub fn decide(
         }
         Hook::MutateIncident | Hook::ValidateIncident => incident(hook, request, &requester, world),
         Hook::ValidatePromotionRecord => promotion_record(request, &requester, rights),
+        Hook::MutateRollbackDrill | Hook::ValidateRollbackDrill => {
+            rollback_drill(hook, request, &requester, world)
+        }
         Hook::ValidateTeam => team(request, &requester, world),
         Hook::ValidateHandoffPolicy => {
             let policy = match request.operation {
@@ -328,6 +345,17 @@ fn unsigned(
             &keys,
         ));
     }
+    if let Some(drill) = &attestation.spec.drill {
+        let drill_name = crate::api::split_run_ref(drill).map_or("", |(d, _)| d);
+        return Ok(super::attestation::create_drill_review(
+            attestation,
+            requester,
+            world.model_deployment(namespace, md_name).as_ref(),
+            world.drill(namespace, drill_name).as_ref(),
+            &team,
+            &keys,
+        ));
+    }
     let md = world.effective_model_deployment(namespace, md_name);
     Ok(super::attestation::create(
         attestation,
@@ -346,6 +374,11 @@ fn signed(attestation: &Attestation, world: &dyn ClusterView) -> Result<Verdict,
         .namespace
         .as_deref()
         .unwrap_or_default();
+    if attestation.is_drill_review() {
+        return Ok(Verdict::Deny(
+            "signed drill reviews are not supported yet: create the review (spec.drill) unsigned, as yourself, and Accord records who gave it".into(),
+        ));
+    }
     if let Some(incident) = &attestation.spec.incident {
         return Ok(super::attestation::create_signed_root_cause(
             attestation,
@@ -492,6 +525,57 @@ fn incident(
         }
         _ => Ok(Verdict::allow()),
     }
+}
+
+/// RollbackDrills: the platform Team's (create, change, run, delete); who asked for
+/// a run is written by the mutating hook and checked by the validating one.
+fn rollback_drill(
+    hook: Hook,
+    request: &AdmissionRequest<DynamicObject>,
+    requester: &Requester,
+    world: &dyn ClusterView,
+) -> Result<Verdict, ReviewError> {
+    let namespace = request.namespace.clone().unwrap_or_default();
+    let read = |object: &Option<DynamicObject>| {
+        // A malformed object is left to schema validation, which names the bad field.
+        typed::<RollbackDrill>(object, "RollbackDrill")
+            .ok()
+            .flatten()
+            .map(|mut drill| {
+                drill.metadata.namespace = Some(namespace.clone());
+                drill
+            })
+    };
+    let (old, new) = (read(&request.old_object), read(&request.object));
+    if hook == Hook::MutateRollbackDrill {
+        return Ok(match (&request.operation, &new) {
+            (Operation::Create | Operation::Update, Some(new)) => {
+                super::rollback_drill::mutate(old.as_ref(), new, requester)
+            }
+            _ => Verdict::allow(),
+        });
+    }
+    let about = new.as_ref().or(old.as_ref());
+    let Some(about) = about else {
+        return Err(ReviewError::Missing("RollbackDrill"));
+    };
+    let md = world.model_deployment(&namespace, &about.spec.model_deployment);
+    let team = |name: &str| world.team(name);
+    let cx = super::rollback_drill::Context {
+        md: md.as_ref(),
+        team: &team,
+        rights: world.rights(),
+    };
+    let new = match request.operation {
+        Operation::Delete => None,
+        _ => Some(new.ok_or(ReviewError::Missing("RollbackDrill"))?),
+    };
+    Ok(super::rollback_drill::validate(
+        old.as_ref(),
+        new.as_ref(),
+        requester,
+        &cx,
+    ))
 }
 
 /// PromotionRecords: only the operator creates or changes one; only admins (and the

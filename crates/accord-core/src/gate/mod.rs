@@ -4,13 +4,15 @@
 //! [`evaluate`] judges each item of the effective checklist; an attestation counts when
 //! its [`provenance`] and identity hold, its [`signature`] verifies (when signed), it
 //! meets the policies' [`sign_off_rules`], and, for an item on [`canary`] evidence,
-//! it was given after the canary ran.
+//! it was given after the canary ran. An item a policy's `drills.satisfies` names may
+//! instead rest on a recent rollback drill ([`GateOutcome::satisfy_by_drill`]).
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
 mod canary;
+mod drill;
 mod provenance;
 mod sign_off_rules;
 mod signature;
