@@ -32,6 +32,13 @@ pub struct ModelLabels {
     pub model_deployment: String,
 }
 
+/// Labels naming the model a rollback drill rehearses.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DrillLabels {
+    pub namespace: String,
+    pub model: String,
+}
+
 /// Labels of a conformance violation count.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 pub struct ViolationLabels {
@@ -104,11 +111,21 @@ pub struct ControllerMetrics {
     /// PromotionRecords written, and those that could not be.
     pub records_written: Counter,
     pub record_failures: Counter,
+    /// When a rollback drill of each model last passed (Unix seconds).
+    pub drill_last_success: Family<DrillLabels, Gauge>,
+    /// Time from a drill's Deployment's creation until its pods were all Ready.
+    pub drill_time_to_ready: Histogram,
     conformance_reported: Arc<Mutex<BTreeSet<ViolationLabels>>>,
     /// The Teams each incident gauge family reports, to zero those that drop out.
     open_teams: Arc<Mutex<BTreeSet<String>>>,
     unacknowledged_teams: Arc<Mutex<BTreeSet<String>>>,
 }
+
+/// Buckets of a drill's time to Ready: a second to the fifteen minutes past the
+/// default `deadline` (10m) a slow image pull may take.
+const DRILL_READY_BUCKETS: [f64; 12] = [
+    1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0,
+];
 
 /// Buckets of the incident durations: a minute to two weeks. Mitigation is machine
 /// time (minutes) when a guard rolls back; a root-cause sign-off takes people days.
@@ -146,6 +163,8 @@ impl ControllerMetrics {
             conformance_violations: Family::default(),
             records_written: Counter::default(),
             record_failures: Counter::default(),
+            drill_last_success: Family::default(),
+            drill_time_to_ready: Histogram::new(DRILL_READY_BUCKETS),
             conformance_reported: Arc::default(),
             open_teams: Arc::default(),
             unacknowledged_teams: Arc::default(),
@@ -153,6 +172,7 @@ impl ControllerMetrics {
         metrics.register_reconciles(registry);
         metrics.register_incidents(registry);
         metrics.register_audit(registry);
+        metrics.register_drills(registry);
         registry.register(
             "accord_promotions",
             "Candidates promoted after full sign-off",
@@ -271,10 +291,45 @@ impl ControllerMetrics {
         );
     }
 
+    /// The rollback drill families: last success by model, time to Ready.
+    fn register_drills(&self, registry: &mut Registry) {
+        registry.register(
+            "accord_rollback_drill_last_success_timestamp_seconds",
+            "When a rollback drill of the model last passed, in Unix seconds",
+            self.drill_last_success.clone(),
+        );
+        registry.register(
+            "accord_rollback_drill_time_to_ready_seconds",
+            "Time from a rollback drill's Deployment's creation until every pod was Ready",
+            self.drill_time_to_ready.clone(),
+        );
+    }
+
+    /// Sets `accord_rollback_drill_last_success_timestamp_seconds` of the model
+    /// `namespace/model` to `seconds` (Unix time of the newest passed run).
+    pub fn set_drill_last_success(&self, namespace: &str, model: &str, seconds: i64) {
+        self.drill_last_success
+            .get_or_create(&drill_labels(namespace, model))
+            .set(seconds);
+    }
+
+    /// Drops the model's last-success series (its last drill, or the model, is gone),
+    /// so the overdue alert does not fire for what no longer exists.
+    pub fn forget_drill(&self, namespace: &str, model: &str) {
+        self.drill_last_success
+            .remove(&drill_labels(namespace, model));
+    }
+
+    /// Records one drill's time to Ready.
+    pub fn observe_drill_time_to_ready(&self, seconds: f64) {
+        self.drill_time_to_ready.observe(seconds);
+    }
+
     /// Forgets every per-object series; a replica that stops leading stops reporting
     /// counts the leader now keeps.
     pub fn forget_objects(&self) {
         self.pending_items.clear();
+        self.drill_last_success.clear();
         self.conformance_violations.clear();
         self.conformance_reported
             .lock()
@@ -284,6 +339,13 @@ impl ControllerMetrics {
         self.incidents_unacknowledged.clear();
         lock(&self.open_teams).clear();
         lock(&self.unacknowledged_teams).clear();
+    }
+}
+
+fn drill_labels(namespace: &str, model: &str) -> DrillLabels {
+    DrillLabels {
+        namespace: namespace.into(),
+        model: model.into(),
     }
 }
 
@@ -602,6 +664,42 @@ mod tests {
         assert!(text.contains(r#"accord_incidents_open{team="ml-platform"} 0"#));
         c.forget_objects();
         assert!(!metrics.encode().contains("accord_incidents_open{"));
+    }
+
+    #[test]
+    fn drill_families_are_exposed_and_a_forgotten_model_goes() {
+        let metrics = Metrics::default();
+        let c = &metrics.controller;
+        let text = to_prometheus_text(&metrics.encode());
+        assert!(
+            text.contains("# TYPE accord_rollback_drill_time_to_ready_seconds histogram"),
+            "{text}"
+        );
+        c.set_drill_last_success("payments", "fraud-scorer", 1_800_000_000);
+        c.set_drill_last_success("retail", "churn", 1_700_000_000);
+        c.observe_drill_time_to_ready(41.0);
+        let text = to_prometheus_text(&metrics.encode());
+        for line in [
+            "# TYPE accord_rollback_drill_last_success_timestamp_seconds gauge",
+            r#"accord_rollback_drill_last_success_timestamp_seconds{namespace="payments",model="fraud-scorer"} 1800000000"#,
+            r#"accord_rollback_drill_last_success_timestamp_seconds{namespace="retail",model="churn"} 1700000000"#,
+            r#"accord_rollback_drill_time_to_ready_seconds_bucket{le="30.0"} 0"#,
+            r#"accord_rollback_drill_time_to_ready_seconds_bucket{le="60.0"} 1"#,
+            r#"accord_rollback_drill_time_to_ready_seconds_bucket{le="900.0"} 1"#,
+            "accord_rollback_drill_time_to_ready_seconds_sum 41.0",
+        ] {
+            assert!(text.contains(line), "{line} not in {text}");
+        }
+        c.forget_drill("retail", "churn");
+        let text = metrics.encode();
+        assert!(!text.contains(r#"model="churn""#), "{text}");
+        assert!(text.contains(r#"model="fraud-scorer""#), "{text}");
+        c.forget_objects();
+        assert!(
+            !metrics
+                .encode()
+                .contains("accord_rollback_drill_last_success_timestamp_seconds{")
+        );
     }
 
     #[test]

@@ -24,8 +24,8 @@ use super::{Error, Step};
 use crate::{
     api::{
         Attestation, AttestationStatus, FIELD_MANAGER, HandoffPolicy, HandoffPolicyStatus,
-        Incident, IncidentStatus, ModelDeployment, ModelDeploymentStatus, Team, TeamStatus,
-        namespaced_name,
+        Incident, IncidentStatus, ModelDeployment, ModelDeploymentStatus, RollbackDrill,
+        RollbackDrillStatus, Team, TeamStatus, namespaced_name,
     },
     watch::OwnWrites,
 };
@@ -346,4 +346,31 @@ pub async fn attestation_status(
     )
     .await
     .map(drop)
+}
+
+/// Writes a RollbackDrill's status.
+pub async fn drill_status(
+    client: &Client,
+    drill: &RollbackDrill,
+    status: &RollbackDrillStatus,
+) -> kube::Result<()> {
+    drill_status_at(client, drill, status, None).await.map(drop)
+}
+
+/// Writes a RollbackDrill's status, conditional on `resource_version` when given (a
+/// run is started once, by one replica); returns the drill as written.
+pub async fn drill_status_at(
+    client: &Client,
+    drill: &RollbackDrill,
+    status: &RollbackDrillStatus,
+    resource_version: Option<String>,
+) -> kube::Result<RollbackDrill> {
+    let status = serde_json::to_value(status).expect("status serializes");
+    apply_status(
+        namespaced_api(client, drill),
+        drill,
+        status,
+        resource_version,
+    )
+    .await
 }

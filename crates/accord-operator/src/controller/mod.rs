@@ -12,6 +12,7 @@ pub mod events;
 pub mod handoff_policy;
 pub mod model_deployment;
 pub mod observe;
+pub mod rollback_drill;
 pub mod runner;
 pub mod team;
 
@@ -124,6 +125,7 @@ pub struct Contexts {
     pub model_deployments: Arc<model_deployment::Context>,
     pub teams: Arc<team::Context>,
     pub policies: Arc<handoff_policy::Context>,
+    pub drills: Arc<rollback_drill::Context>,
     /// Reconcile counts, durations and errors, per reconciler.
     pub metrics: ControllerMetrics,
 }
@@ -152,6 +154,15 @@ impl Contexts {
             metrics.notifications.clone(),
         );
         Self {
+            drills: Arc::new(rollback_drill::Context {
+                client: client.clone(),
+                recorder: Recorder::new(client.clone(), reporter.clone()),
+                stores: stores.clone(),
+                verifier: verifier.clone(),
+                metrics: metrics.clone(),
+                notifier: notifier.clone(),
+                started: Default::default(),
+            }),
             model_deployments: Arc::new(model_deployment::Context {
                 recorder: Recorder::new(client.clone(), reporter),
                 client: client.clone(),
@@ -181,6 +192,13 @@ fn model_deployment_request(
 ) -> Selection<kube::core::DeserializeGuard<crate::api::ModelDeployment>> {
     match request {
         Request::ModelDeployment(r) => Selection::One(r.clone()),
+        _ => Selection::Nothing,
+    }
+}
+
+fn drill_request(request: &Request) -> Selection<crate::api::RollbackDrill> {
+    match request {
+        Request::Drill(r) => Selection::One(r.clone()),
         _ => Selection::Nothing,
     }
 }
@@ -250,9 +268,18 @@ pub async fn run(
             .concurrency(1),
         shutdown.clone(),
     );
+    let drills = runner::run(
+        runner("rollbackdrill"),
+        contexts.drills,
+        stores.drills.clone(),
+        runner::requests(watches.subscribe(), stores.drills.clone(), drill_request),
+        rollback_drill::reconcile,
+        Config::default().concurrency(2),
+        shutdown.clone(),
+    );
     let gauges = gauges(stores.clone(), contexts.metrics.clone(), shutdown);
     info!("controllers started");
-    futures::future::join4(model_deployments, teams, policies, gauges).await;
+    futures::future::join5(model_deployments, teams, policies, drills, gauges).await;
     info!("controllers stopped");
 }
 

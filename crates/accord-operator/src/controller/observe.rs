@@ -20,6 +20,8 @@ pub fn observe(stores: &Stores, md: &ModelDeployment) -> Observed {
             a.spec.model_deployment == name && a.metadata.namespace.as_deref() == Some(&namespace)
         })
         .into_iter()
+        // Drill reviews are about a drill's run, never about a candidate.
+        .filter(|a| !a.is_drill_review())
         .partition(|a| a.is_root_cause());
     Observed {
         analyses,
@@ -27,6 +29,9 @@ pub fn observe(stores: &Stores, md: &ModelDeployment) -> Observed {
             .incidents
             .state_filter(|i| i.is_for(Some(&namespace), &name)),
         readings: vec![],
+        drills: stores
+            .drills
+            .state_filter(|d| d.is_for(Some(&namespace), &name)),
         teams: owner_teams(stores, md),
         attestations,
         deployment: stores

@@ -57,6 +57,7 @@ fn stores(world: &World) -> Stores {
         policies: cache(world.policies.clone()),
         namespaces: cache(world.namespaces.clone()),
         incidents: cache(world.incidents.clone()),
+        drills: cache(vec![]),
     }
 }
 

@@ -36,7 +36,8 @@ pub mod retry;
 pub mod triggers;
 
 use crate::api::{
-    Attestation, HandoffPolicy, Incident, ModelDeployment, Team, labels, namespaced_name,
+    Attestation, HandoffPolicy, Incident, ModelDeployment, RollbackDrill, Team, labels,
+    namespaced_name,
 };
 
 type Guard = DeserializeGuard<ModelDeployment>;
@@ -55,6 +56,7 @@ pub struct Stores {
     /// Namespaces (for their labels, which policies select on).
     pub namespaces: Store<Namespace>,
     pub incidents: Store<Incident>,
+    pub drills: Store<RollbackDrill>,
 }
 
 impl Stores {
@@ -69,6 +71,7 @@ impl Stores {
         let _ = self.policies.wait_until_ready().await;
         let _ = self.namespaces.wait_until_ready().await;
         let _ = self.incidents.wait_until_ready().await;
+        let _ = self.drills.wait_until_ready().await;
     }
 
     /// The labels of namespace `name` (empty when it is not known).
@@ -103,6 +106,8 @@ pub enum Request {
     ModelDeployment(ObjectRef<DeserializeGuard<ModelDeployment>>),
     /// Recount one Team.
     Team(ObjectRef<Team>),
+    /// Reconcile one RollbackDrill.
+    Drill(ObjectRef<RollbackDrill>),
     /// Recount one HandoffPolicy.
     Policy(ObjectRef<HandoffPolicy>),
     /// Recount every HandoffPolicy (what they select may have changed).
@@ -169,6 +174,7 @@ impl Watches {
         let (policies, policy_writer) = reflector::store();
         let (namespaces, namespace_writer) = reflector::store();
         let (incidents, incident_writer) = reflector::store();
+        let (drills, drill_writer) = reflector::store();
         let stores = Stores {
             model_deployments,
             teams,
@@ -178,6 +184,7 @@ impl Watches {
             policies,
             namespaces,
             incidents,
+            drills,
         };
         let all = watcher::Config::default();
         let managed = watcher::Config::default().labels(&format!(
@@ -207,13 +214,7 @@ impl Watches {
                 triggers::and_downstreams(requests, &|key| md_store.get(key), || md_store.state())
             },
         ));
-        tokio::spawn(reflect(
-            Api::all(client.clone()),
-            watcher::Config::default(),
-            incident_writer,
-            tx.clone(),
-            triggers::incident_changed,
-        ));
+        spawn_model_kind_watches(client, (incident_writer, drill_writer), &tx);
         tokio::spawn(reflect(
             Api::all(client.clone()),
             managed.clone(),
@@ -262,6 +263,29 @@ fn model_deployment_changes(
         requests.extend(triggers::upstream_changed(old, new, || md_store.state()));
         requests
     }
+}
+
+/// The watches of the kinds about one ModelDeployment each: Incidents and
+/// RollbackDrills.
+fn spawn_model_kind_watches(
+    client: &Client,
+    (incident_writer, drill_writer): (Writer<Incident>, Writer<RollbackDrill>),
+    tx: &broadcast::Sender<Request>,
+) {
+    tokio::spawn(reflect(
+        Api::all(client.clone()),
+        watcher::Config::default(),
+        incident_writer,
+        tx.clone(),
+        triggers::incident_changed,
+    ));
+    tokio::spawn(reflect(
+        Api::all(client.clone()),
+        watcher::Config::default(),
+        drill_writer,
+        tx.clone(),
+        triggers::drill_changed,
+    ));
 }
 
 /// The watches of what ModelDeployments depend on: a Team change reconciles the

@@ -14,7 +14,7 @@ use kube::{Resource, ResourceExt, core::DeserializeGuard, runtime::reflector::Ob
 use accord_core::{observe::rollout_complete, policy::Matcher, team_counts::contribution};
 
 use super::{Request, Stores};
-use crate::api::{Attestation, HandoffPolicy, Incident, ModelDeployment, Team};
+use crate::api::{Attestation, HandoffPolicy, Incident, ModelDeployment, RollbackDrill, Team};
 
 type Guard = DeserializeGuard<ModelDeployment>;
 
@@ -276,7 +276,41 @@ pub fn attestation_changed(old: Option<&Attestation>, new: Option<&Attestation>)
         return vec![];
     };
     let namespace = attestation.namespace().unwrap_or_default();
+    // A drill review is about a drill's run: that drill records it.
+    if let Some((drill, _)) = attestation
+        .spec
+        .drill
+        .as_deref()
+        .and_then(crate::api::split_run_ref)
+    {
+        return vec![Request::Drill(ObjectRef::new(drill).within(&namespace))];
+    }
     vec![md_request(&namespace, &attestation.spec.model_deployment)]
+}
+
+/// A RollbackDrill changed. Its spec or metadata (a run requested by annotation), its
+/// creation or deletion reconcile the drill; its runs (Accord's own status writes) are
+/// what a policy's `drills.maxAge` reads, so they decide its ModelDeployment again.
+pub fn drill_changed(old: Option<&RollbackDrill>, new: Option<&RollbackDrill>) -> Vec<Request> {
+    let Some(drill) = new.or(old) else {
+        return vec![];
+    };
+    let namespace = drill.namespace().unwrap_or_default();
+    let (drill_relevant, runs_changed) = match (old, new) {
+        (Some(old), Some(new)) => (
+            old.spec != new.spec || beyond_status(old, new),
+            old.status != new.status,
+        ),
+        _ => (true, true),
+    };
+    let mut requests = vec![];
+    if drill_relevant {
+        requests.push(Request::Drill(ObjectRef::from_obj(drill)));
+    }
+    if runs_changed || drill_relevant {
+        requests.push(md_request(&namespace, &drill.spec.model_deployment));
+    }
+    requests
 }
 
 /// An Incident was opened, deleted, or its metadata changed (an acknowledgement): its
@@ -336,12 +370,22 @@ pub fn managed_changed<K: Resource>(old: Option<&K>, new: Option<&K>) -> Vec<Req
         .owner_references
         .iter()
         .flatten()
-        .filter(|owner| {
-            owner.controller == Some(true)
-                && owner.kind == ModelDeployment::kind(&())
+        .filter(|owner| owner.controller == Some(true))
+        .filter_map(|owner| {
+            if owner.kind == ModelDeployment::kind(&())
                 && owner.api_version == ModelDeployment::api_version(&())
+            {
+                Some(md_request(&namespace, &owner.name))
+            } else if owner.kind == RollbackDrill::kind(&())
+                && owner.api_version == RollbackDrill::api_version(&())
+            {
+                Some(Request::Drill(
+                    ObjectRef::new(&owner.name).within(&namespace),
+                ))
+            } else {
+                None
+            }
         })
-        .map(|owner| md_request(&namespace, &owner.name))
         .collect()
 }
 
@@ -576,6 +620,70 @@ mod tests {
             owner("ReplicaSet", true),
         ]);
         assert!(managed_changed(None, Some(&deployment)).is_empty());
+    }
+
+    #[test]
+    fn drills_reconcile_on_spec_and_requests_and_their_runs_decide_the_model_again() {
+        use crate::api::{RollbackDrill, RollbackDrillSpec};
+        let mut drill = RollbackDrill::new(
+            "weekly",
+            RollbackDrillSpec {
+                model_deployment: "fraud-scorer".into(),
+                ..serde_json::from_value(serde_json::json!({"modelDeployment": "x"})).unwrap()
+            },
+        );
+        drill.metadata.namespace = Some("payments".into());
+        drill.metadata.uid = Some("d1".into());
+        let drills = |requests: &[Request]| -> Vec<String> {
+            requests
+                .iter()
+                .filter_map(|r| match r {
+                    Request::Drill(r) => Some(r.name.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let created = drill_changed(None, Some(&drill));
+        assert_eq!(drills(&created), ["weekly"]);
+        assert_eq!(md_requests(&created), ["fraud-scorer"]);
+        // A run requested by annotation: the drill again.
+        let mut requested = drill.clone();
+        requested.metadata.annotations = Some(BTreeMap::from([(
+            crate::api::labels::RUN_REQUESTED_AT.to_string(),
+            "2026-12-05T10:00:00Z".to_string(),
+        )]));
+        assert_eq!(
+            drills(&drill_changed(Some(&drill), Some(&requested))),
+            ["weekly"]
+        );
+        // Accord's own status write (a run): only the model, which the gate reads.
+        let mut ran = drill.clone();
+        ran.status = Some(Default::default());
+        let after_run = drill_changed(Some(&drill), Some(&ran));
+        assert!(drills(&after_run).is_empty());
+        assert_eq!(md_requests(&after_run), ["fraud-scorer"]);
+        assert!(drill_changed(Some(&ran), Some(&ran.clone())).is_empty());
+        // A drill's own Deployment reconciles the drill, not a ModelDeployment.
+        let mut deployment = k8s_openapi::api::apps::v1::Deployment::default();
+        deployment.metadata.namespace = Some("payments".into());
+        deployment.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "accord.dev/v1alpha1".into(),
+            kind: "RollbackDrill".into(),
+            name: "weekly".into(),
+            uid: "d1".into(),
+            controller: Some(true),
+            block_owner_deletion: None,
+        }]);
+        let requests = managed_changed(None, Some(&deployment));
+        assert_eq!(drills(&requests), ["weekly"]);
+        assert!(md_requests(&requests).is_empty());
+        // A drill review asks for its drill.
+        let mut review = attestation("review", "drill-review", "2.3.1", "bob", &[]);
+        review.metadata.namespace = Some("payments".into());
+        review.spec.drill = Some("weekly/20261205-100000".into());
+        let requests = attestation_changed(None, Some(&review));
+        assert_eq!(drills(&requests), ["weekly"]);
+        assert!(md_requests(&requests).is_empty());
     }
 
     #[test]

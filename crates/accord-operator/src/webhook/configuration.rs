@@ -104,6 +104,14 @@ fn rule(hook: Hook) -> Vec<RuleWithOperations> {
             &["CREATE", "UPDATE", "DELETE"],
             "Namespaced",
         ),
+        // Who asked for a run (the run-requested-by annotation).
+        Hook::MutateRollbackDrill => (&["rollbackdrills"], &["CREATE", "UPDATE"], "Namespaced"),
+        // The platform Team's; status the operator's.
+        Hook::ValidateRollbackDrill => (
+            &["rollbackdrills", "rollbackdrills/status"],
+            &["CREATE", "UPDATE", "DELETE"],
+            "Namespaced",
+        ),
     };
     let strings = |items: &[&str]| Some(items.iter().map(|i| i.to_string()).collect());
     vec![RuleWithOperations {
@@ -130,16 +138,20 @@ fn match_conditions(exempt: &[String]) -> Option<Vec<MatchCondition>> {
 }
 
 /// The mutating hooks, by webhook name.
-pub const MUTATING: [(&str, Hook); 3] = [
+pub const MUTATING: [(&str, Hook); 4] = [
     ("mutate.attestations.accord.dev", Hook::MutateAttestation),
     (
         "mutate.modeldeployments.accord.dev",
         Hook::MutateModelDeployment,
     ),
     ("mutate.incidents.accord.dev", Hook::MutateIncident),
+    (
+        "mutate.rollbackdrills.accord.dev",
+        Hook::MutateRollbackDrill,
+    ),
 ];
 /// The validating hooks, by webhook name.
-pub const VALIDATING: [(&str, Hook); 6] = [
+pub const VALIDATING: [(&str, Hook); 7] = [
     (
         "validate.attestations.accord.dev",
         Hook::ValidateAttestation,
@@ -157,6 +169,10 @@ pub const VALIDATING: [(&str, Hook); 6] = [
     (
         "validate.promotionrecords.accord.dev",
         Hook::ValidatePromotionRecord,
+    ),
+    (
+        "validate.rollbackdrills.accord.dev",
+        Hook::ValidateRollbackDrill,
     ),
 ];
 
@@ -334,7 +350,7 @@ mod tests {
                 side_effects: h.side_effects,
             });
         let hooks: Vec<Hook> = mutating_hooks.chain(validating_hooks).collect();
-        assert_eq!(hooks.len(), 9);
+        assert_eq!(hooks.len(), 11);
         for hook in hooks {
             assert_eq!(hook.failure_policy.as_deref(), Some("Fail"));
             assert!(hook.timeout.unwrap() <= 2);

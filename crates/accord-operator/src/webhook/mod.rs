@@ -105,6 +105,7 @@ pub async fn start(
         policies: stores.policies.clone(),
         namespaces: stores.namespaces.clone(),
         incidents: stores.incidents.clone(),
+        drills: stores.drills.clone(),
         keys,
         rights: config.rights.clone(),
         metrics,
@@ -123,6 +124,7 @@ pub async fn start(
         let _ = stores.model_deployments.wait_until_ready().await;
         let _ = stores.teams.wait_until_ready().await;
         let _ = stores.incidents.wait_until_ready().await;
+        let _ = stores.drills.wait_until_ready().await;
     });
     if synced.await.is_err() {
         tracing::warn!("webhook caches did not sync in time; decisions fall back to live reads");

@@ -26,7 +26,7 @@ use accord_core::{
 
 use super::certs::CertStore;
 use crate::{
-    api::{HandoffPolicy, Incident, ModelDeployment, Team},
+    api::{HandoffPolicy, Incident, ModelDeployment, RollbackDrill, Team},
     metrics::{AdmissionLabels, KindLabels, WebhookMetrics},
 };
 
@@ -38,6 +38,7 @@ pub struct WebhookState {
     pub policies: Store<HandoffPolicy>,
     pub namespaces: Store<Namespace>,
     pub incidents: Store<Incident>,
+    pub drills: Store<RollbackDrill>,
     pub keys: Arc<SharedKeys>,
     pub rights: Rights,
     pub metrics: WebhookMetrics,
@@ -66,6 +67,12 @@ impl ClusterView for Cached<'_> {
             .get(&ObjectRef::new(name).within(namespace))
             .map(|i| (*i).clone())
     }
+    fn drill(&self, namespace: &str, name: &str) -> Option<RollbackDrill> {
+        self.0
+            .drills
+            .get(&ObjectRef::new(name).within(namespace))
+            .map(|d| (*d).clone())
+    }
     fn keys(&self) -> Option<Arc<SealKeys>> {
         self.0.keys.get()
     }
@@ -85,6 +92,8 @@ struct Live {
     model_deployment: Option<ModelDeployment>,
     /// The Incident a root-cause analysis names.
     incident: Option<Incident>,
+    /// The RollbackDrill a drill review names.
+    drill: Option<RollbackDrill>,
     teams: Vec<Team>,
     /// Policies and namespace labels come from the caches: they change rarely, and a
     /// stale one can only make the answer stricter or name an item not yet known.
@@ -104,6 +113,9 @@ impl ClusterView for Live {
     fn incident(&self, _: &str, _: &str) -> Option<Incident> {
         self.incident.clone()
     }
+    fn drill(&self, _: &str, _: &str) -> Option<RollbackDrill> {
+        self.drill.clone()
+    }
     fn keys(&self) -> Option<Arc<SealKeys>> {
         self.keys.clone()
     }
@@ -118,12 +130,15 @@ impl ClusterView for Live {
     }
 }
 
-async fn live_world(
-    state: &WebhookState,
-    namespace: &str,
-    md_name: Option<&str>,
-    incident_name: Option<&str>,
-) -> Option<Live> {
+/// The names a request's spec points at, read live when a decision might be stale.
+struct Named {
+    model_deployment: Option<String>,
+    incident: Option<String>,
+    drill: Option<String>,
+}
+
+async fn live_world(state: &WebhookState, namespace: &str, named: &Named) -> Option<Live> {
+    let (md_name, incident_name) = (named.model_deployment.as_deref(), named.incident.as_deref());
     let model_deployment = match md_name {
         Some(name) => Api::<ModelDeployment>::namespaced(state.client.clone(), namespace)
             .get_opt(name)
@@ -138,6 +153,13 @@ async fn live_world(
             .ok()?,
         None => None,
     };
+    let drill = match named.drill.as_deref() {
+        Some(name) => Api::<RollbackDrill>::namespaced(state.client.clone(), namespace)
+            .get_opt(name)
+            .await
+            .ok()?,
+        None => None,
+    };
     let teams = Api::<Team>::all(state.client.clone())
         .list(&Default::default())
         .await
@@ -147,6 +169,7 @@ async fn live_world(
     Some(Live {
         model_deployment,
         incident,
+        drill,
         teams,
         policies: cached.policies(),
         namespace_labels: cached.namespace_labels(namespace),
@@ -176,6 +199,7 @@ async fn admit(
                 | Hook::ValidateAttestation
                 | Hook::MutateIncident
                 | Hook::ValidateIncident
+                | Hook::ValidateRollbackDrill
         )
     {
         // The stores may lag a change made a moment ago: ask the API server before denying.
@@ -184,15 +208,12 @@ async fn admit(
             let object = request.object.as_ref().or(request.old_object.as_ref())?;
             object.data["spec"][field].as_str().map(String::from)
         };
-        let (md_name, incident_name) = (spec("modelDeployment"), spec("incident"));
-        if let Some(live) = live_world(
-            &state,
-            &namespace,
-            md_name.as_deref(),
-            incident_name.as_deref(),
-        )
-        .await
-        {
+        let named = Named {
+            model_deployment: spec("modelDeployment"),
+            incident: spec("incident"),
+            drill: spec("drill").and_then(|d| d.split_once('/').map(|(d, _)| d.to_string())),
+        };
+        if let Some(live) = live_world(&state, &namespace, &named).await {
             verdict = review::decide(hook, &request, &live);
         }
     }
