@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     api::incident::ROOT_CAUSE_ANALYSIS,
     attest::{self, sign::SignRequest},
-    audit, board, completion, explain, history, incident, incidents, matrix, pipeline,
+    audit, board, completion, drills, explain, history, incident, incidents, matrix, pipeline,
     promote::{self, DryRun},
     rollback,
     scope::{Failure, GlobalFlags},
@@ -93,6 +93,14 @@ pub enum Command {
         #[command(subcommand)]
         command: IncidentCommand,
     },
+    /// RollbackDrills (of this namespace, or all with -A): schedule, target, the last
+    /// run and its result, the last success, the next run, and the tabletop's reviews.
+    Drills,
+    /// Run a rollback drill now, or read a run's report.
+    Drill {
+        #[command(subcommand)]
+        command: DrillCommand,
+    },
     /// The responsibility matrix: for each model, the Team holding each role and what
     /// it owes, and the RACI per lifecycle stage that its HandoffPolicies declare, the
     /// stages Accord enforces marked.
@@ -153,8 +161,9 @@ pub struct AuditVerifyFlags {
 #[group(skip)]
 pub struct AttestFlags {
     model_deployment: String,
-    /// The checklist item's id (`root-cause-analysis` with --incident, its default).
-    #[arg(long, required_unless_present = "incident")]
+    /// The checklist item's id (`root-cause-analysis` with --incident, `drill-review`
+    /// with --drill: their defaults).
+    #[arg(long, required_unless_present_any = ["incident", "drill"])]
     item: Option<String>,
     /// A link to the evidence.
     #[arg(long)]
@@ -189,6 +198,10 @@ pub struct AttestFlags {
     /// (repeatable).
     #[arg(long = "follow-up", requires = "incident")]
     follow_ups: Vec<String>,
+    /// Review this RollbackDrill run (`DRILL/RUN`, item drill-review, the run's target
+    /// version), as a member of a role its tabletop lists.
+    #[arg(long, conflicts_with_all = ["incident", "sign", "item"])]
+    drill: Option<String>,
 }
 
 /// The flags of `verify`.
@@ -231,6 +244,29 @@ pub struct OpenFlags {
     /// The Incident's name (default: `<model-deployment>-<unix seconds>`).
     #[arg(long)]
     name: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DrillCommand {
+    /// Run it now (as a member of the model's platform Team) and follow it step by
+    /// step; exits non-zero unless the run passed.
+    Run {
+        drill: String,
+        /// Only request the run; do not wait for it.
+        #[arg(long)]
+        no_wait: bool,
+        /// How long to wait for the run to finish.
+        #[arg(long, default_value = "15m", value_parser = audit::parse_since)]
+        timeout: std::time::Duration,
+    },
+    /// A run's report (the newest by default): target, steps, time to Ready, and the
+    /// tabletop's reviews with the command that gives one.
+    Report {
+        drill: String,
+        /// The run's id (kubectl accord drills shows the last one).
+        #[arg(long)]
+        run: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -301,6 +337,8 @@ pub async fn run(args: &Args) -> Result<String, Failure> {
             rollback::run(&global.connect().await?, model_deployment).await
         }
         Command::Incidents => incidents::run(&global.connect().await?).await,
+        Command::Drills => drills::list(&global.connect().await?).await,
+        Command::Drill { command } => run_drill(global, command).await,
         Command::Incident { command } => run_incident(global, command).await,
         Command::Matrix => matrix::run(&global.connect().await?).await,
         Command::Teams => teams::run(&global.connect().await?).await,
@@ -330,6 +368,27 @@ fn print_now(text: &str) {
     use std::io::Write;
     print!("{text}");
     let _ = std::io::stdout().flush();
+}
+
+/// `drill run|report`.
+async fn run_drill(global: &GlobalFlags, command: &DrillCommand) -> Result<String, Failure> {
+    let scope = global.connect().await?;
+    match command {
+        DrillCommand::Run {
+            drill,
+            no_wait,
+            timeout,
+        } => {
+            let wait = (!no_wait).then_some(*timeout);
+            match drills::run_now(&scope, drill, wait, print_now).await? {
+                drills::Outcome::Passed => Ok(String::new()),
+                drills::Outcome::Failed => Err(Failure(format!(
+                    "the run failed: kubectl accord drill report {drill}"
+                ))),
+            }
+        }
+        DrillCommand::Report { drill, run } => drills::show(&scope, drill, run.as_deref()).await,
+    }
 }
 
 /// `incident show|ack|open`.
@@ -371,6 +430,16 @@ async fn attest(global: &GlobalFlags, flags: &AttestFlags) -> Result<String, Fai
     let item = attest_item(flags)?;
     if !(flags.sign || flags.print_statement || flags.from_file.is_some()) {
         let scope = global.connect().await?;
+        if let Some(reference) = &flags.drill {
+            return drills::attest(
+                &scope,
+                &flags.model_deployment,
+                reference,
+                flags.evidence.clone(),
+                flags.comment.clone(),
+            )
+            .await;
+        }
         if let Some(incident) = &flags.incident {
             let rc = attest::rca::RootCause {
                 model_deployment: &flags.model_deployment,

@@ -334,6 +334,8 @@ mod tests {
                 "rollback",
                 "incidents",
                 "incident",
+                "drills",
+                "drill",
                 "matrix",
                 "teams",
                 "board",

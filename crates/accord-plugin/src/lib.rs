@@ -17,6 +17,7 @@ pub mod promotion;
 pub mod scope;
 pub mod text;
 
+pub mod drills;
 pub mod incidents;
 
 pub mod attest;

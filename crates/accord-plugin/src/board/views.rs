@@ -201,7 +201,7 @@ pub fn signed_recently(snapshot: &Snapshot, me: &Me, limit: usize) -> Vec<Signed
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Risk {
     /// `EscalationOverdue`, `CanaryRunning`, `CanaryFailed`, `IncidentOpen`,
-    /// `Degraded`, `Invalid`, or a conformance kind (`NewPolicyItem`, `ExpiredSignOff`,
+    /// `DrillOverdue`, `Degraded`, `Invalid`, or a conformance kind (`NewPolicyItem`, `ExpiredSignOff`,
     /// `KeyRevoked`, `NotInTeam`, `NoMembers`, `RaciConflict`, `MissingSignOff`).
     pub kind: String,
     pub team: Option<String>,
@@ -321,28 +321,54 @@ fn risks_of(md: &ModelDeployment, index: &Index, now: Timestamp) -> Vec<Risk> {
         out.push(risk(&kind, Some(&v.team), v.message.clone()));
     }
     out.extend(no_members(md, index, &out));
+    out.extend(drill_overdue(md));
+    out.extend(open_incidents(md, index));
+    out
+}
+
+/// The model's Incidents not resolved, each with its Responsible Team.
+fn open_incidents(md: &ModelDeployment, index: &Index) -> Vec<Risk> {
     let (namespace, name) = ns_name(md);
-    for inc in index
+    index
         .incidents
         .get(&(namespace.as_str(), name.as_str()))
         .into_iter()
         .flatten()
-    {
-        out.push(risk(
-            "IncidentOpen",
-            inc.status
-                .as_ref()
-                .and_then(|s| s.owner.as_ref())
-                .map(|o| o.team.as_str()),
-            format!(
-                "{} ({:?}): {}",
-                inc.metadata.name.as_deref().unwrap_or_default(),
-                crate::incidents::phase(inc),
-                inc.spec.summary
-            ),
-        ));
-    }
-    out
+        .map(|inc| {
+            risk(
+                "IncidentOpen",
+                inc.status
+                    .as_ref()
+                    .and_then(|s| s.owner.as_ref())
+                    .map(|o| o.team.as_str()),
+                format!(
+                    "{} ({:?}): {}",
+                    inc.metadata.name.as_deref().unwrap_or_default(),
+                    crate::incidents::phase(inc),
+                    inc.spec.summary
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The candidate waits for a rollback drill a HandoffPolicy requires (its Ready
+/// condition says `DrillOverdue`): the platform Team's to run. The condition's message
+/// names the policy, its `maxAge` and the last good run.
+fn drill_overdue(md: &ModelDeployment) -> Option<Risk> {
+    let ready = accord_core::status::condition(
+        &md.status.as_ref()?.conditions,
+        crate::api::conditions::READY,
+    )?;
+    (ready.status == "False" && ready.reason == crate::api::reasons::condition::DRILL_OVERDUE).then(
+        || {
+            risk(
+                crate::api::reasons::condition::DRILL_OVERDUE,
+                Some(&md.spec.owners.platform),
+                ready.message.clone(),
+            )
+        },
+    )
 }
 
 /// A role whose Team is missing or has nobody in it, unless conformance said so already.

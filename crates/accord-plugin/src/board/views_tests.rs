@@ -639,6 +639,37 @@ fn only_unresolved_incidents_of_the_model_are_open() {
     );
 }
 
+#[test]
+fn a_candidate_waiting_for_a_rollback_drill_is_the_platform_team_s_risk() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+    let ready = |status: &str, reason: &str, message: &str| Condition {
+        type_: "Ready".into(),
+        status: status.into(),
+        reason: reason.into(),
+        message: message.into(),
+        last_transition_time: time(0),
+        observed_generation: None,
+    };
+    let message = "2.4.0 is not promoted: HandoffPolicy/prod requires a rollback drill of \
+                   fraud-scorer that passed, with its tabletop acknowledged, within 720h; last \
+                   good run: never";
+    let mut m = waiting();
+    m.status.as_mut().unwrap().conditions = vec![ready("False", "DrillOverdue", message)];
+    let s = snapshot(vec![m], teams());
+    let row = &models(&s, &ModelsQuery::default(), time(0).0)[0];
+    assert_eq!(kinds(row), [("DrillOverdue", Some("ml-platform"))]);
+    assert_eq!(row.risks[0].message, message);
+
+    // Waiting for sign-offs, or for an Incident, is not a drill risk.
+    for (status, reason) in [("False", "AwaitingAttestations"), ("False", "IncidentOpen")] {
+        let mut m = waiting();
+        m.status.as_mut().unwrap().conditions = vec![ready(status, reason, "…")];
+        let s = snapshot(vec![m], teams());
+        let row = &models(&s, &ModelsQuery::default(), time(0).0)[0];
+        assert!(kinds(row).is_empty(), "{reason}: {:?}", row.risks);
+    }
+}
+
 /// Three models: payments/fraud-scorer (no risk, AwaitingAttestations), retail/churn
 /// (two risks, Serving, owned by retail-*), payments/aardvark (one risk, Degraded).
 fn three_models() -> Snapshot {
