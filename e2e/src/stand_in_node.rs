@@ -12,6 +12,12 @@
 //!   confirms a deletion after stopping the containers).
 //!
 //! Its output is kept per pod for the test to read (the kubelet would serve it as logs).
+//!
+//! In **serve** mode ([`StandInNode::serve`]) a pod is a long-running server instead: its
+//! process is started, the pod is reported Running and Ready (with the host's address
+//! as its IP, once the container's port accepts connections), and the process is
+//! killed when the pod is deleted. The API server's service proxy then reaches it as
+//! it would reach any pod.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -32,6 +38,15 @@ use crate::{Kubectl, token_kubeconfig};
 /// tolerate its taint of the same key.
 pub const LABEL: &str = "e2e-stand-in-node";
 
+/// How the node runs its pods.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// To completion, reporting the exit code.
+    Complete,
+    /// As a server, Ready while it runs.
+    Serve,
+}
+
 pub struct StandInNode {
     pub name: String,
     stop: Arc<AtomicBool>,
@@ -42,6 +57,16 @@ pub struct StandInNode {
 impl StandInNode {
     /// Registers the Node and starts running the pods bound to it with `binary`.
     pub fn start(name: &str, binary: PathBuf) -> Self {
+        Self::register(name, binary, Mode::Complete)
+    }
+
+    /// Registers the Node and serves each pod bound to it with `program` and the
+    /// container's args, until the pod is deleted.
+    pub fn serve(name: &str, program: PathBuf) -> Self {
+        Self::register(name, program, Mode::Serve)
+    }
+
+    fn register(name: &str, binary: PathBuf, mode: Mode) -> Self {
         let admin = Kubectl::admin();
         let node = json!({
             "apiVersion": "v1", "kind": "Node",
@@ -68,7 +93,10 @@ impl StandInNode {
         let outputs = Arc::new(Mutex::new(BTreeMap::new()));
         let thread = {
             let (name, stop, outputs) = (name.to_string(), stop.clone(), outputs.clone());
-            std::thread::spawn(move || run_pods(&name, &binary, &stop, &outputs))
+            std::thread::spawn(move || match mode {
+                Mode::Complete => run_pods(&name, &binary, &stop, &outputs),
+                Mode::Serve => serve_pods(&name, &binary, &stop),
+            })
         };
         Self {
             name: name.to_string(),
@@ -199,6 +227,166 @@ fn report(admin: &Kubectl, pod: &Value, code: i32) {
             "name": container["name"], "image": container["image"], "imageID": container["image"],
             "ready": false, "restartCount": 0, "started": false,
             "state": {"terminated": {"exitCode": code, "reason": reason, "startedAt": now, "finishedAt": now}}
+        }]
+    }});
+    admin.ok(&[
+        "patch",
+        "pod",
+        pod["metadata"]["name"].as_str().unwrap_or_default(),
+        "-n",
+        pod["metadata"]["namespace"].as_str().unwrap_or_default(),
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status.to_string(),
+    ]);
+}
+
+/// The host's first non-loopback IPv4 address: what a served pod reports as its IP
+/// (the API server refuses to proxy to loopback).
+pub fn host_ip() -> String {
+    static IP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IP.get_or_init(|| {
+        let out = std::process::Command::new("hostname")
+            .arg("-I")
+            .output()
+            .expect("hostname -I runs");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .find(|a| {
+                a.parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| !ip.is_loopback())
+            })
+            .expect("a non-loopback IPv4 address")
+            .to_string()
+    })
+    .clone()
+}
+
+/// The pods bound to `node`, as JSON.
+fn bound_pods(admin: &Kubectl, node: &str) -> Vec<Value> {
+    admin
+        .get_json(&[
+            "pods",
+            "-A",
+            "--field-selector",
+            &format!("spec.nodeName={node}"),
+        ])
+        .map(|list| list["items"].as_array().cloned().unwrap_or_default())
+        .unwrap_or_default()
+}
+
+/// Serve mode: starts each new pod's process, reports it Ready once it listens, and
+/// kills it when the pod is deleted (or on stop).
+fn serve_pods(node: &str, program: &std::path::Path, stop: &AtomicBool) {
+    let admin = Kubectl::admin();
+    let mut running: BTreeMap<String, std::process::Child> = BTreeMap::new();
+    while !stop.load(Ordering::SeqCst) {
+        let pods = bound_pods(&admin, node);
+        let mut live = BTreeSet::new();
+        for pod in &pods {
+            let uid = pod["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if pod["metadata"]["deletionTimestamp"].is_string() {
+                if let Some(mut child) = running.remove(&uid) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+                force_delete(&admin, pod);
+                continue;
+            }
+            live.insert(uid.clone());
+            if running.contains_key(&uid) {
+                continue;
+            }
+            match start_server(pod, program) {
+                Ok(child) => {
+                    running.insert(uid, child);
+                    report_serving(&admin, pod);
+                }
+                Err(code) => report(&admin, pod, code),
+            }
+        }
+        // Pods gone from the list (deleted outright): stop their processes.
+        running.retain(|uid, child| {
+            let keep = live.contains(uid);
+            if !keep {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            keep
+        });
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for child in running.values_mut() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+fn force_delete(admin: &Kubectl, pod: &Value) {
+    let _ = admin.run(&[
+        "delete",
+        "pod",
+        pod["metadata"]["name"].as_str().unwrap_or_default(),
+        "-n",
+        pod["metadata"]["namespace"].as_str().unwrap_or_default(),
+        "--grace-period=0",
+        "--force",
+        "--wait=false",
+    ]);
+}
+
+/// Starts the pod's server and waits (up to 5 s) until its first container port
+/// accepts connections; an early exit is the exit code.
+fn start_server(pod: &Value, program: &std::path::Path) -> Result<std::process::Child, i32> {
+    let container = &pod["spec"]["containers"][0];
+    let mut command = std::process::Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for arg in container["args"].as_array().into_iter().flatten() {
+        command.arg(arg.as_str().unwrap_or_default());
+    }
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let Some(port) = container["ports"][0]["containerPort"].as_u64() else {
+        return Ok(child);
+    };
+    let address = format!("{}:{port}", host_ip());
+    for _ in 0..50 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(status.code().unwrap_or(-1));
+        }
+        if std::net::TcpStream::connect(&address).is_ok() {
+            return Ok(child);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(child)
+}
+
+/// Reports a served pod Running and Ready at the host's address.
+fn report_serving(admin: &Kubectl, pod: &Value) {
+    let now = jiff::Timestamp::now().to_string();
+    let ip = host_ip();
+    let container = &pod["spec"]["containers"][0];
+    let condition = |kind: &str| json!({"type": kind, "status": "True", "lastTransitionTime": now});
+    let status = json!({"status": {
+        "phase": "Running",
+        "hostIP": ip, "hostIPs": [{"ip": ip}], "podIP": ip, "podIPs": [{"ip": ip}],
+        "startTime": now,
+        "conditions": [condition("PodScheduled"), condition("Initialized"), condition("ContainersReady"), condition("Ready")],
+        "containerStatuses": [{
+            "name": container["name"], "image": container["image"], "imageID": container["image"],
+            "ready": true, "restartCount": 0, "started": true,
+            "state": {"running": {"startedAt": now}}
         }]
     }});
     admin.ok(&[

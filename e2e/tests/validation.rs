@@ -256,6 +256,7 @@ fn examples_are_accepted() {
         "examples/fraud-scorer.yaml",
         "examples/fraud-scorer-gpu.yaml",
         "examples/environments/pipeline.yaml",
+        "examples/drills/fraud-scorer-weekly.yaml",
     ] {
         if file.contains("environments") {
             // Its ModelDeployments live in namespaces the file creates; a server-side

@@ -187,3 +187,46 @@ pub fn last_history(md: &Value) -> Value {
 pub fn json_patch_md_as(user: &str, namespace: &str, name: &str, patch: &Value) {
     patch_md_with(Kubectl::user(user), namespace, name, "json", patch);
 }
+
+/// A KWOK node in a pool of its own (label `e2e.accord.dev/pool=<pool>`), for a
+/// version pinned to it by nodeSelector; removing the label later makes the scheduler
+/// really refuse that version's pods. Returns the node's name.
+pub fn pool_node(pool: &str) -> String {
+    let node = format!("{pool}-pool");
+    create(&json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": node, "annotations": {"kwok.x-k8s.io/node": "fake"},
+                     "labels": {"e2e.accord.dev/pool": pool, "type": "kwok", "kubernetes.io/os": "linux"}},
+        "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "20"},
+                   "capacity": {"cpu": "4", "memory": "8Gi", "pods": "20"}}}));
+    node
+}
+
+/// `name` serving 1.0.0 pinned to `pool_node(pool)`, then 2.0.0 anywhere; the pool's
+/// label is then taken off its node, so 1.0.0 can no longer be scheduled.
+pub fn serving_with_unschedulable_previous(namespace: &str, name: &str, pool: &str) -> String {
+    let node = pool_node(pool);
+    let pinned = json!({"spec": {"nodeSelector": {"e2e.accord.dev/pool": pool},
+        "containers": [{"name": "model", "image": format!("registry.example.com/{name}:1.0.0")}]}});
+    serving(namespace, name, "1.0.0", |md| {
+        md["spec"]["serving"] = json!({"replicas": 1, "template": pinned});
+    });
+    patch_md(
+        namespace,
+        name,
+        json!({"spec": {"model": {"version": "2.0.0"},
+        "serving": {"template": null, "image": format!("registry.example.com/{name}:2.0.0"), "port": 8080}}}),
+    );
+    attest_all(namespace, name, "2.0.0");
+    poll(
+        &format!("{name} 2.0.0 to serve"),
+        Duration::from_secs(90),
+        || {
+            let md = get_md(namespace, name);
+            (md["status"]["activeVersion"] == "2.0.0" && md["status"]["phase"] == "Serving")
+                .then_some(())
+                .ok_or_else(|| md["status"].to_string())
+        },
+    );
+    Kubectl::admin().ok(&["label", "node", &node, "e2e.accord.dev/pool-"]);
+    node
+}
