@@ -211,11 +211,11 @@ fn check_drill_run<'a>(
             "run {run_id} of RollbackDrill {drill_name} is still running: review its report once it has finished"
         ));
     }
-    let target = run
-        .target
-        .as_ref()
-        .map(|t| t.version.as_str())
-        .unwrap_or_default();
+    let Some(target) = run.target.as_ref().map(|t| t.version.as_str()) else {
+        return Err(format!(
+            "run {run_id} of RollbackDrill {drill_name} rehearsed no version (it failed before its target was resolved: kubectl accord drill report {drill_name} --run {run_id}), so there is no rollback to review; fix what it names and run the drill again"
+        ));
+    };
     if spec.version != target {
         return Err(format!(
             "version {} is not the version run {run_id} of RollbackDrill {drill_name} rehearsed, which is {target}: set spec.version to {target}",

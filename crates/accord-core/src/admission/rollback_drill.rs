@@ -87,8 +87,17 @@ pub fn validate(
             Err(message) => Verdict::Deny(message),
         };
     };
+    // The spec is judged when it is written: a metadata-only change (a label, a
+    // finalizer, a run request) of a drill stored earlier is not refused for it.
+    let spec_written = old.is_none_or(|old| old.spec != new.spec);
     let checked = immutable_model(old, new)
-        .and_then(|()| check_spec(new))
+        .and_then(|()| {
+            if spec_written {
+                check_spec(new)
+            } else {
+                Ok(())
+            }
+        })
         .and_then(|()| check_requested_by(old, new, requester))
         .and_then(|()| match old {
             // Nothing a person asked for changed (Kubernetes' own bookkeeping).
@@ -126,6 +135,13 @@ fn platform_right(
     let namespace = drill.metadata.namespace.as_deref().unwrap_or_default();
     let model = &drill.spec.model_deployment;
     let Some(md) = cx.md else {
+        if action == "delete" {
+            return Err(format!(
+                "{} may not delete RollbackDrill {name}: its spec.modelDeployment, {namespace}/{model}, no longer exists, so no platform Team decides about it; ask a cluster admin{} to delete it",
+                requester.username,
+                cx.rights.admins_hint()
+            ));
+        }
         return Err(format!(
             "spec.modelDeployment: ModelDeployment {namespace}/{model} does not exist: a RollbackDrill rehearses the rollback of a ModelDeployment in its own namespace, and its platform Team decides about it"
         ));

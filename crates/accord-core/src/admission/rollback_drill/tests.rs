@@ -364,4 +364,467 @@ mod reviews {
         ));
         assert!(message.contains("no spec.tabletop"), "{message}");
     }
+
+    #[test]
+    fn a_review_names_the_drills_model_a_run_with_a_target_and_a_run_reference() {
+        let drill = ran(RunResult::Failed);
+        // A failed run is reviewed too: its report is what the tabletop discusses.
+        let ops = allowed(admit(
+            &review("weekly/20261208-090000", "2.3.1"),
+            Some(&drill),
+            &user("carol", &[]),
+        ));
+        let admitted: crate::api::Attestation =
+            apply_patch(&review("weekly/20261208-090000", "2.3.1"), &ops);
+        assert_eq!(admitted.spec.team.as_deref(), Some("payments-app"));
+
+        let mut elsewhere = review("weekly/20261208-090000", "2.3.1");
+        elsewhere.spec.model_deployment = "churn".into();
+        let message = denied(admit(&elsewhere, Some(&drill), &bob()));
+        assert!(
+            message.contains("rehearses ModelDeployment fraud-scorer, not churn")
+                && message.contains("set spec.modelDeployment to fraud-scorer"),
+            "{message}"
+        );
+
+        let mut unresolved = ran(RunResult::Failed);
+        unresolved.status.as_mut().unwrap().runs[0].target = None;
+        let message = denied(admit(
+            &review("weekly/20261208-090000", "2.3.1"),
+            Some(&unresolved),
+            &bob(),
+        ));
+        assert!(message.contains("rehearsed no version"), "{message}");
+
+        let message = denied(admit(&review("weekly", "2.3.1"), Some(&drill), &bob()));
+        assert!(
+            message.starts_with("spec.drill must be DRILL/RUN"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_metadata_change_of_a_stored_drill_is_not_refused_for_its_spec() {
+    // Stored before the webhook judged it (or before the rules tightened).
+    let stored = drill(json!({"target": {"version": "1.0.0", "name": "fraud-scorer"}}));
+    let mut labelled = stored.clone();
+    labelled.metadata.labels = Some(BTreeMap::from([("tier".into(), "critical".into())]));
+    assert_eq!(
+        judge(Some(&stored), Some(&labelled), &bob()),
+        Verdict::allow()
+    );
+    // Writing the spec again is judged, naming the field.
+    let mut rewritten = stored.clone();
+    rewritten.spec.replicas = 2;
+    let message = denied(judge(Some(&stored), Some(&rewritten), &bob()));
+    assert!(message.contains("spec.target"), "{message}");
+}
+
+#[test]
+fn a_zone_without_a_schedule_and_cron_macros_are_admitted() {
+    for spec in [
+        json!({"timeZone": "Europe/Berlin"}),
+        json!({"schedule": "@weekly"}),
+        json!({"schedule": "*/15 9-17 * * MON-FRI", "timeZone": "America/New_York", "deadline": "90s"}),
+    ] {
+        assert_eq!(
+            judge(None, Some(&drill(spec.clone())), &bob()),
+            Verdict::allow(),
+            "{spec}"
+        );
+    }
+}
+
+#[test]
+fn a_drill_whose_model_is_gone_is_deleted_by_an_admin_not_by_whoever_asks() {
+    let rights = rights();
+    let cx = Context {
+        md: None,
+        team: &teams,
+        rights: &rights,
+    };
+    let message = denied(validate(Some(&valid()), None, &bob(), &cx));
+    assert!(
+        message.starts_with("bob may not delete RollbackDrill payments/weekly")
+            && message.contains("spec.modelDeployment")
+            && message.contains("ask a cluster admin (the admin group accord-admins)"),
+        "{message}"
+    );
+    for who in [
+        user("root", &["accord-admins"]),
+        user(
+            "system:serviceaccount:kube-system:namespace-controller",
+            &[],
+        ),
+        user("system:serviceaccount:accord-system:accord-operator", &[]),
+    ] {
+        assert_eq!(
+            validate(Some(&valid()), None, &who, &cx),
+            Verdict::allow(),
+            "{}",
+            who.username
+        );
+    }
+}
+
+#[test]
+fn who_asked_cannot_be_written_without_asking() {
+    // On create, with no request: whatever the client wrote is removed.
+    let mut forged = valid();
+    forged.metadata.annotations = Some(BTreeMap::from([
+        (labels::RUN_REQUESTED_BY.to_string(), "alice".to_string()),
+        ("note".to_string(), "kept".to_string()),
+    ]));
+    let patched: RollbackDrill = apply_patch(&forged, &allowed(mutate(None, &forged, &bob())));
+    let annotations = patched.metadata.annotations.clone().unwrap();
+    assert!(!annotations.contains_key(labels::RUN_REQUESTED_BY));
+    assert_eq!(annotations["note"], "kept");
+    assert_eq!(judge(None, Some(&patched), &bob()), Verdict::allow());
+    let message = denied(judge(None, Some(&forged), &bob()));
+    assert!(
+        message.contains(labels::RUN_REQUESTED_BY) && message.contains("do not set it"),
+        "{message}"
+    );
+    // A run requested on create records its creator.
+    let asked = requested(&valid(), "2026-12-05T10:00:00Z", None);
+    let patched: RollbackDrill = apply_patch(&asked, &allowed(mutate(None, &asked, &bob())));
+    assert_eq!(
+        patched.metadata.annotations.unwrap()[labels::RUN_REQUESTED_BY],
+        "bob"
+    );
+    // Removing who asked, without a new request: put back as recorded.
+    let recorded = requested(&valid(), "2026-12-05T10:00:00Z", Some("bob"));
+    let mut erased = recorded.clone();
+    erased.metadata.annotations = None;
+    let back: RollbackDrill = apply_patch(
+        &erased,
+        &allowed(mutate(Some(&recorded), &erased, &user("carol", &[]))),
+    );
+    assert_eq!(
+        back.metadata.annotations.unwrap()[labels::RUN_REQUESTED_BY],
+        "bob"
+    );
+    // Nothing to write when nothing is asked or recorded.
+    assert_eq!(mutate(None, &valid(), &bob()), Verdict::allow());
+}
+
+/// The drill hooks and drill reviews through the AdmissionReview plumbing.
+mod hooks {
+    use std::sync::Arc;
+
+    use kube::core::{DynamicObject, admission::AdmissionRequest};
+    use serde_json::Value;
+
+    use super::*;
+    use crate::{
+        admission::review::{ClusterView, Hook, StaticClusterView, decide, decode},
+        api::{DrillRun, ModelDeployment, RollbackDrillStatus, RunResult, RunTarget, Team},
+        seal::SealKeys,
+        testing::team,
+    };
+
+    const OPERATOR: &str = "system:serviceaccount:accord-system:accord-operator";
+
+    struct WithDrills {
+        world: StaticClusterView,
+        drills: Vec<RollbackDrill>,
+    }
+
+    impl ClusterView for WithDrills {
+        fn model_deployment(&self, namespace: &str, name: &str) -> Option<ModelDeployment> {
+            self.world.model_deployment(namespace, name)
+        }
+        fn team(&self, name: &str) -> Option<Team> {
+            self.world.team(name)
+        }
+        fn drill(&self, namespace: &str, name: &str) -> Option<RollbackDrill> {
+            self.drills
+                .iter()
+                .find(|d| {
+                    d.metadata.namespace.as_deref() == Some(namespace)
+                        && d.metadata.name.as_deref() == Some(name)
+                })
+                .cloned()
+        }
+        fn keys(&self) -> Option<Arc<SealKeys>> {
+            self.world.keys()
+        }
+        fn rights(&self) -> &Rights {
+            self.world.rights()
+        }
+    }
+
+    fn finished() -> RollbackDrill {
+        let mut drill = valid();
+        let at = crate::testing::time(0);
+        drill.status = Some(RollbackDrillStatus {
+            runs: vec![DrillRun {
+                id: "20261208-090000".into(),
+                trigger: "Schedule".into(),
+                requested_by: None,
+                started_at: at.clone(),
+                finished_at: Some(at),
+                target: Some(RunTarget {
+                    version: "2.3.1".into(),
+                    ..Default::default()
+                }),
+                workload: None,
+                steps: vec![],
+                time_to_ready: None,
+                result: RunResult::Failed,
+                message: None,
+                acknowledged_by: vec![],
+                acknowledged_at: None,
+                escalated_at: None,
+            }],
+            ..Default::default()
+        });
+        drill
+    }
+
+    fn world() -> WithDrills {
+        WithDrills {
+            world: StaticClusterView {
+                model_deployments: vec![md("2.4.0")],
+                teams: vec![
+                    team("data-platform", &[], &["data-platform-eng"]),
+                    team("ml-platform", &[], &["ml-platform-eng"]),
+                    team("payments-app", &["carol"], &[]),
+                ],
+                keys: Some(Arc::new(SealKeys::generate("k1"))),
+                rights: rights(),
+            },
+            drills: vec![finished()],
+        }
+    }
+
+    fn request(
+        resource: &str,
+        sub_resource: Option<&str>,
+        operation: &str,
+        who: &Requester,
+        object: Value,
+        old: Value,
+    ) -> AdmissionRequest<DynamicObject> {
+        let kind = match resource {
+            "rollbackdrills" => "RollbackDrill",
+            _ => "Attestation",
+        };
+        let body = serde_json::to_vec(&json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {
+                "uid": "0000-1111", "kind": {"group": "accord.dev", "version": "v1alpha1", "kind": kind},
+                "resource": {"group": "accord.dev", "version": "v1alpha1", "resource": resource},
+                "subResource": sub_resource,
+                "name": "weekly", "namespace": "payments", "operation": operation,
+                "userInfo": {"username": who.username, "groups": who.groups},
+                "object": object, "oldObject": old, "dryRun": false
+            }
+        }))
+        .unwrap();
+        decode(&body).unwrap()
+    }
+
+    fn object<T: serde::Serialize>(value: &T) -> Value {
+        serde_json::to_value(value).unwrap()
+    }
+
+    #[test]
+    fn drill_hooks_have_paths_and_only_the_mutating_one_mutates() {
+        assert_eq!(Hook::MutateRollbackDrill.path(), "/mutate/rollbackdrills");
+        assert_eq!(
+            Hook::ValidateRollbackDrill.path(),
+            "/validate/rollbackdrills"
+        );
+        assert!(Hook::MutateRollbackDrill.mutates() && !Hook::ValidateRollbackDrill.mutates());
+        assert_eq!(Hook::ValidateRollbackDrill.kind(), "RollbackDrill");
+    }
+
+    #[test]
+    fn a_forged_run_in_status_is_refused_to_everyone_but_the_operator() {
+        let world = world();
+        let stored = object(&valid());
+        let forged = object(&finished());
+        for who in [bob(), user("root", &["system:masters", "accord-admins"])] {
+            let status = request(
+                "rollbackdrills",
+                Some("status"),
+                "UPDATE",
+                &who,
+                forged.clone(),
+                stored.clone(),
+            );
+            let message = denied(decide(Hook::ValidateRollbackDrill, &status, &world));
+            assert!(
+                message.contains(&format!(
+                    "{} may not write the status of RollbackDrill payments/weekly",
+                    who.username
+                )),
+                "{message}"
+            );
+            // The mutating hook is not the one that judges status.
+            assert_eq!(
+                decide(Hook::MutateRollbackDrill, &status, &world),
+                Verdict::allow()
+            );
+        }
+        let status = request(
+            "rollbackdrills",
+            Some("status"),
+            "UPDATE",
+            &user(OPERATOR, &[]),
+            forged,
+            stored,
+        );
+        assert_eq!(
+            decide(Hook::ValidateRollbackDrill, &status, &world),
+            Verdict::allow()
+        );
+    }
+
+    #[test]
+    fn drills_are_created_run_and_deleted_through_the_hooks_by_the_platform_team() {
+        let world = world();
+        let create = |who: &Requester| {
+            request(
+                "rollbackdrills",
+                None,
+                "CREATE",
+                who,
+                object(&valid()),
+                Value::Null,
+            )
+        };
+        assert_eq!(
+            decide(Hook::ValidateRollbackDrill, &create(&bob()), &world),
+            Verdict::allow()
+        );
+        let message = denied(decide(
+            Hook::ValidateRollbackDrill,
+            &create(&user("mallory", &[])),
+            &world,
+        ));
+        assert!(
+            message.contains("mallory may not create RollbackDrill payments/weekly")
+                && message.contains("platform Team ml-platform"),
+            "{message}"
+        );
+        // A run request: the mutating hook writes who asked.
+        let asked = requested(&valid(), "2026-12-05T10:00:00Z", Some("alice"));
+        let run = request(
+            "rollbackdrills",
+            None,
+            "UPDATE",
+            &bob(),
+            object(&asked),
+            object(&valid()),
+        );
+        let ops = allowed(decide(Hook::MutateRollbackDrill, &run, &world));
+        let patched: RollbackDrill = apply_patch(&asked, &ops);
+        assert_eq!(
+            patched.metadata.annotations.unwrap()[labels::RUN_REQUESTED_BY],
+            "bob"
+        );
+        let delete = |who: &Requester| {
+            request(
+                "rollbackdrills",
+                None,
+                "DELETE",
+                who,
+                Value::Null,
+                object(&valid()),
+            )
+        };
+        assert_eq!(
+            decide(Hook::ValidateRollbackDrill, &delete(&bob()), &world),
+            Verdict::allow()
+        );
+        assert_eq!(
+            decide(Hook::MutateRollbackDrill, &delete(&bob()), &world),
+            Verdict::allow()
+        );
+        let message = denied(decide(
+            Hook::ValidateRollbackDrill,
+            &delete(&user("carol", &[])),
+            &world,
+        ));
+        assert!(message.contains("carol may not delete"), "{message}");
+    }
+
+    fn drill_review(run: &str, version: &str) -> crate::api::Attestation {
+        let mut review = crate::admission::fixtures::request("drill-review", version);
+        review.metadata.name = Some("weekly-review-bob".into());
+        review.spec.drill = Some(run.into());
+        review
+    }
+
+    #[test]
+    fn a_drill_review_is_admitted_as_its_requester_and_a_signed_one_is_refused() {
+        let world = world();
+        let review = drill_review("weekly/20261208-090000", "2.3.1");
+        let create = request(
+            "attestations",
+            None,
+            "CREATE",
+            &bob(),
+            object(&review),
+            Value::Null,
+        );
+        let ops = allowed(decide(Hook::MutateAttestation, &create, &world));
+        let admitted: crate::api::Attestation = apply_patch(&review, &ops);
+        assert_eq!(admitted.spec.attested_by.as_deref(), Some("bob"));
+        assert_eq!(admitted.spec.team.as_deref(), Some("ml-platform"));
+        // The validating hook admits what the mutating one sealed, and nothing else.
+        let sealed = request(
+            "attestations",
+            None,
+            "CREATE",
+            &bob(),
+            object(&admitted),
+            Value::Null,
+        );
+        assert_eq!(
+            decide(Hook::ValidateAttestation, &sealed, &world),
+            Verdict::allow()
+        );
+        let mut replayed = admitted.clone();
+        replayed.spec.drill = Some("weekly/20261215-090000".into());
+        let replay = request(
+            "attestations",
+            None,
+            "CREATE",
+            &bob(),
+            object(&replayed),
+            Value::Null,
+        );
+        let message = denied(decide(Hook::ValidateAttestation, &replay, &world));
+        assert!(
+            message.starts_with("the Attestation cannot be admitted"),
+            "{message}"
+        );
+
+        let mut signed = review.clone();
+        signed.spec.signature = Some(crate::api::AttestationSignature {
+            signer: "bob".into(),
+            signed_at: "2026-12-08T10:00:00Z".into(),
+            sshsig: "-----BEGIN SSH SIGNATURE-----".into(),
+        });
+        let create = request(
+            "attestations",
+            None,
+            "CREATE",
+            &user("flux", &[]),
+            object(&signed),
+            Value::Null,
+        );
+        for hook in [Hook::MutateAttestation, Hook::ValidateAttestation] {
+            let message = denied(decide(hook, &create, &world));
+            assert!(
+                message.starts_with("signed drill reviews are not supported yet")
+                    && message.contains("unsigned, as yourself"),
+                "{message}"
+            );
+        }
+    }
 }
