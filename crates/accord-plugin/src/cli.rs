@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::{
-    api::incident::ROOT_CAUSE_ANALYSIS,
+    api::{incident::ROOT_CAUSE_ANALYSIS, rollback_drill::DRILL_REVIEW},
     attest::{self, sign::SignRequest},
     audit, board, completion, drills, explain, history, incident, incidents, matrix, pipeline,
     promote::{self, DryRun},
@@ -200,7 +200,7 @@ pub struct AttestFlags {
     follow_ups: Vec<String>,
     /// Review this RollbackDrill run (`DRILL/RUN`, item drill-review, the run's target
     /// version), as a member of a role its tabletop lists.
-    #[arg(long, conflicts_with_all = ["incident", "sign", "item"])]
+    #[arg(long, value_name = "DRILL/RUN", conflicts_with_all = ["incident", "sign", "print_statement", "from_file"])]
     drill: Option<String>,
 }
 
@@ -249,14 +249,15 @@ pub struct OpenFlags {
 #[derive(Subcommand, Debug)]
 pub enum DrillCommand {
     /// Run it now (as a member of the model's platform Team) and follow it step by
-    /// step; exits non-zero unless the run passed.
+    /// step. Exits 0 when the run passed, 3 when it failed, 4 when it had not finished
+    /// by --timeout, 1 when it could not be requested.
     Run {
         drill: String,
-        /// Only request the run; do not wait for it.
+        /// Only request the run; do not wait for it (exits 0 once requested).
         #[arg(long)]
         no_wait: bool,
-        /// How long to wait for the run to finish.
-        #[arg(long, default_value = "15m", value_parser = audit::parse_since)]
+        /// How long to wait for the run to finish (30s, 15m, 1h).
+        #[arg(long, default_value = "15m", value_parser = audit::parse_since, conflicts_with = "no_wait")]
         timeout: std::time::Duration,
     },
     /// A run's report (the newest by default): target, steps, time to Ready, and the
@@ -370,6 +371,32 @@ fn print_now(text: &str) {
     let _ = std::io::stdout().flush();
 }
 
+/// Runs the command, and says the process's exit code: 0, or 1 for a failure, except
+/// `drill run`, whose codes say how the run ended ([`drills::exit_code`]).
+pub async fn run_to_exit(args: &Args) -> (Result<String, Failure>, u8) {
+    match &args.command {
+        Command::Drill {
+            command:
+                DrillCommand::Run {
+                    drill,
+                    no_wait,
+                    timeout,
+                },
+        } => match args.global.connect().await {
+            Ok(scope) => {
+                let wait = (!no_wait).then_some(*timeout);
+                drills::run_now(&scope, drill, wait, print_now).await
+            }
+            Err(failure) => (Err(failure), 1),
+        },
+        _ => {
+            let result = run(args).await;
+            let code = u8::from(result.is_err());
+            (result, code)
+        }
+    }
+}
+
 /// `drill run|report`.
 async fn run_drill(global: &GlobalFlags, command: &DrillCommand) -> Result<String, Failure> {
     let scope = global.connect().await?;
@@ -380,12 +407,7 @@ async fn run_drill(global: &GlobalFlags, command: &DrillCommand) -> Result<Strin
             timeout,
         } => {
             let wait = (!no_wait).then_some(*timeout);
-            match drills::run_now(&scope, drill, wait, print_now).await? {
-                drills::Outcome::Passed => Ok(String::new()),
-                drills::Outcome::Failed => Err(Failure(format!(
-                    "the run failed: kubectl accord drill report {drill}"
-                ))),
-            }
+            drills::run_now(&scope, drill, wait, print_now).await.0
         }
         DrillCommand::Report { drill, run } => drills::show(&scope, drill, run.as_deref()).await,
     }
@@ -410,8 +432,22 @@ async fn run_incident(global: &GlobalFlags, command: &IncidentCommand) -> Result
 }
 
 /// The item `attest` signs off: `--item`, or with `--incident` the root-cause analysis
-/// (which is the only item an Attestation naming an Incident may have).
+/// (which is the only item an Attestation naming an Incident may have), with `--drill`
+/// the drill review (likewise).
 fn attest_item(flags: &AttestFlags) -> Result<&str, Failure> {
+    if flags.drill.is_some() {
+        return match flags.item.as_deref() {
+            None | Some(DRILL_REVIEW) => Ok(DRILL_REVIEW),
+            Some(item) => Err(Failure(format!(
+                "--drill reviews a drill run (item {DRILL_REVIEW}), not {item}: leave --item out"
+            ))),
+        };
+    }
+    if flags.item.as_deref() == Some(DRILL_REVIEW) {
+        return Err(Failure(format!(
+            "a {DRILL_REVIEW} reviews a drill run: add --drill DRILL/RUN (kubectl accord drill report DRILL shows it)"
+        )));
+    }
     match (flags.item.as_deref(), &flags.incident) {
         (Some(item), Some(_)) if item != ROOT_CAUSE_ANALYSIS => Err(Failure(format!(
             "--incident signs off item {ROOT_CAUSE_ANALYSIS}, not {item}: leave --item out"
@@ -554,6 +590,73 @@ mod tests {
         );
         assert!(attest_flags(&["md"]).is_err(), "an item or an incident");
         assert!(attest_flags(&["md", "--item", "drift", "--follow-up", "x"]).is_err());
+    }
+
+    #[test]
+    fn attest_reviews_a_drill_run_with_drill() {
+        let review = attest_flags(&["md", "--drill", "weekly/20261208-090000"]).unwrap();
+        assert_eq!(review.drill.as_deref(), Some("weekly/20261208-090000"));
+        assert_eq!(attest_item(&review).unwrap(), DRILL_REVIEW);
+        let named = attest_flags(&["md", "--item", "drill-review", "--drill", "w/r"]).unwrap();
+        assert_eq!(attest_item(&named).unwrap(), DRILL_REVIEW);
+        let other = attest_flags(&["md", "--item", "drift", "--drill", "w/r"]).unwrap();
+        assert!(
+            attest_item(&other)
+                .unwrap_err()
+                .0
+                .contains("leave --item out")
+        );
+        let no_drill = attest_flags(&["md", "--item", "drill-review"]).unwrap();
+        assert!(
+            attest_item(&no_drill)
+                .unwrap_err()
+                .0
+                .contains("add --drill DRILL/RUN")
+        );
+        for conflict in [
+            &["md", "--drill", "w/r", "--sign"][..],
+            &["md", "--drill", "w/r", "--incident", "i"],
+            &["md", "--drill", "w/r", "--print-statement"],
+        ] {
+            assert!(attest_flags(conflict).is_err(), "{conflict:?}");
+        }
+    }
+
+    #[test]
+    fn drill_subcommands_parse() {
+        let parse = |args: &[&str]| {
+            let argv = ["kubectl-accord"].iter().chain(args);
+            Args::try_parse_from(argv).map(|a| a.command)
+        };
+        let Ok(Command::Drill {
+            command:
+                DrillCommand::Run {
+                    drill,
+                    no_wait: false,
+                    timeout,
+                },
+        }) = parse(&["drill", "run", "weekly", "-n", "payments"])
+        else {
+            panic!()
+        };
+        assert_eq!((drill.as_str(), timeout.as_secs()), ("weekly", 15 * 60));
+        assert!(matches!(
+            parse(&["drill", "run", "weekly", "--timeout", "30s"]),
+            Ok(Command::Drill { command: DrillCommand::Run { timeout, .. } }) if timeout.as_secs() == 30
+        ));
+        assert!(matches!(
+            parse(&["drill", "run", "weekly", "--no-wait"]),
+            Ok(Command::Drill {
+                command: DrillCommand::Run { no_wait: true, .. }
+            })
+        ));
+        assert!(parse(&["drill", "run", "weekly", "--no-wait", "--timeout", "1m"]).is_err());
+        assert!(parse(&["drill", "run"]).is_err(), "a drill is named");
+        assert!(matches!(
+            parse(&["drill", "report", "weekly", "--run", "20261208-090000"]),
+            Ok(Command::Drill { command: DrillCommand::Report { run: Some(run), .. } }) if run == "20261208-090000"
+        ));
+        assert!(parse(&["drills", "-A", "-o", "json"]).is_ok());
     }
 
     #[test]

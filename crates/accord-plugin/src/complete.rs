@@ -6,7 +6,8 @@
 //!
 //! [`plan`] is pure: from the plugin's clap definition and the words it decides what to
 //! offer — subcommands, flags, a flag's possible values, files — or which cluster objects
-//! to list (ModelDeployments, Incidents, Teams, Namespaces) in which scope; [`answer`] does the
+//! to list (ModelDeployments, Incidents, RollbackDrills and their runs, Teams,
+//! Namespaces) in which scope; [`answer`] does the
 //! listing and [`Plan::render`] prints the answer.
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,12 @@ const DIRECTIVE_NO_FILES: u32 = 4;
 pub enum Lookup {
     ModelDeployments,
     Incidents,
+    /// RollbackDrill names.
+    Drills,
+    /// `DRILL/RUN` for each run the namespace's RollbackDrills keep (`attest --drill`).
+    DrillRuns,
+    /// The ids of the runs the drill named before keeps (`drill report NAME --run`).
+    RunIds,
     Teams,
     Namespaces,
 }
@@ -40,6 +47,9 @@ pub struct Plan {
     pub lookup: Option<Lookup>,
     /// The word is a file name.
     pub files: bool,
+    /// The first positional word of the subcommand (the object it acts on), for
+    /// lookups within it.
+    pub object: Option<String>,
     /// Scope given on the command line, for the lookup.
     pub namespace: Option<String>,
     pub context: Option<String>,
@@ -98,6 +108,8 @@ fn value_of(arg: &Arg, plan: &mut Plan) {
         "namespace" | "operator_namespace" => plan.lookup = Some(Lookup::Namespaces),
         "team" => plan.lookup = Some(Lookup::Teams),
         "incident" => plan.lookup = Some(Lookup::Incidents),
+        "drill" => plan.lookup = Some(Lookup::DrillRuns),
+        "run" => plan.lookup = Some(Lookup::RunIds),
         _ => {}
     }
     let values = arg.get_possible_values();
@@ -175,8 +187,10 @@ pub fn plan(root: &Command, words: &[String]) -> Plan {
         } else if let Some(sub) = command.find_subcommand(word) {
             command = sub;
             positionals = 0;
+            plan.object = None;
         } else {
             positionals += 1;
+            plan.object.get_or_insert_with(|| word.clone());
         }
     }
     if let Some(arg) = pending {
@@ -193,6 +207,7 @@ pub fn plan(root: &Command, words: &[String]) -> Plan {
         match arg.get_id().as_str() {
             "model_deployment" => plan.lookup = Some(Lookup::ModelDeployments),
             "incident" => plan.lookup = Some(Lookup::Incidents),
+            "drill" => plan.lookup = Some(Lookup::Drills),
             "team" => plan.lookup = Some(Lookup::Teams),
             _ => value_of(arg, &mut plan),
         }
@@ -259,6 +274,23 @@ async fn list_names(plan: &Plan, lookup: Lookup) -> Option<Vec<String>> {
             ))
             .await
         }
+        Lookup::Drills => {
+            names(kube::Api::<crate::api::RollbackDrill>::namespaced(
+                client, &namespace,
+            ))
+            .await
+        }
+        Lookup::DrillRuns => {
+            let api = kube::Api::<crate::api::RollbackDrill>::namespaced(client, &namespace);
+            let drills = api.list(&kube::api::ListParams::default()).await.ok()?;
+            Some(drill_runs(&drills.items))
+        }
+        Lookup::RunIds => {
+            let api = kube::Api::<crate::api::RollbackDrill>::namespaced(client, &namespace);
+            let drill = api.get_opt(plan.object.as_deref()?).await.ok()??;
+            let runs = drill.status.map(|s| s.runs).unwrap_or_default();
+            Some(runs.into_iter().map(|r| r.id).collect())
+        }
         Lookup::Teams => names(kube::Api::<crate::api::Team>::all(client)).await,
         Lookup::Namespaces => {
             names(kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(
@@ -267,6 +299,18 @@ async fn list_names(plan: &Plan, lookup: Lookup) -> Option<Vec<String>> {
             .await
         }
     }
+}
+
+/// `DRILL/RUN` for every run each drill keeps, newest first.
+pub fn drill_runs(drills: &[crate::api::RollbackDrill]) -> Vec<String> {
+    drills
+        .iter()
+        .flat_map(|drill| {
+            let name = drill.metadata.name.clone().unwrap_or_default();
+            let runs = drill.status.iter().flat_map(|s| &s.runs);
+            runs.map(move |run| crate::api::run_ref(&name, &run.id))
+        })
+        .collect()
 }
 
 /// The names of the objects `api` lists (metadata only).
@@ -384,6 +428,43 @@ mod tests {
         );
         assert_eq!(complete("status -n ").lookup, Some(Lookup::Namespaces));
         assert_eq!(complete("-nops status x").namespace.as_deref(), Some("ops"));
+    }
+
+    #[test]
+    fn drills_and_their_runs_complete() {
+        assert_eq!(
+            values(&complete("drill ")),
+            ["run", "report"],
+            "the drill subcommands"
+        );
+        assert_eq!(
+            complete("drill run -n payments w").lookup,
+            Some(Lookup::Drills)
+        );
+        assert_eq!(complete("drill report ").lookup, Some(Lookup::Drills));
+        let plan = complete("drill report weekly --run ");
+        assert_eq!(plan.lookup, Some(Lookup::RunIds));
+        assert_eq!(plan.object.as_deref(), Some("weekly"));
+        assert_eq!(
+            complete("attest fraud-scorer --drill ").lookup,
+            Some(Lookup::DrillRuns)
+        );
+        assert_eq!(values(&complete("drill run weekly --t")), ["--timeout"]);
+        assert_eq!(values(&complete("drill run weekly --no")), ["--no-wait"]);
+        let drill: crate::api::RollbackDrill = serde_json::from_value(serde_json::json!({
+            "apiVersion": "accord.dev/v1alpha1", "kind": "RollbackDrill",
+            "metadata": {"name": "weekly", "namespace": "payments"},
+            "spec": {"modelDeployment": "fraud-scorer"},
+            "status": {"runs": [
+                {"id": "20261215-090000", "trigger": "Schedule", "startedAt": "2026-12-15T09:00:00Z", "steps": [], "result": "Running"},
+                {"id": "20261208-090000", "trigger": "Schedule", "startedAt": "2026-12-08T09:00:00Z", "steps": [], "result": "Passed"}
+            ]}
+        }))
+        .unwrap();
+        assert_eq!(
+            drill_runs(&[drill]),
+            ["weekly/20261215-090000", "weekly/20261208-090000"]
+        );
     }
 
     #[test]

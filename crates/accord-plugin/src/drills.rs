@@ -1,21 +1,24 @@
 //! Rollback drills: `kubectl accord drills [-A]` (every drill, its last run and the
-//! tabletop's progress), `drill run NAME` (runs one now and follows it step by step),
-//! `drill report NAME [--run ID]` (one run's report, and who still owes a review), and
-//! the review Attestation `attest MD --drill DRILL/RUN` creates. The views are pure.
+//! tabletop's progress), `drill run NAME` (runs one now and follows it step by step:
+//! [`follow`]), `drill report NAME [--run ID]` (one run's report, and who still owes a
+//! review by when), and the review Attestation `attest MD --drill DRILL/RUN` creates.
+//! The views are pure.
 
-use std::time::Duration;
+pub mod follow;
 
+use accord_core::rehearsal::{missing_roles, review_due};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{
     Api,
-    api::{ListParams, Patch, PatchParams, PostParams},
+    api::{ListParams, PostParams},
 };
 use serde::Serialize;
-use serde_json::json;
+
+pub use follow::{EXIT_FAILED, EXIT_TIMED_OUT, Follow, Outcome, exit_code, run_now};
 
 use crate::{
     api::{
-        Attestation, AttestationSpec, DrillRun, RollbackDrill, RunResult, labels,
+        Attestation, AttestationSpec, DrillRun, DrillStep, RollbackDrill,
         rollback_drill::DRILL_REVIEW, run_ref, split_run_ref,
     },
     scope::{Failure, Scope},
@@ -36,6 +39,7 @@ pub struct DrillRow {
     pub last_run: String,
     /// How long ago a run last passed, or `never`.
     pub last_success: String,
+    /// When the schedule fires next, and in how long; `-` without a schedule.
     pub next_run: String,
     /// The newest finished run's reviews: `platform ✓ application ✗`.
     pub acknowledged: String,
@@ -43,38 +47,43 @@ pub struct DrillRow {
 
 /// The rows of `drills`.
 pub fn view(drills: &[RollbackDrill], now: jiff::Timestamp) -> Vec<DrillRow> {
-    drills
-        .iter()
-        .map(|drill| {
-            let status = drill.status.clone().unwrap_or_default();
-            let spec = &drill.spec;
-            let schedule = match (&spec.schedule, &spec.time_zone) {
-                (Some(s), Some(zone)) => format!("{s} ({zone})"),
-                (Some(s), None) => s.clone(),
-                (None, _) => "once".into(),
-            };
-            DrillRow {
-                namespace: drill.metadata.namespace.clone().unwrap_or_default(),
-                name: drill.metadata.name.clone().unwrap_or_default(),
-                model_deployment: spec.model_deployment.clone(),
-                schedule,
-                target: spec.target.to_string(),
-                last_run: status
-                    .runs
-                    .first()
-                    .map_or("-".into(), |r| format!("{} {:?}", r.id, r.result)),
-                last_success: status
-                    .last_success
-                    .map_or("never".into(), |t| format!("{} ago", age(t.0, now))),
-                next_run: status.next_run_at.map_or("-".into(), |t| t.0.to_string()),
-                acknowledged: status
-                    .runs
-                    .iter()
-                    .find(|r| r.is_finished())
-                    .map_or("-".into(), |run| reviews(drill, run)),
+    drills.iter().map(|drill| row(drill, now)).collect()
+}
+
+fn row(drill: &RollbackDrill, now: jiff::Timestamp) -> DrillRow {
+    let status = drill.status.clone().unwrap_or_default();
+    let spec = &drill.spec;
+    let schedule = match (&spec.schedule, &spec.time_zone) {
+        (Some(s), Some(zone)) => format!("{s} ({zone})"),
+        (Some(s), None) => s.clone(),
+        (None, _) => "once".into(),
+    };
+    DrillRow {
+        namespace: drill.metadata.namespace.clone().unwrap_or_default(),
+        name: drill.metadata.name.clone().unwrap_or_default(),
+        model_deployment: spec.model_deployment.clone(),
+        schedule,
+        target: spec.target.to_string(),
+        last_run: status
+            .runs
+            .first()
+            .map_or("-".into(), |r| format!("{} {:?}", r.id, r.result)),
+        last_success: status
+            .last_success
+            .map_or("never".into(), |t| format!("{} ago", age(t.0, now))),
+        next_run: status.next_run_at.map_or("-".into(), |t| {
+            if t.0 > now {
+                format!("{} (in {})", t.0, age(now, t.0))
+            } else {
+                format!("{} (due)", t.0)
             }
-        })
-        .collect()
+        }),
+        acknowledged: status
+            .runs
+            .iter()
+            .find(|r| r.is_finished())
+            .map_or("-".into(), |run| reviews(drill, run)),
+    }
 }
 
 /// `platform ✓ application ✗` for a run's tabletop.
@@ -122,7 +131,7 @@ pub fn text(rows: &[DrillRow], all_namespaces: bool) -> String {
         "LAST RUN",
         "LAST SUCCESS",
         "NEXT RUN",
-        "REVIEWED",
+        "ACKNOWLEDGED",
     ];
     if all_namespaces {
         header.insert(0, "NAMESPACE");
@@ -138,20 +147,30 @@ fn api(scope: &Scope) -> Api<RollbackDrill> {
     }
 }
 
-async fn get(scope: &Scope, name: &str) -> Result<RollbackDrill, Failure> {
+/// The RollbackDrill `name` in the scope's namespace.
+pub(crate) async fn get(scope: &Scope, name: &str) -> Result<RollbackDrill, Failure> {
     Api::<RollbackDrill>::namespaced(scope.client.clone(), &scope.namespace)
-        .get(name)
+        .get_opt(name)
         .await
-        .map_err(|e| scope.failure(e))
+        .map_err(|e| scope.failure(e))?
+        .ok_or_else(|| {
+            Failure(format!(
+                "RollbackDrill {name} not found in namespace {}; list them with: kubectl accord drills -n {}",
+                scope.namespace, scope.namespace
+            ))
+        })
 }
 
 /// `drills [-A]`.
 pub async fn list(scope: &Scope) -> Result<String, Failure> {
-    let drills = api(scope)
+    let mut drills = api(scope)
         .list(&ListParams::default())
         .await
         .map_err(|e| scope.failure(e))?
         .items;
+    drills.sort_by(|a, b| {
+        (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
+    });
     let rows = view(&drills, jiff::Timestamp::now());
     scope.print(&rows, || {
         if rows.is_empty() {
@@ -162,8 +181,8 @@ pub async fn list(scope: &Scope) -> Result<String, Failure> {
     })
 }
 
-/// One step of a run as a progress line.
-pub fn step_line(step: &crate::api::DrillStep) -> String {
+/// One step of a run as a line: name, result, duration, message.
+pub fn step_line(step: &DrillStep) -> String {
     format!(
         "  {:<18} {:<7} {:>7}  {}",
         step.name.as_str(),
@@ -171,14 +190,17 @@ pub fn step_line(step: &crate::api::DrillStep) -> String {
         step.duration.as_deref().unwrap_or(""),
         step.message.as_deref().unwrap_or("")
     )
+    .trim_end()
+    .to_string()
 }
 
-/// The report of one run.
-pub fn report(drill: &RollbackDrill, run: &DrillRun) -> String {
-    let name = drill.metadata.name.as_deref().unwrap_or_default();
+/// The report of one run at `now`: what was rehearsed, where, each step, the result,
+/// and the tabletop.
+pub fn report(drill: &RollbackDrill, run: &DrillRun, now: jiff::Timestamp) -> String {
     let mut out = format!(
-        "RollbackDrill {}/{name}, run {} ({}{}): {:?}\n",
+        "RollbackDrill {}/{}, run {} ({}{}): {:?}\n",
         drill.metadata.namespace.as_deref().unwrap_or_default(),
+        drill.metadata.name.as_deref().unwrap_or_default(),
         run.id,
         run.trigger,
         run.requested_by
@@ -187,40 +209,55 @@ pub fn report(drill: &RollbackDrill, run: &DrillRun) -> String {
             .unwrap_or_default(),
         run.result
     );
-    if let Some(target) = &run.target {
-        out += &format!(
-            "  rehearsed: {} ({}) {}\n",
-            target.version,
-            target.image.as_deref().unwrap_or("-"),
-            target.fingerprint.as_deref().unwrap_or("")
-        );
+    let target = run.target.clone().unwrap_or_default();
+    let or_dash = |value: Option<&str>| value.unwrap_or("-").to_string();
+    let fields = [
+        (
+            "model",
+            format!(
+                "{} (target {})",
+                drill.spec.model_deployment, drill.spec.target
+            ),
+        ),
+        (
+            "version",
+            or_dash(run.target.as_ref().map(|t| t.version.as_str())),
+        ),
+        ("fingerprint", or_dash(target.fingerprint.as_deref())),
+        ("image", or_dash(target.image.as_deref())),
+        ("workload", or_dash(run.workload.as_deref())),
+        ("started", run.started_at.0.to_string()),
+        (
+            "finished",
+            run.finished_at
+                .as_ref()
+                .map_or("- (running)".into(), |t| t.0.to_string()),
+        ),
+        ("time to Ready", or_dash(run.time_to_ready.as_deref())),
+    ];
+    for (label, value) in fields {
+        out += &format!("  {:<14} {value}\n", format!("{label}:"));
     }
-    out += &format!(
-        "  started {}{}; workload {}; time to Ready {}\n",
-        run.started_at.0,
-        run.finished_at
-            .as_ref()
-            .map(|f| format!(", finished {}", f.0))
-            .unwrap_or_default(),
-        run.workload.as_deref().unwrap_or("-"),
-        run.time_to_ready.as_deref().unwrap_or("-")
-    );
     if let Some(message) = &run.message {
         out += &format!("  {message}\n");
     }
     out += "Steps:\n";
-    for step in &run.steps {
+    let mut steps: Vec<&DrillStep> = run.steps.iter().collect();
+    steps.sort_by_key(|s| s.name);
+    if steps.is_empty() {
+        out += "  (none recorded yet)\n";
+    }
+    for step in steps {
         out += &step_line(step);
         out.push('\n');
     }
-    out + &tabletop_text(drill, run)
+    out + &tabletop_text(drill, run, now)
 }
 
 /// Who reviewed a run, and who still owes a review (by when, and how).
-fn tabletop_text(drill: &RollbackDrill, run: &DrillRun) -> String {
-    let name = drill.metadata.name.as_deref().unwrap_or_default();
+fn tabletop_text(drill: &RollbackDrill, run: &DrillRun, now: jiff::Timestamp) -> String {
     let Some(tabletop) = &drill.spec.tabletop else {
-        return "Tabletop: none (spec.tabletop); this drill never satisfies a policy's drills.maxAge\n".into();
+        return "Tabletop: none (spec.tabletop): this drill never satisfies a policy's drills.maxAge\n".into();
     };
     let mut out = format!("Tabletop ({}):\n", reviews(drill, run));
     for ack in &run.acknowledged_by {
@@ -229,140 +266,101 @@ fn tabletop_text(drill: &RollbackDrill, run: &DrillRun) -> String {
             ack.user, ack.role, ack.team, ack.attestation
         );
     }
-    let missing: Vec<String> = tabletop
-        .acknowledge
-        .iter()
-        .filter(|role| !run.acknowledged_by.iter().any(|a| a.role == **role))
-        .map(|role| role.to_string())
-        .collect();
-    if !missing.is_empty() && run.is_finished() {
-        let version = run.target.as_ref().map_or("?", |t| t.version.as_str());
-        out += &format!(
-            "  still owed by: {} (within {} of the run's end{})\n  review it: kubectl accord attest {} --drill {} --evidence <link to your notes>   # version {version}\n",
-            missing.join(", "),
-            tabletop.within,
-            run.escalated_at
-                .as_ref()
-                .map(|t| format!("; escalated {}", t.0))
-                .unwrap_or_default(),
-            drill.spec.model_deployment,
-            run_ref(name, &run.id)
-        );
+    if let Some(at) = &run.acknowledged_at {
+        out += &format!("  every role reviewed it by {}\n", at.0);
     }
-    out
+    let missing: Vec<String> = missing_roles(drill, run)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if missing.is_empty() {
+        return out;
+    }
+    if !run.is_finished() {
+        return out
+            + &format!(
+                "  still owed by: {} once the run finishes (within {})\n",
+                missing.join(", "),
+                tabletop.within
+            );
+    }
+    if run.target.is_none() {
+        return out
+            + "  nothing to review: the run rehearsed no version (it failed before its target was resolved); fix what it names and run the drill again\n";
+    }
+    let due = review_due(drill, run).map_or_else(
+        || format!("within {} of the run's end", tabletop.within),
+        |due| {
+            let overdue = if due < now { ", overdue" } else { "" };
+            format!(
+                "by {due} ({} after the run finished{overdue})",
+                tabletop.within
+            )
+        },
+    );
+    out += &format!("  still owed by: {} {due}\n", missing.join(", "));
+    if let Some(at) = &run.escalated_at {
+        out += &format!("  escalated to the Teams that owe it at {}\n", at.0);
+    }
+    out + &format!("  review it: {}\n", attest_hint(drill, run))
 }
 
-/// `drill report NAME [--run ID]`.
-pub async fn show(scope: &Scope, name: &str, run: Option<&str>) -> Result<String, Failure> {
-    let drill = get(scope, name).await?;
+/// The command that gives a review of `run`.
+pub fn attest_hint(drill: &RollbackDrill, run: &DrillRun) -> String {
+    format!(
+        "kubectl accord attest {} -n {} --item {DRILL_REVIEW} --drill {} --evidence <link to your notes>",
+        drill.spec.model_deployment,
+        drill.metadata.namespace.as_deref().unwrap_or("default"),
+        run_ref(drill.metadata.name.as_deref().unwrap_or_default(), &run.id)
+    )
+}
+
+/// The run `--run ID` names, else the newest.
+pub fn choose<'a>(drill: &'a RollbackDrill, run: Option<&str>) -> Result<&'a DrillRun, Failure> {
+    let name = drill.metadata.name.as_deref().unwrap_or_default();
     let runs = drill
         .status
         .as_ref()
         .map(|s| s.runs.as_slice())
         .unwrap_or_default();
-    let chosen = match run {
+    match run {
         Some(id) => runs.iter().find(|r| r.id == id).ok_or_else(|| {
             Failure(format!(
-                "RollbackDrill {name} has no run {id}; its runs: {}",
-                runs.iter()
-                    .map(|r| r.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "RollbackDrill {name} has no run {id}; the runs it keeps: {}",
+                if runs.is_empty() {
+                    "none".into()
+                } else {
+                    runs.iter()
+                        .map(|r| r.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
             ))
-        })?,
+        }),
         None => runs.first().ok_or_else(|| {
             Failure(format!(
                 "RollbackDrill {name} has not run yet: kubectl accord drill run {name}"
             ))
-        })?,
-    };
-    let report_text = report(&drill, chosen);
-    scope.print(chosen, || report_text)
-}
-
-/// How `drill run` ended.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Passed,
-    Failed,
-}
-
-/// `drill run NAME`: asks for a run (the annotation; the webhook records you), then
-/// follows it, printing each step as it lands, until it finishes or `timeout`.
-pub async fn run_now(
-    scope: &Scope,
-    name: &str,
-    wait: Option<Duration>,
-    print: fn(&str),
-) -> Result<Outcome, Failure> {
-    get(scope, name).await?;
-    let at = jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .map_err(|e| Failure(e.to_string()))?
-        .to_string();
-    let patch = json!({"metadata": {"annotations": {labels::RUN_REQUESTED_AT: at}}});
-    Api::<RollbackDrill>::namespaced(scope.client.clone(), &scope.namespace)
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(|e| scope.failure(e))?;
-    print(&format!(
-        "run of RollbackDrill {}/{name} requested at {at}\n",
-        scope.namespace
-    ));
-    let Some(timeout) = wait else {
-        return Ok(Outcome::Passed);
-    };
-    follow(scope, name, &at, timeout, print).await
-}
-
-/// Follows the run answering the request `at` until it finishes.
-async fn follow(
-    scope: &Scope,
-    name: &str,
-    at: &str,
-    timeout: Duration,
-    print: fn(&str),
-) -> Result<Outcome, Failure> {
-    let deadline = std::time::Instant::now() + timeout;
-    let mut shown = 0;
-    let mut announced = false;
-    loop {
-        let drill = get(scope, name).await?;
-        let status = drill.status.clone().unwrap_or_default();
-        let run = status
-            .runs
-            .first()
-            .filter(|_| status.last_run_request.as_deref() == Some(at));
-        if let Some(run) = run {
-            if !announced {
-                let target = run.target.as_ref().map_or("?", |t| t.version.as_str());
-                print(&format!("run {} rehearses {target}:\n", run.id));
-                announced = true;
-            }
-            for step in run.steps.iter().skip(shown) {
-                print(&format!("{}\n", step_line(step)));
-            }
-            shown = run.steps.len();
-            if run.is_finished() {
-                print(&format!(
-                    "{:?}: {}\n",
-                    run.result,
-                    run.message.as_deref().unwrap_or_default()
-                ));
-                return Ok(match run.result {
-                    RunResult::Passed => Outcome::Passed,
-                    _ => Outcome::Failed,
-                });
-            }
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(Failure(format!(
-                "the run did not finish within {}s; follow it with: kubectl accord drill report {name}",
-                timeout.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        }),
     }
+}
+
+/// `drill report NAME [--run ID]`; `-o json|yaml` prints the run.
+pub async fn show(scope: &Scope, name: &str, run: Option<&str>) -> Result<String, Failure> {
+    let drill = get(scope, name).await?;
+    let chosen = choose(&drill, run)?;
+    scope.print(chosen, || report(&drill, chosen, jiff::Timestamp::now()))
+}
+
+/// The drill and run of `--drill DRILL/RUN`.
+fn parse_reference(reference: &str) -> Result<(&str, &str), Failure> {
+    split_run_ref(reference)
+        .filter(|(drill, run)| !drill.is_empty() && !run.is_empty())
+        .ok_or_else(|| {
+            Failure(format!(
+                "--drill takes DRILL/RUN (kubectl accord drill report DRILL shows the run's id), not {reference}"
+            ))
+        })
 }
 
 /// The review `attest MD --drill DRILL/RUN` creates: item `drill-review`, the run's
@@ -374,11 +372,7 @@ pub fn review(
     evidence: Option<String>,
     comment: Option<String>,
 ) -> Result<Attestation, Failure> {
-    let (drill_name, run_id) = split_run_ref(reference).ok_or_else(|| {
-        Failure(format!(
-            "--drill takes DRILL/RUN (kubectl accord drills), not {reference}"
-        ))
-    })?;
+    let (drill_name, run_id) = parse_reference(reference)?;
     if drill.spec.model_deployment != model_deployment {
         return Err(Failure(format!(
             "RollbackDrill {drill_name} rehearses ModelDeployment {}, not {model_deployment}",
@@ -388,6 +382,11 @@ pub fn review(
     let run = drill.run(run_id).ok_or_else(|| {
         Failure(format!("RollbackDrill {drill_name} has no run {run_id} (kubectl accord drill report {drill_name})"))
     })?;
+    if !run.is_finished() {
+        return Err(Failure(format!(
+            "run {run_id} of RollbackDrill {drill_name} is still running: review it once it finishes (kubectl accord drill report {drill_name})"
+        )));
+    }
     let version = run
         .target
         .as_ref()
@@ -434,7 +433,7 @@ pub async fn attest(
     evidence: Option<String>,
     comment: Option<String>,
 ) -> Result<String, Failure> {
-    let drill_name = reference.split('/').next().unwrap_or_default();
+    let (drill_name, _) = parse_reference(reference)?;
     let drill = get(scope, drill_name).await?;
     let attestation = review(&drill, reference, model_deployment, evidence, comment)?;
     let created = Api::<Attestation>::namespaced(scope.client.clone(), &scope.namespace)

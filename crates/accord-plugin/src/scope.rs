@@ -34,7 +34,7 @@ pub struct GlobalFlags {
     /// Namespace (default: the context's, else `default`).
     #[arg(short = 'n', long, global = true)]
     pub namespace: Option<String>,
-    /// All namespaces (matrix, incidents, audit export, audit report).
+    /// All namespaces (matrix, incidents, drills, audit export, audit report).
     #[arg(short = 'A', long, global = true)]
     pub all_namespaces: bool,
     /// Output format.

@@ -1,5 +1,6 @@
 //! `kubectl accord`: Accord's kubectl plugin. Put it on PATH and run `kubectl accord --help`.
-//! This binary answers completion or parses the flags, runs the command, and prints.
+//! This binary answers completion or parses the flags, runs the command, prints, and
+//! exits with the code the command says (0, 1 for a failure; `drill run`: docs/plugin.md).
 
 #![warn(clippy::too_many_lines)]
 
@@ -19,14 +20,10 @@ async fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let args = Args::parse();
-    match cli::run(&args).await {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
-        }
+    let (result, code) = cli::run_to_exit(&args).await;
+    match result {
+        Ok(text) => print!("{text}"),
+        Err(err) => eprintln!("error: {err}"),
     }
+    ExitCode::from(code)
 }
