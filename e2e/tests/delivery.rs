@@ -242,11 +242,28 @@ fn helm_chart_installs_and_its_rbac_is_enough_and_no_more() {
         can_i(&["delete", "modeldeployments.accord.dev"], "default"),
         "no"
     );
-    assert_eq!(
-        can_i(&["delete", "deployments.apps"], "default"),
-        "no",
-        "deletes workloads"
+    // RBAC lets it delete Deployments (a rollback drill's own, after its run), but the
+    // chart's ValidatingAdmissionPolicy refuses it any other: production's stays.
+    assert_eq!(can_i(&["delete", "deployments.apps"], "default"), "yes");
+    let uid = deployment(n, "charted").unwrap()["metadata"]["uid"].clone();
+    let refused = Kubectl::with_kubeconfig("accord", kubeconfig.clone()).run(&[
+        "delete",
+        "deployment",
+        "charted",
+        "-n",
+        n,
+        "--wait=false",
+    ]);
+    assert!(
+        !refused.success
+            && refused
+                .stderr
+                .contains("deletes only the Deployments of rollback drills"),
+        "the operator's identity deleted a production Deployment: {}{}",
+        refused.stdout,
+        refused.stderr
     );
+    assert_eq!(deployment(n, "charted").unwrap()["metadata"]["uid"], uid);
     assert_eq!(can_i(&["get", "secrets"], "kube-system"), "no");
 
     // A scrape of /metrics is valid exposition.
