@@ -229,17 +229,7 @@ fn report(admin: &Kubectl, pod: &Value, code: i32) {
             "state": {"terminated": {"exitCode": code, "reason": reason, "startedAt": now, "finishedAt": now}}
         }]
     }});
-    admin.ok(&[
-        "patch",
-        "pod",
-        pod["metadata"]["name"].as_str().unwrap_or_default(),
-        "-n",
-        pod["metadata"]["namespace"].as_str().unwrap_or_default(),
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        &status.to_string(),
-    ]);
+    patch_status(admin, pod, &status);
 }
 
 /// The host's first non-loopback IPv4 address: what a served pod reports as its IP
@@ -389,6 +379,11 @@ fn report_serving(admin: &Kubectl, pod: &Value) {
             "state": {"running": {"startedAt": now}}
         }]
     }});
+    patch_status(admin, pod, &status);
+}
+
+/// Merge-patches a pod's status, as its kubelet does.
+fn patch_status(admin: &Kubectl, pod: &Value, status: &Value) {
     admin.ok(&[
         "patch",
         "pod",

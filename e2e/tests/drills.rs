@@ -21,12 +21,12 @@ const WAIT: Duration = Duration::from_secs(90);
 /// stand-in node).
 const PORT: u16 = 18091;
 
-fn operator() {
+fn operator() -> &'static Operator {
     static OPERATOR: OnceLock<Operator> = OnceLock::new();
     OPERATOR.get_or_init(|| {
         accord_e2e::prepare();
         Operator::start("drills", "accord-operator", &[])
-    });
+    })
 }
 
 /// The stand-in node that really runs (serves) the pods bound to it.
@@ -116,6 +116,25 @@ fn ready_reason(md: &Value) -> String {
         .to_string()
 }
 
+/// Each owner signs off `items` of fraud's `version` (as themselves).
+fn sign_off(n: &str, version: &str, items: &[&str]) {
+    for item in items {
+        let user = match *item {
+            "drift" => "alice",
+            "latency" | "rollback-tested" => "bob",
+            _ => "carol",
+        };
+        attest_as_named(
+            user,
+            n,
+            "fraud",
+            item,
+            version,
+            &format!("fraud-{version}-{item}"),
+        );
+    }
+}
+
 fn wait_serving(n: &str, version: &str) -> Value {
     poll(&format!("fraud {version} to serve"), WAIT, || {
         let md = get_md(n, "fraud");
@@ -165,21 +184,7 @@ fn set_up(n: &str) {
         .unwrap()
         .push(json!({"id": "rollback-tested", "owner": "platform"}));
     create(&md);
-    for (user, item) in [
-        ("alice", "drift"),
-        ("bob", "latency"),
-        ("bob", "rollback-tested"),
-        ("carol", "kpis"),
-    ] {
-        attest_as_named(
-            user,
-            n,
-            "fraud",
-            item,
-            "1.0.0",
-            &format!("fraud-1.0.0-{item}"),
-        );
-    }
+    sign_off(n, "1.0.0", &["drift", "latency", "rollback-tested", "kpis"]);
     wait_serving(n, "1.0.0");
     support::patch_md(
         n,
@@ -187,21 +192,7 @@ fn set_up(n: &str) {
         json!({"spec": {"model": {"version": "2.0.0"},
                         "serving": {"template": null, "image": "registry.example.com/fraud:2.0.0", "port": 8080}}}),
     );
-    for (user, item) in [
-        ("alice", "drift"),
-        ("bob", "latency"),
-        ("bob", "rollback-tested"),
-        ("carol", "kpis"),
-    ] {
-        attest_as_named(
-            user,
-            n,
-            "fraud",
-            item,
-            "2.0.0",
-            &format!("fraud-2.0.0-{item}"),
-        );
-    }
+    sign_off(n, "2.0.0", &["drift", "latency", "rollback-tested", "kpis"]);
     wait_serving(n, "2.0.0");
     wait_production_off_stand_in(n);
 }
@@ -220,16 +211,8 @@ fn a_drill_rehearses_the_previous_version_beside_production_and_the_tabletop_and
                  "drills": {"maxAge": "10m", "satisfies": "rollback-tested"}}}),
     );
     set_version(n, "fraud", "3.0.0");
-    for (user, item) in [("alice", "drift"), ("bob", "latency"), ("carol", "kpis")] {
-        attest_as_named(
-            user,
-            n,
-            "fraud",
-            item,
-            "3.0.0",
-            &format!("fraud-3.0.0-{item}"),
-        );
-    }
+    // Not rollback-tested: the drill is to satisfy it.
+    sign_off(n, "3.0.0", &["drift", "latency", "kpis"]);
     let blocked = poll("3.0.0 to wait for a drill", WAIT, || {
         let md = get_md(n, "fraud");
         (ready_reason(&md) == "DrillOverdue")
@@ -339,6 +322,20 @@ fn a_drill_rehearses_the_previous_version_beside_production_and_the_tabletop_and
     assert!(
         reasons.contains(&"DrillStarted".into()) && reasons.contains(&"DrillPassed".into()),
         "{reasons:?}"
+    );
+
+    // The metrics: when the model's drill last passed, and how long it took to be Ready.
+    let metrics = poll("the drill metrics", WAIT, || {
+        let text = operator().http_get("/metrics").unwrap_or_default();
+        text.contains(&format!(
+            "accord_rollback_drill_last_success_timestamp_seconds{{namespace=\"{n}\",model=\"fraud\"}}"
+        ))
+        .then_some(text.clone())
+        .ok_or(text)
+    });
+    assert!(
+        metrics.contains("accord_rollback_drill_time_to_ready_seconds_count"),
+        "{metrics}"
     );
 
     // Passed but not reviewed: still held back.
