@@ -2,10 +2,11 @@
 //! authenticated user, seals what it admits, and guards decision rights on
 //! ModelDeployments. It serves on every replica, leader or not.
 //!
-//! It reads the ModelDeployment, Team and Incident caches of the shared watches
-//! ([`crate::watch`]). [`decision`] and [`review`] are pure; [`seal`] and [`certs`] hold the keys and
-//! certificates (in Secrets of the operator's namespace); [`server`] is the HTTPS
-//! endpoint; [`configuration`] writes the webhook configurations when asked to.
+//! It reads the ModelDeployment, Team, Incident and RollbackDrill caches of the shared
+//! watches ([`crate::watch`]). [`decision`] and [`review`] are pure; [`seal`] and
+//! [`certs`] hold the keys and certificates (in Secrets of the operator's namespace);
+//! [`server`] is the HTTPS endpoint; [`configuration`] writes the webhook
+//! configurations when asked to.
 
 pub mod certs;
 pub mod check;
