@@ -52,6 +52,8 @@ pub enum Step {
     RecordIncidents,
     /// A Team's or HandoffPolicy's status.
     WriteStatus,
+    /// The live read of the object before acting on it (a RollbackDrill).
+    Read,
 }
 
 impl std::fmt::Display for Step {
@@ -62,6 +64,7 @@ impl std::fmt::Display for Step {
             Step::RecordVerdicts => "recording attestation verdicts",
             Step::RecordIncidents => "recording incident status",
             Step::WriteStatus => "writing status",
+            Step::Read => "reading it",
         })
     }
 }

@@ -78,8 +78,17 @@ fn now() -> Time {
     Time(Timestamp::now())
 }
 
-/// Reconciles one drill.
-pub async fn reconcile(drill: Arc<RollbackDrill>, ctx: Arc<Context>) -> Result<Action, Error> {
+/// Reconciles one drill, read live: a run's steps are side effects (objects created
+/// and deleted), so they are never decided on a cache that may lag the last status
+/// write.
+pub async fn reconcile(cached: Arc<RollbackDrill>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let api: Api<RollbackDrill> =
+        Api::namespaced(ctx.client.clone(), &cached.namespace().unwrap_or_default());
+    let drill = match api.get_opt(&cached.name_any()).await {
+        Ok(Some(drill)) => drill,
+        Ok(None) => return Ok(Action::await_change()),
+        Err(e) => return Err(Error::kube(Step::Read, &describe(&cached), e)),
+    };
     if drill.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -629,20 +638,29 @@ async fn remove_leftovers(
 ) -> Result<Option<PlannedEvent>, Error> {
     let namespace = drill.namespace();
     let name = drill.name_any();
+    let finished: Vec<&str> = drill
+        .status
+        .iter()
+        .flat_map(|s| &s.runs)
+        .filter(|r| r.is_finished())
+        .map(|r| r.id.as_str())
+        .collect();
     let stale = |meta: &kube::api::ObjectMeta| {
-        meta.namespace == namespace
-            && meta
-                .labels
+        let label = |key: &str| {
+            meta.labels
                 .as_ref()
-                .and_then(|l| l.get(crate::api::labels::DRILL))
-                == Some(&name)
-            && (running.is_none()
-                || meta
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(crate::api::labels::DRILL_RUN))
-                    .map(String::as_str)
-                    != running)
+                .and_then(|l| l.get(key))
+                .map(String::as_str)
+        };
+        let run = label(crate::api::labels::DRILL_RUN);
+        // A run this process started and the cache does not show finished yet is its
+        // own to clean up (the cache may lag the status write that started it).
+        let followed =
+            run.is_some_and(|run| ctx.started(&run_key(drill, run)) && !finished.contains(&run));
+        meta.namespace == namespace
+            && label(crate::api::labels::DRILL) == Some(name.as_str())
+            && (running.is_none() || run != running)
+            && !followed
     };
     let deployments = ctx
         .stores
