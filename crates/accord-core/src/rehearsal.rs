@@ -512,6 +512,99 @@ pub fn judge_smoke(
     }
 }
 
+/// The images the target's pods would pull (containers and init containers of its
+/// recorded serving shape), each once, in the order the pod names them.
+pub fn images(resolved: &Resolved, md: &ModelDeployment) -> Vec<String> {
+    let template = desired::pod_template_of(&resolved.entry, md);
+    let mut images: Vec<String> = vec![];
+    if let Some(spec) = template.spec {
+        let containers = spec.init_containers.into_iter().flatten();
+        for image in containers.chain(spec.containers).filter_map(|c| c.image) {
+            if !images.contains(&image) {
+                images.push(image);
+            }
+        }
+    }
+    images
+}
+
+/// What the operator learned of one of the target's images from its registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageCheck {
+    /// The registry has the manifest a pull would fetch (`digest`, when it named one).
+    Present { digest: Option<String> },
+    /// The registry answered that it has no such manifest.
+    Missing(String),
+    /// The registry could not be asked or refused to answer (network, credentials).
+    Unanswered(String),
+}
+
+/// The ImagePresent step when the operator may not ask registries (the default).
+pub fn image_present_not_checked(now: &Time) -> DrillStep {
+    step(
+        StepName::ImagePresent,
+        StepResult::Skipped,
+        "registry access is not enabled for drills (--drill-registry): the image reference was not resolved; the pods pulling it is the check",
+        None,
+        now,
+    )
+}
+
+/// The ImagePresent step from each image's check: Passed only when every image is
+/// there. A registry that could not be asked fails the step too: the claim that the
+/// rollback could pull its images is then unproven.
+pub fn image_present(
+    version: &str,
+    checks: &[(String, ImageCheck)],
+    took: Duration,
+    now: &Time,
+) -> DrillStep {
+    let mut found = vec![];
+    let mut problems = vec![];
+    for (image, check) in checks {
+        match check {
+            ImageCheck::Present { digest } => found.push(match digest {
+                Some(digest) if !image.ends_with(digest.as_str()) => {
+                    format!("{image} (now {digest})")
+                }
+                _ => image.clone(),
+            }),
+            ImageCheck::Missing(detail) => problems.push(format!(
+                "{image} is gone from its registry ({detail}): a rollback to {version} could not pull it; push it again or rehearse another version"
+            )),
+            ImageCheck::Unanswered(detail) => problems.push(format!(
+                "could not ask the registry about {image}: {detail}; check the operator's registry credentials (--drill-registry-secret) and its network route to the registry"
+            )),
+        }
+    }
+    if checks.is_empty() {
+        return step(
+            StepName::ImagePresent,
+            StepResult::Failed,
+            format!("version {version}'s recorded serving shape names no image"),
+            Some(took),
+            now,
+        );
+    }
+    if problems.is_empty() {
+        step(
+            StepName::ImagePresent,
+            StepResult::Passed,
+            format!("in its registry: {}", found.join(", ")),
+            Some(took),
+            now,
+        )
+    } else {
+        step(
+            StepName::ImagePresent,
+            StepResult::Failed,
+            problems.join("; "),
+            Some(took),
+            now,
+        )
+    }
+}
+
 /// Whether at least one current member of the platform Team could perform a rollback
 /// under the current decision rights: the Team exists, has a member, and its role is
 /// one that may ask for a rollback.

@@ -470,3 +470,104 @@ fn reviews_count_per_role_only_for_their_own_run_version_and_seal() {
     let no_tabletop = drill_of(json!({"target": "PreviousKnownGood"}));
     assert!(acknowledgements(&no_tabletop, &run, &model, &both, &teams, &seals).is_empty());
 }
+
+#[test]
+fn the_images_a_rollback_would_pull_are_each_checked_once() {
+    let mut target = entry("2.5.0", true);
+    let template = json!({"spec": {
+        "initContainers": [{"name": "fetch", "image": "registry.example.com/fetch:1"}],
+        "containers": [
+            {"name": "model", "image": "registry.example.com/fraud-scorer:2.5.0"},
+            {"name": "sidecar", "image": "registry.example.com/fetch:1"}]}});
+    target.serving = Some(Serving {
+        template: Some(serde_json::from_value(template).unwrap()),
+        ..serde_json::from_value(json!({"replicas": 1})).unwrap()
+    });
+    let md = with_history(vec![target, entry("3.0.0", true)]);
+    let drill = drill_of(json!({"target": "PreviousKnownGood"}));
+    let resolved = resolve_target(&drill, &md, &Seals { forged: vec![] }).unwrap();
+    assert_eq!(
+        images(&resolved, &md),
+        [
+            "registry.example.com/fetch:1",
+            "registry.example.com/fraud-scorer:2.5.0"
+        ]
+    );
+}
+
+#[test]
+fn image_present_passes_only_when_every_image_is_there_and_says_what_to_do() {
+    let now = at("2026-12-08T10:00:00Z");
+    let took = Duration::from_millis(120);
+    let pinned = "r.example.com/fraud@sha256:aaaa".to_string();
+    let tagged = "r.example.com/fraud:2.5.0".to_string();
+    let present = |digest: &str| ImageCheck::Present {
+        digest: Some(digest.into()),
+    };
+
+    let passed = image_present(
+        "2.5.0",
+        &[
+            (pinned.clone(), present("sha256:aaaa")),
+            (tagged.clone(), present("sha256:bbbb")),
+        ],
+        took,
+        &now,
+    );
+    assert_eq!(passed.result, StepResult::Passed);
+    let message = passed.message.unwrap();
+    assert!(
+        message.contains("r.example.com/fraud@sha256:aaaa,"),
+        "{message}"
+    );
+    assert!(!message.contains("aaaa (now"), "{message}");
+    assert!(
+        message.contains("r.example.com/fraud:2.5.0 (now sha256:bbbb)"),
+        "a tag says what it resolves to now: {message}"
+    );
+    assert_eq!(passed.duration.as_deref(), Some("0.1s"));
+
+    let missing = image_present(
+        "2.5.0",
+        &[
+            (pinned.clone(), present("sha256:aaaa")),
+            (
+                tagged.clone(),
+                ImageCheck::Missing("no manifest 2.5.0".into()),
+            ),
+        ],
+        took,
+        &now,
+    );
+    assert_eq!(missing.result, StepResult::Failed);
+    let message = missing.message.unwrap();
+    assert!(
+        message.contains("r.example.com/fraud:2.5.0 is gone from its registry (no manifest 2.5.0)")
+            && message.contains("could not pull it")
+            && !message.contains("sha256:aaaa"),
+        "{message}"
+    );
+
+    let unanswered = image_present(
+        "2.5.0",
+        &[(pinned, ImageCheck::Unanswered("401".into()))],
+        took,
+        &now,
+    );
+    assert_eq!(unanswered.result, StepResult::Failed);
+    assert!(
+        unanswered
+            .message
+            .unwrap()
+            .contains("--drill-registry-secret"),
+        "an unproven claim fails and names where credentials come from"
+    );
+
+    let none = image_present("2.5.0", &[], took, &now);
+    assert_eq!(none.result, StepResult::Failed);
+    let skipped = image_present_not_checked(&now);
+    assert_eq!(
+        (skipped.name, skipped.result),
+        (StepName::ImagePresent, StepResult::Skipped)
+    );
+}
