@@ -57,7 +57,9 @@ helm template rel "$chart" -n ops --set fullnameOverride=gate --set serviceAccou
   --set serviceAccount.name=platform-sa --set image.digest="$digest" --set 'extraArgs[0]=--log-level=debug' \
   --set 'extraEnv[0].name=RUST_BACKTRACE' --set 'extraEnv[0].value=1' \
   --set 'topologySpreadConstraints[0].maxSkew=1' --set 'topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone' \
-  --set 'topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway' > "$out/options.yaml"
+  --set 'topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway' \
+  --set records.registry.enabled=true --set records.registry.secret=push-creds \
+  --set drills.registry.enabled=true --set drills.registry.secret=pull-creds > "$out/options.yaml"
 grep -q "^kind: ServiceAccount$" "$out/options.yaml" && fail "serviceAccount.create=false still renders a ServiceAccount"
 grep -q "serviceAccountName: platform-sa" "$out/options.yaml" || fail "serviceAccount.name is not used"
 [[ $(grep -c "^    name: platform-sa$" "$out/options.yaml") -eq 2 ]] || fail "the bindings do not name serviceAccount.name"
@@ -66,6 +68,10 @@ grep -q -- '- "--log-level=debug"' "$out/options.yaml" || fail "extraArgs is not
 grep -q "name: RUST_BACKTRACE" "$out/options.yaml" || fail "extraEnv is not passed"
 grep -q "topologyKey: topology.kubernetes.io/zone" "$out/options.yaml" || fail "topologySpreadConstraints is not passed"
 grep -q "^  name: gate$" "$out/options.yaml" || fail "fullnameOverride is not used"
+for arg in --record-registry=true --record-registry-secret=push-creds --drill-registry=true --drill-registry-secret=pull-creds; do
+  grep -q -- "- $arg$" "$out/options.yaml" || fail "the registry values do not pass $arg"
+done
+grep -q -- "--drill-registry" "$out/default.yaml" && fail "drills.registry is on by default"
 helm template rel "$chart" -n ops --set nameOverride=gatekeeper > "$out/name.yaml"
 grep -q "app.kubernetes.io/name: gatekeeper" "$out/name.yaml" || fail "nameOverride is not used"
 grep -q "^  name: rel-gatekeeper$" "$out/name.yaml" || fail "nameOverride does not name the objects"

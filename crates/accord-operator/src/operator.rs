@@ -44,6 +44,8 @@ pub struct Config {
     pub trust_unsealed_attestations: bool,
     /// How PromotionRecords are written.
     pub records: RecordConfig,
+    /// Registry access for drills' ImagePresent step (`--drill-registry`).
+    pub drill_registry: Option<crate::registry::RegistryTarget>,
 }
 
 /// Resolves when the process is asked to stop (SIGTERM or Ctrl-C).
@@ -173,7 +175,10 @@ pub async fn run(client: Client, config: Config) -> Result<(), StartupError> {
         },
         verifier,
         watches,
-        namespace: config.namespace.clone(),
+        reach: controller::Reach {
+            namespace: config.namespace.clone(),
+            drill_registry: config.drill_registry.clone(),
+        },
     };
     if config.leader_election {
         reconcile_while_leading(&client, &config, &reconcilers, &stop).await?;
@@ -283,8 +288,8 @@ struct Reconcilers {
     reporter: Reporter,
     verifier: Arc<dyn Verifier>,
     watches: Watches,
-    /// The operator's namespace (notification URL Secrets live here).
-    namespace: String,
+    /// The operator's namespace and its registry access.
+    reach: controller::Reach,
 }
 
 impl Reconcilers {
@@ -300,7 +305,7 @@ impl Reconcilers {
                 verifier: self.verifier.clone(),
                 records: self.records.clone(),
             },
-            &self.namespace,
+            self.reach.clone(),
         );
         let writer = tokio::spawn(self.records.clone().run(timing::RECORD_MAINTENANCE));
         controller::run(contexts, &self.watches, stop).await;

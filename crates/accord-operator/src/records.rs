@@ -40,19 +40,10 @@ pub struct RecordConfig {
     pub retention: Option<Duration>,
     /// Also attach each record to its images in their OCI registries
     /// (`--record-registry`).
-    pub registry: Option<RegistryTarget>,
+    pub registry: Option<crate::registry::RegistryTarget>,
     /// Write no records at all (`--write-records=false`): only for measuring what
     /// records cost (`make bench-scale RECORDS=1`). The history still names them.
     pub disabled: bool,
-}
-
-/// Where the registry credentials are (`--record-registry-secret`).
-#[derive(Clone, Debug, Default)]
-pub struct RegistryTarget {
-    /// The operator's namespace.
-    pub namespace: String,
-    /// A `kubernetes.io/dockerconfigjson` Secret there; `None` pushes anonymously.
-    pub secret: Option<String>,
 }
 
 /// The newest record of a model: its sequence, name and payload digest.
@@ -216,7 +207,7 @@ impl Records {
         let envelope = serde_json::to_vec(&record.spec.envelope).expect("envelopes serialize");
         let name = record.name_any();
         tokio::spawn(async move {
-            let config = match registry_credentials(&client, &target).await {
+            let config = match crate::registry::credentials(&client, &target).await {
                 Ok(config) => config,
                 Err(err) => {
                     tracing::warn!(%err, record = %name, "cannot read the registry credentials; the record is not attached");
@@ -367,21 +358,4 @@ impl Records {
             tracing::info!(deleted, retention = ?retention, "deleted PromotionRecords past their retention");
         }
     }
-}
-
-/// The docker config of `target`'s Secret (none: anonymous).
-async fn registry_credentials(
-    client: &Client,
-    target: &RegistryTarget,
-) -> Result<crate::registry::DockerConfig, String> {
-    let Some(name) = &target.secret else {
-        return Ok(crate::registry::DockerConfig::default());
-    };
-    let api: Api<k8s_openapi::api::core::v1::Secret> =
-        Api::namespaced(client.clone(), &target.namespace);
-    let secret = api
-        .get(name)
-        .await
-        .map_err(|e| format!("Secret {}/{name}: {e}", target.namespace))?;
-    crate::registry::DockerConfig::from_secret(&secret).map_err(|e| e.to_string())
 }

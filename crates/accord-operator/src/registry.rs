@@ -106,50 +106,14 @@ impl ImageRef {
     /// digest. Docker Hub's short names expand as docker does (`nginx` →
     /// `docker.io/library/nginx`).
     pub fn parse(image: &str) -> Result<Option<Self>, RegistryError> {
-        let bad = |why: &str| RegistryError::Reference(image.to_string(), why.to_string());
-        let Some((name, digest)) = image.trim().split_once('@') else {
+        if !image.contains('@') {
             return Ok(None);
-        };
-        let hex = digest
-            .strip_prefix("sha256:")
-            .ok_or_else(|| bad("only sha256 digests are supported"))?;
-        if hex.len() != 64
-            || !hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(bad("the digest is not sha256:<64 lowercase hex>"));
         }
-        let (registry, path) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
-                (first.to_string(), rest)
-            }
-            _ => ("docker.io".to_string(), name),
-        };
-        // A tag is after the last `:` of the last path component.
-        let path = match path.rfind(':') {
-            Some(colon) if !path[colon..].contains('/') => &path[..colon],
-            _ => path,
-        };
-        let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c);
-        if path.is_empty()
-            || !path.chars().all(valid)
-            || path.starts_with('/')
-            || path.ends_with('/')
-        {
-            return Err(bad("the repository is not a valid path"));
-        }
-        let repository = if registry == "docker.io" && !path.contains('/') {
-            format!("library/{path}")
-        } else {
-            path.to_string()
-        };
-        Ok(Some(Self {
-            registry,
-            repository,
-            digest: digest.to_string(),
+        let name = ImageName::parse(image)?;
+        Ok(name.digest.map(|digest| Self {
+            registry: name.registry,
+            repository: name.repository,
+            digest,
         }))
     }
 
@@ -160,13 +124,107 @@ impl ImageRef {
 
     /// `scheme://host` of the registry's API: http on loopback, https elsewhere.
     pub fn origin(&self) -> String {
-        let host = match self.registry.as_str() {
-            "docker.io" | "index.docker.io" => "registry-1.docker.io",
-            other => other,
-        };
-        let scheme = if is_loopback(host) { "http" } else { "https" };
-        format!("{scheme}://{host}")
+        origin_of(&self.registry)
     }
+}
+
+/// An image by tag, by digest or both, as a pod names it: which registry, which
+/// repository, and which manifest (the digest when there is one, as the kubelet pulls).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageName {
+    /// The registry as images name it (`docker.io`, `ghcr.io`, `127.0.0.1:5000`).
+    pub registry: String,
+    /// The repository path (`library/nginx`, `acme/fraud-scorer`).
+    pub repository: String,
+    /// The tag, if named (`2.3.1`).
+    pub tag: Option<String>,
+    /// `sha256:<64 hex>`, if named.
+    pub digest: Option<String>,
+}
+
+impl ImageName {
+    /// Parses `[registry/]repo[:tag][@sha256:<hex>]`. Docker Hub's short names expand as
+    /// docker does (`nginx` → `docker.io/library/nginx`).
+    pub fn parse(image: &str) -> Result<Self, RegistryError> {
+        let bad = |why: &str| RegistryError::Reference(image.to_string(), why.to_string());
+        let (name, digest) = match image.trim().split_once('@') {
+            Some((name, digest)) => {
+                let hex = digest
+                    .strip_prefix("sha256:")
+                    .ok_or_else(|| bad("only sha256 digests are supported"))?;
+                if hex.len() != 64
+                    || !hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return Err(bad("the digest is not sha256:<64 lowercase hex>"));
+                }
+                (name, Some(digest.to_string()))
+            }
+            None => (image.trim(), None),
+        };
+        let (registry, path) = match name.split_once('/') {
+            Some((first, rest))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                (first.to_string(), rest)
+            }
+            _ => ("docker.io".to_string(), name),
+        };
+        // A tag is after the last `:` of the last path component.
+        let (path, tag) = match path.rfind(':') {
+            Some(colon) if !path[colon..].contains('/') => {
+                (&path[..colon], Some(path[colon + 1..].to_string()))
+            }
+            _ => (path, None),
+        };
+        let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c);
+        if path.is_empty()
+            || !path.chars().all(valid)
+            || path.starts_with('/')
+            || path.ends_with('/')
+        {
+            return Err(bad("the repository is not a valid path"));
+        }
+        let tag_char = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
+        if let Some(tag) = &tag
+            && (tag.is_empty()
+                || tag.len() > 128
+                || tag.starts_with(['.', '-'])
+                || !tag.chars().all(tag_char))
+        {
+            return Err(bad("the tag is not a valid tag"));
+        }
+        let repository = if registry == "docker.io" && !path.contains('/') {
+            format!("library/{path}")
+        } else {
+            path.to_string()
+        };
+        Ok(Self {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
+    }
+
+    /// The manifest a pull asks for: the digest, else the tag, else `latest`.
+    pub fn reference(&self) -> &str {
+        self.digest
+            .as_deref()
+            .or(self.tag.as_deref())
+            .unwrap_or("latest")
+    }
+}
+
+/// `scheme://host` of a registry's API: http on loopback, https elsewhere.
+fn origin_of(registry: &str) -> String {
+    let host = match registry {
+        "docker.io" | "index.docker.io" => "registry-1.docker.io",
+        other => other,
+    };
+    let scheme = if is_loopback(host) { "http" } else { "https" };
+    format!("{scheme}://{host}")
 }
 
 /// Whether `host[:port]` is this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
@@ -247,8 +305,8 @@ impl AuthKey {
         }
     }
 
-    fn matches(&self, image: &ImageRef) -> bool {
-        let (host, port) = split_port(&image.registry);
+    fn matches(&self, registry: &str, repository: &str) -> bool {
+        let (host, port) = split_port(registry);
         let host = canonical_host(host);
         let key_parts: Vec<&str> = self.host.split('.').collect();
         let host_parts: Vec<&str> = host.split('.').collect();
@@ -256,9 +314,8 @@ impl AuthKey {
             && key_parts.iter().zip(&host_parts).all(|(k, h)| glob(k, h))
             && self.port.as_deref() == port
             && (self.path.is_empty()
-                || image.repository == self.path
-                || image
-                    .repository
+                || repository == self.path
+                || repository
                     .strip_prefix(&self.path)
                     .is_some_and(|rest| rest.starts_with('/')))
     }
@@ -369,9 +426,14 @@ impl DockerConfig {
 
     /// The credentials for `image`'s repository, if any entry matches.
     pub fn credentials(&self, image: &ImageRef) -> Option<&Credentials> {
+        self.credentials_for(&image.registry, &image.repository)
+    }
+
+    /// The credentials for a repository of a registry, if any entry matches.
+    pub fn credentials_for(&self, registry: &str, repository: &str) -> Option<&Credentials> {
         self.entries
             .iter()
-            .find(|(key, _)| key.matches(image))
+            .find(|(key, _)| key.matches(registry, repository))
             .map(|(_, credentials)| credentials)
     }
 }
@@ -600,18 +662,38 @@ impl Reply {
     }
 }
 
-/// The requests of one attachment: one repository, its credentials, and the
-/// `Authorization` header once a challenge has been answered.
+/// The requests of one attachment or lookup: one repository, its credentials, the
+/// actions a token is asked for, and the `Authorization` header once a challenge has
+/// been answered.
 struct Session<'a> {
     client: &'a RegistryClient,
-    image: &'a ImageRef,
+    registry: &'a str,
+    repository: &'a str,
     origin: String,
+    /// `pull,push` to attach, `pull` to look up.
+    actions: &'static str,
     authorization: Option<String>,
 }
 
-impl Session<'_> {
+impl<'a> Session<'a> {
+    fn new(
+        client: &'a RegistryClient,
+        registry: &'a str,
+        repository: &'a str,
+        actions: &'static str,
+    ) -> Self {
+        Self {
+            client,
+            registry,
+            repository,
+            origin: origin_of(registry),
+            actions,
+            authorization: None,
+        }
+    }
+
     fn repo_url(&self, rest: &str) -> String {
-        format!("{}/v2/{}/{rest}", self.origin, self.image.repository)
+        format!("{}/v2/{}/{rest}", self.origin, self.repository)
     }
 
     async fn once(
@@ -707,11 +789,14 @@ impl Session<'_> {
             what: what.to_string(),
             detail,
         };
-        let credentials = self.client.config.credentials(self.image);
+        let credentials = self
+            .client
+            .config
+            .credentials_for(self.registry, self.repository);
         match challenge.scheme.as_str() {
             "basic" => credentials
                 .map(Credentials::basic)
-                .ok_or_else(|| unauthorized(format!("no credentials for {}", self.image.registry))),
+                .ok_or_else(|| unauthorized(format!("no credentials for {}", self.registry))),
             "bearer" => {
                 let realm = challenge
                     .params
@@ -723,10 +808,10 @@ impl Session<'_> {
                     if let Some(service) = challenge.params.get("service") {
                         query.append_pair("service", service);
                     }
-                    // Ask for push at once: every request of the attachment then shares a token.
+                    // An attachment asks for push at once: its requests then share a token.
                     query.append_pair(
                         "scope",
-                        &format!("repository:{}:pull,push", self.image.repository),
+                        &format!("repository:{}:{}", self.repository, self.actions),
                     );
                     query.finish()
                 };
@@ -874,12 +959,7 @@ pub async fn attach(
         return Ok(Attached::NoDigest);
     };
     let tag = image.attestation_tag();
-    let mut session = Session {
-        client: reg,
-        origin: image.origin(),
-        image: &image,
-        authorization: None,
-    };
+    let mut session = Session::new(reg, &image.registry, &image.repository, "pull,push");
     let existing = session.existing(&tag).await?;
     let layer = envelope_layer(envelope_json, predicate_type);
     let Some((manifest, config)) = extend_manifest(existing.as_ref(), layer) else {
@@ -909,6 +989,92 @@ pub async fn attach(
         tag,
         layers: manifest.layers.len(),
     })
+}
+
+/// Where the operator finds its registry credentials (`--record-registry-secret`,
+/// `--drill-registry-secret`).
+#[derive(Clone, Debug, Default)]
+pub struct RegistryTarget {
+    /// The operator's namespace.
+    pub namespace: String,
+    /// A `kubernetes.io/dockerconfigjson` Secret there; `None` is anonymous.
+    pub secret: Option<String>,
+}
+
+/// The docker config of `target`'s Secret (none: anonymous), read when used, so a
+/// rotated Secret takes effect at the next request.
+pub async fn credentials(
+    client: &kube::Client,
+    target: &RegistryTarget,
+) -> Result<DockerConfig, String> {
+    let Some(name) = &target.secret else {
+        return Ok(DockerConfig::default());
+    };
+    let api: kube::Api<Secret> = kube::Api::namespaced(client.clone(), &target.namespace);
+    let secret = api
+        .get(name)
+        .await
+        .map_err(|e| format!("Secret {}/{name}: {e}", target.namespace))?;
+    DockerConfig::from_secret(&secret).map_err(|e| e.to_string())
+}
+
+/// What a registry said of an image's manifest ([`lookup`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The manifest is there; `digest` is the one the registry named
+    /// (`Docker-Content-Digest`), `media_type` its kind (an index for a multi-platform
+    /// image).
+    Found {
+        digest: Option<String>,
+        media_type: Option<String>,
+    },
+    /// The registry has no such manifest (404): a pull would fail.
+    Missing { detail: String },
+}
+
+/// The manifest media types a pull accepts.
+const PULL_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.v2+json";
+
+/// Asks `image`'s registry whether the manifest a pull would fetch is there (a `HEAD`
+/// of `manifests/<digest or tag>`, with pull-only credentials). Reads nothing but
+/// headers and writes nothing.
+pub async fn lookup(reg: &RegistryClient, image: &str) -> Result<Lookup, RegistryError> {
+    let name = ImageName::parse(image)?;
+    let mut session = Session::new(reg, &name.registry, &name.repository, "pull");
+    let reference = name.reference();
+    let what = format!("looking up {image}");
+    let reply = session
+        .send(
+            &what,
+            Method::HEAD,
+            &session.repo_url(&format!("manifests/{reference}")),
+            &[(ACCEPT.as_str(), PULL_ACCEPT)],
+            Bytes::new(),
+        )
+        .await?;
+    let header = |name: &str| {
+        reply
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    match reply.status {
+        s if s.is_success() => Ok(Lookup::Found {
+            digest: header("docker-content-digest"),
+            media_type: header(CONTENT_TYPE.as_str()),
+        }),
+        StatusCode::NOT_FOUND => Ok(Lookup::Missing {
+            detail: format!(
+                "{} has no manifest {reference} in {}",
+                name.registry, name.repository
+            ),
+        }),
+        _ => Err(Session::status(&what, &reply)),
+    }
 }
 
 #[cfg(test)]

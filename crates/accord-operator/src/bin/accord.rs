@@ -8,7 +8,8 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 use accord_core::{admission::Rights, timing::parse_duration};
 use accord_operator::{
     operator::{self, Config},
-    records::{RecordConfig, RegistryTarget},
+    records::RecordConfig,
+    registry::RegistryTarget,
     telemetry::{self, LogFormat},
     webhook::{WebhookConfig, certs::CertSource, configuration::Endpoint},
 };
@@ -118,6 +119,18 @@ struct Args {
         requires = "record_registry"
     )]
     record_registry_secret: Option<String>,
+    /// Let rollback drills ask each target image's registry whether the manifest a
+    /// rollback would pull is still there (their ImagePresent step; Skipped without it).
+    #[arg(long, env = "ACCORD_DRILL_REGISTRY", default_value_t = false, action = clap::ArgAction::Set)]
+    drill_registry: bool,
+    /// A `kubernetes.io/dockerconfigjson` Secret in the operator's namespace with pull
+    /// credentials for --drill-registry (anonymous without it).
+    #[arg(
+        long,
+        env = "ACCORD_DRILL_REGISTRY_SECRET",
+        requires = "drill_registry"
+    )]
+    drill_registry_secret: Option<String>,
     /// Only for measuring what records cost (`make bench-scale RECORDS=1`): write no
     /// PromotionRecords. Never in production: the audit trail then has gaps.
     #[arg(long, env = "ACCORD_WRITE_RECORDS", default_value_t = true, action = clap::ArgAction::Set, hide = true)]
@@ -313,6 +326,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let drill_registry = args.drill_registry.then(|| RegistryTarget {
+        namespace: namespace.clone(),
+        secret: args.drill_registry_secret.clone(),
+    });
     let config = Config {
         metrics_addr: args.metrics_addr,
         leader_election: args.leader_election,
@@ -326,6 +343,7 @@ async fn main() -> ExitCode {
         webhook,
         trust_unsealed_attestations: args.trust_unsealed_attestations,
         records,
+        drill_registry,
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), identity = %config.identity, "starting accord");
     match operator::run(client, config).await {

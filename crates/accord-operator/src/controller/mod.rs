@@ -140,6 +140,16 @@ pub struct Keys {
     pub records: Arc<crate::records::Records>,
 }
 
+/// Where the operator lives and what it may reach beyond the API server.
+#[derive(Clone, Debug, Default)]
+pub struct Reach {
+    /// The operator's namespace (notification URL Secrets live here).
+    pub namespace: String,
+    /// Registries that drills may ask whether their target's images are still there
+    /// (`--drill-registry`); `None` leaves the ImagePresent step Skipped.
+    pub drill_registry: Option<crate::registry::RegistryTarget>,
+}
+
 impl Contexts {
     pub fn new(
         client: Client,
@@ -148,12 +158,12 @@ impl Contexts {
         stores: Stores,
         own_writes: Arc<OwnWrites>,
         keys: Keys,
-        namespace: &str,
+        reach: Reach,
     ) -> Self {
         let Keys { verifier, records } = keys;
         let notifier = crate::notify::Notifier::start(
             client.clone(),
-            namespace.to_string(),
+            reach.namespace.clone(),
             metrics.notifications.clone(),
         );
         Self {
@@ -165,6 +175,7 @@ impl Contexts {
                 metrics: metrics.clone(),
                 notifier: notifier.clone(),
                 started: Default::default(),
+                registry: reach.drill_registry,
             }),
             model_deployments: Arc::new(model_deployment::Context {
                 recorder: Recorder::new(client.clone(), reporter),

@@ -55,6 +55,9 @@ pub struct Context {
     /// The runs this process started (`namespace/drill/run`): a Running run not here
     /// was left by another process.
     pub started: std::sync::Mutex<HashSet<String>>,
+    /// Where the registry credentials for the ImagePresent step are; `None`: the step
+    /// is Skipped.
+    pub registry: Option<crate::registry::RegistryTarget>,
 }
 
 impl Context {
@@ -261,7 +264,7 @@ async fn start(
         acknowledged_at: None,
         escalated_at: None,
     };
-    let resolved = resolve(ctx, drill, md, &mut run, &now);
+    let resolved = resolve(ctx, drill, md, &mut run, &now).await;
     status.runs.insert(0, run);
     status.runs.truncate(crate::api::rollback_drill::MAX_RUNS);
     status.last_run = Some(id.clone());
@@ -305,8 +308,8 @@ async fn start(
 }
 
 /// The first steps, judged before anything is created: the target, the image, and
-/// the rollback rights.
-fn resolve(
+/// the rollback rights. Nothing is created for a target whose image is gone.
+async fn resolve(
     ctx: &Context,
     drill: &RollbackDrill,
     md: Option<&ModelDeployment>,
@@ -348,13 +351,15 @@ fn resolve(
         now,
     ));
     run.target = Some(resolved.target.clone());
-    run.steps.push(step(
-        StepName::ImagePresent,
-        StepResult::Skipped,
-        "registry access is not enabled for drills: the image reference was not resolved (the pods pulling it is the check)",
-        None,
-        now,
-    ));
+    let image = match &ctx.registry {
+        None => rehearsal::image_present_not_checked(now),
+        Some(registry) => {
+            let images = rehearsal::images(&resolved, md);
+            check_images(ctx, registry, &resolved.target.version, &images, now).await
+        }
+    };
+    let image_present = image.result != StepResult::Failed;
+    run.steps.push(image);
     let platform = ctx
         .stores
         .teams
@@ -363,8 +368,47 @@ fn resolve(
         ));
     run.steps
         .push(rehearsal::rollback_rights(md, platform.as_deref(), now));
+    if !image_present {
+        return None;
+    }
     run.workload = Some(rehearsal::workload_name(&md.name_any(), &run.id));
     Some(resolved)
+}
+
+/// Asks each image's registry whether the manifest a pull would fetch is still there.
+async fn check_images(
+    ctx: &Context,
+    registry: &crate::registry::RegistryTarget,
+    version: &str,
+    images: &[String],
+    now: &Time,
+) -> crate::api::DrillStep {
+    use crate::registry::{Lookup, RegistryClient, lookup};
+    use rehearsal::ImageCheck;
+    let started = std::time::Instant::now();
+    let checks = match crate::registry::credentials(&ctx.client, registry).await {
+        Err(error) => images
+            .iter()
+            .map(|image| {
+                let why = format!("the registry credentials are unreadable: {error}");
+                (image.clone(), ImageCheck::Unanswered(why))
+            })
+            .collect::<Vec<_>>(),
+        Ok(config) => {
+            let client = RegistryClient::new(config);
+            let mut checks = vec![];
+            for image in images {
+                let check = match lookup(&client, image).await {
+                    Ok(Lookup::Found { digest, .. }) => ImageCheck::Present { digest },
+                    Ok(Lookup::Missing { detail }) => ImageCheck::Missing(detail),
+                    Err(error) => ImageCheck::Unanswered(error.to_string()),
+                };
+                checks.push((image.clone(), check));
+            }
+            checks
+        }
+    };
+    rehearsal::image_present(version, &checks, started.elapsed(), now)
 }
 
 /// Creates the run's Deployment and Service. Never adopts: a name already taken fails

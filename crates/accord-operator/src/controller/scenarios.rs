@@ -177,7 +177,10 @@ async fn reconcile_once(world: World, fault: Fault) -> (Result<Action, Error>, V
             verifier: Arc::new(Verify::default()),
             records,
         },
-        "accord-system",
+        super::Reach {
+            namespace: "accord-system".into(),
+            drill_registry: None,
+        },
     );
     let guard = Arc::new(DeserializeGuard(Ok(world
         .model_deployment

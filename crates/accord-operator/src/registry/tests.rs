@@ -373,6 +373,19 @@ async fn handle(
             reg.blobs.insert(digest, body.to_vec());
             AxumStatus::CREATED.into_response()
         }
+        ("HEAD", manifest) if manifest.starts_with("manifests/") => {
+            match reg.manifests.get(&manifest["manifests/".len()..]) {
+                Some((media_type, bytes)) => (
+                    [
+                        ("content-type", media_type.clone()),
+                        ("docker-content-digest", digest_of(bytes)),
+                    ],
+                    "",
+                )
+                    .into_response(),
+                None => AxumStatus::NOT_FOUND.into_response(),
+            }
+        }
         ("GET", manifest) if manifest.starts_with("manifests/") => {
             match reg.manifests.get(&manifest["manifests/".len()..]) {
                 Some((media_type, bytes)) => {
@@ -547,4 +560,93 @@ fn the_manifest_and_config_are_byte_for_byte_cosigns() {
         extend_manifest(Some(&read_back), envelope_layer(envelope, "x")),
         None
     );
+}
+
+#[test]
+fn image_names_by_tag_or_digest_name_the_manifest_a_pull_fetches() {
+    let by_tag = ImageName::parse("127.0.0.1:5000/acme/model:2.4.0").unwrap();
+    assert_eq!(
+        (by_tag.registry.as_str(), by_tag.repository.as_str()),
+        ("127.0.0.1:5000", "acme/model")
+    );
+    assert_eq!(by_tag.reference(), "2.4.0");
+    let both = ImageName::parse(&format!("ghcr.io/acme/model:2.4.0@{DIGEST}")).unwrap();
+    assert_eq!(both.tag.as_deref(), Some("2.4.0"));
+    assert_eq!(both.reference(), DIGEST, "the kubelet pulls by the digest");
+    assert_eq!(ImageName::parse("nginx").unwrap().reference(), "latest");
+    assert_eq!(
+        ImageName::parse("nginx").unwrap().repository,
+        "library/nginx"
+    );
+    for bad in [
+        "acme/model:",
+        "acme/model:-x",
+        "acme/model:a b",
+        "Acme/model:1",
+    ] {
+        assert!(
+            matches!(ImageName::parse(bad), Err(RegistryError::Reference(..))),
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lookup_finds_a_tag_or_digest_with_pull_only_credentials_and_writes_nothing() {
+    let (shared, origin) = serve().await;
+    let host = origin.trim_start_matches("http://");
+    let manifest = br#"{"schemaVersion":2}"#.to_vec();
+    let digest = digest_of(&manifest);
+    {
+        let mut reg = shared.lock().unwrap();
+        for reference in ["2.4.0", digest.as_str()] {
+            reg.manifests.insert(
+                reference.to_string(),
+                (OCI_MANIFEST.to_string(), manifest.clone()),
+            );
+        }
+    }
+    let reg = client_for(&origin, "ci:s3cret");
+    let found = Lookup::Found {
+        digest: Some(digest.clone()),
+        media_type: Some(OCI_MANIFEST.to_string()),
+    };
+    assert_eq!(
+        lookup(&reg, &format!("{host}/acme/model:2.4.0"))
+            .await
+            .unwrap(),
+        found
+    );
+    assert_eq!(
+        lookup(&reg, &format!("{host}/acme/model:old@{digest}"))
+            .await
+            .unwrap(),
+        found
+    );
+    let missing = lookup(&reg, &format!("{host}/acme/model:2.5.0"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&missing, Lookup::Missing { detail } if detail.contains("no manifest 2.5.0 in acme/model")),
+        "{missing:?}"
+    );
+    let refused = lookup(
+        &RegistryClient::new(DockerConfig::default()),
+        &format!("{host}/acme/model:2.4.0"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(refused, RegistryError::Unauthorized { .. }),
+        "{refused}"
+    );
+    let reg_state = shared.lock().unwrap();
+    assert_eq!((reg_state.puts, reg_state.uploads), (0, 0));
+    assert_eq!(reg_state.token_requests.len(), 3);
+    for query in &reg_state.token_requests {
+        assert!(
+            query.ends_with("scope=repository%3Aacme%2Fmodel%3Apull"),
+            "a lookup asks only to pull: {query}"
+        );
+    }
 }
