@@ -52,6 +52,32 @@ pub struct StandInNode {
     stop: Arc<AtomicBool>,
     outputs: Arc<Mutex<BTreeMap<String, (i32, String)>>>,
     thread: Option<JoinHandle<()>>,
+    heartbeat: Option<JoinHandle<()>>,
+}
+
+/// How often the node's status is posted, as a kubelet's heartbeat.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// Posts the node Ready with a fresh heartbeat, as a kubelet does: without one the node
+/// lifecycle controller marks it unreachable and taints it.
+fn post_ready(admin: &Kubectl, name: &str) {
+    let now = jiff::Timestamp::now().to_string();
+    let status = json!({"status": {
+        "capacity": {"cpu": "2", "memory": "4Gi", "pods": "10"},
+        "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "10"},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "StandIn",
+                        "message": "e2e stand-in kubelet",
+                        "lastHeartbeatTime": now, "lastTransitionTime": now}]
+    }});
+    let _ = admin.run(&[
+        "patch",
+        "node",
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status.to_string(),
+    ]);
 }
 
 impl StandInNode {
@@ -68,6 +94,9 @@ impl StandInNode {
 
     fn register(name: &str, binary: PathBuf, mode: Mode) -> Self {
         let admin = Kubectl::admin();
+        // A Node of this name left by an earlier run (a static StandInNode is never
+        // dropped) carries the node controller's unreachable taints: start afresh.
+        admin.ok(&["delete", "node", name, "--ignore-not-found", "--wait=true"]);
         let node = json!({
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "labels": {LABEL: name, "kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}},
@@ -75,21 +104,22 @@ impl StandInNode {
         });
         let out = admin.apply(&node.to_string());
         assert!(out.success, "register node {name}: {}", out.stderr);
-        let status = json!({"status": {
-            "capacity": {"cpu": "2", "memory": "4Gi", "pods": "10"},
-            "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "10"},
-            "conditions": [{"type": "Ready", "status": "True", "reason": "StandIn", "message": "e2e stand-in kubelet"}]
-        }});
-        admin.ok(&[
-            "patch",
-            "node",
-            name,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status.to_string(),
-        ]);
+        post_ready(&admin, name);
         let stop = Arc::new(AtomicBool::new(false));
+        let heartbeat = {
+            let (name, stop) = (name.to_string(), stop.clone());
+            std::thread::spawn(move || {
+                let admin = Kubectl::admin();
+                let mut last = std::time::Instant::now();
+                while !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(250));
+                    if last.elapsed() >= HEARTBEAT {
+                        post_ready(&admin, &name);
+                        last = std::time::Instant::now();
+                    }
+                }
+            })
+        };
         let outputs = Arc::new(Mutex::new(BTreeMap::new()));
         let thread = {
             let (name, stop, outputs) = (name.to_string(), stop.clone(), outputs.clone());
@@ -103,6 +133,7 @@ impl StandInNode {
             stop,
             outputs,
             thread: Some(thread),
+            heartbeat: Some(heartbeat),
         }
     }
 
@@ -124,7 +155,10 @@ impl StandInNode {
 impl Drop for StandInNode {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
+        for thread in [self.thread.take(), self.heartbeat.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = thread.join();
         }
         // Pods still bound here are garbage-collected with the Node (PodGC).

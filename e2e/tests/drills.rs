@@ -179,6 +179,9 @@ fn set_up(n: &str) {
     let mut md = model_deployment(n, "fraud", "1.0.0");
     md["metadata"]["labels"] = json!({"e2e.accord.dev/drills": n});
     md["spec"]["serving"] = json!({"replicas": 1, "template": served_template("1.0.0")});
+    // A real process on the stand-in node starts slower than a KWOK pod: on a loaded
+    // machine 10 s was not always enough to be Available.
+    md["spec"]["rollback"]["progressDeadlineSeconds"] = json!(60);
     md["spec"]["handoff"]["checklist"]
         .as_array_mut()
         .unwrap()
