@@ -488,6 +488,26 @@ fn a_drill_rehearses_the_previous_version_beside_production_and_the_tabletop_and
         "{failed:#}"
     );
     assert_eq!(step(&failed, "CleanedUp")["result"], "Passed");
+
+    // bob (platform) deletes the drill that passed: the model's last-success series
+    // goes, so the overdue alert does not fire for a drill that no longer exists; its
+    // runs stay as Events.
+    Kubectl::user("bob").ok(&["delete", "rollbackdrill", "rehearsal", "-n", n]);
+    let series = format!(
+        "accord_rollback_drill_last_success_timestamp_seconds{{namespace=\"{n}\",model=\"fraud\"}}"
+    );
+    poll("the deleted drill's series to go", WAIT, || {
+        let text = operator().http_get("/metrics").unwrap_or_default();
+        (!text.is_empty() && !text.contains(&series))
+            .then_some(())
+            .ok_or(text)
+    });
+    assert!(
+        events_for(n, "RollbackDrill", "rehearsal")
+            .iter()
+            .any(|e| e.reason == "DrillPassed"),
+        "the runs outlive the drill as Events"
+    );
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub struct ModelLabels {
 }
 
 /// Labels naming the model a rollback drill rehearses.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 pub struct DrillLabels {
     pub namespace: String,
     pub model: String,
@@ -116,6 +116,8 @@ pub struct ControllerMetrics {
     /// Time from a drill's Deployment's creation until its pods were all Ready.
     pub drill_time_to_ready: Histogram,
     conformance_reported: Arc<Mutex<BTreeSet<ViolationLabels>>>,
+    /// The models the drill gauge reports, to drop those whose drills are gone.
+    drills_reported: Arc<Mutex<BTreeSet<DrillLabels>>>,
     /// The Teams each incident gauge family reports, to zero those that drop out.
     open_teams: Arc<Mutex<BTreeSet<String>>>,
     unacknowledged_teams: Arc<Mutex<BTreeSet<String>>>,
@@ -166,6 +168,7 @@ impl ControllerMetrics {
             drill_last_success: Family::default(),
             drill_time_to_ready: Histogram::new(DRILL_READY_BUCKETS),
             conformance_reported: Arc::default(),
+            drills_reported: Arc::default(),
             open_teams: Arc::default(),
             unacknowledged_teams: Arc::default(),
         };
@@ -305,19 +308,22 @@ impl ControllerMetrics {
         );
     }
 
-    /// Sets `accord_rollback_drill_last_success_timestamp_seconds` of the model
-    /// `namespace/model` to `seconds` (Unix time of the newest passed run).
-    pub fn set_drill_last_success(&self, namespace: &str, model: &str, seconds: i64) {
-        self.drill_last_success
-            .get_or_create(&drill_labels(namespace, model))
-            .set(seconds);
-    }
-
-    /// Drops the model's last-success series (its last drill, or the model, is gone),
-    /// so the overdue alert does not fire for what no longer exists.
-    pub fn forget_drill(&self, namespace: &str, model: &str) {
-        self.drill_last_success
-            .remove(&drill_labels(namespace, model));
+    /// Sets `accord_rollback_drill_last_success_timestamp_seconds` to exactly
+    /// `successes` (per model, the Unix time of its newest passed drill run): a model
+    /// whose drills are all gone loses its series, so the overdue alert does not fire
+    /// for what no longer exists.
+    pub fn set_drill_last_successes(&self, successes: &BTreeMap<DrillLabels, i64>) {
+        let mut reported = self
+            .drills_reported
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for gone in reported.iter().filter(|l| !successes.contains_key(*l)) {
+            self.drill_last_success.remove(gone);
+        }
+        for (labels, seconds) in successes {
+            self.drill_last_success.get_or_create(labels).set(*seconds);
+        }
+        *reported = successes.keys().cloned().collect();
     }
 
     /// Records one drill's time to Ready.
@@ -330,6 +336,10 @@ impl ControllerMetrics {
     pub fn forget_objects(&self) {
         self.pending_items.clear();
         self.drill_last_success.clear();
+        self.drills_reported
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
         self.conformance_violations.clear();
         self.conformance_reported
             .lock()
@@ -339,13 +349,6 @@ impl ControllerMetrics {
         self.incidents_unacknowledged.clear();
         lock(&self.open_teams).clear();
         lock(&self.unacknowledged_teams).clear();
-    }
-}
-
-fn drill_labels(namespace: &str, model: &str) -> DrillLabels {
-    DrillLabels {
-        namespace: namespace.into(),
-        model: model.into(),
     }
 }
 
@@ -675,8 +678,14 @@ mod tests {
             text.contains("# TYPE accord_rollback_drill_time_to_ready_seconds histogram"),
             "{text}"
         );
-        c.set_drill_last_success("payments", "fraud-scorer", 1_800_000_000);
-        c.set_drill_last_success("retail", "churn", 1_700_000_000);
+        let labels = |namespace: &str, model: &str| DrillLabels {
+            namespace: namespace.into(),
+            model: model.into(),
+        };
+        c.set_drill_last_successes(&BTreeMap::from([
+            (labels("payments", "fraud-scorer"), 1_800_000_000),
+            (labels("retail", "churn"), 1_700_000_000),
+        ]));
         c.observe_drill_time_to_ready(41.0);
         let text = to_prometheus_text(&metrics.encode());
         for line in [
@@ -690,8 +699,16 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} not in {text}");
         }
-        c.forget_drill("retail", "churn");
+        // churn's drills are gone: its series goes with them.
+        c.set_drill_last_successes(&BTreeMap::from([(
+            labels("payments", "fraud-scorer"),
+            1_800_000_100,
+        )]));
         let text = metrics.encode();
+        assert!(
+            text.contains(r#"model="fraud-scorer"} 1800000100"#),
+            "{text}"
+        );
         assert!(!text.contains(r#"model="churn""#), "{text}");
         assert!(text.contains(r#"model="fraud-scorer""#), "{text}");
         c.forget_objects();

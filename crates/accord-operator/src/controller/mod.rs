@@ -309,6 +309,7 @@ async fn gauges(stores: Stores, metrics: ControllerMetrics, shutdown: impl Futur
     let count = async {
         loop {
             metrics.set_conformance(&conformance_counts(&stores));
+            metrics.set_drill_last_successes(&drill_last_successes(&stores));
             let mut open = std::collections::BTreeMap::new();
             let mut unacknowledged = std::collections::BTreeMap::new();
             for incident in incidents.state().iter().filter(|i| i.is_open()) {
@@ -327,6 +328,26 @@ async fn gauges(stores: Stores, metrics: ControllerMetrics, shutdown: impl Futur
         }
     };
     futures::future::select(std::pin::pin!(count), std::pin::pin!(shutdown)).await;
+}
+
+/// Per model, when a drill of it last passed (`status.lastSuccess`, the newest over
+/// its drills in the cache).
+fn drill_last_successes(
+    stores: &Stores,
+) -> std::collections::BTreeMap<crate::metrics::DrillLabels, i64> {
+    let mut successes = std::collections::BTreeMap::new();
+    for drill in stores.drills.state() {
+        let Some(success) = drill.status.as_ref().and_then(|s| s.last_success.as_ref()) else {
+            continue;
+        };
+        let labels = crate::metrics::DrillLabels {
+            namespace: drill.metadata.namespace.clone().unwrap_or_default(),
+            model: drill.spec.model_deployment.clone(),
+        };
+        let newest = successes.entry(labels).or_insert(i64::MIN);
+        *newest = (*newest).max(success.0.as_second());
+    }
+    successes
 }
 
 /// `status.conformance` of every ModelDeployment in the cache, counted by namespace,

@@ -127,7 +127,6 @@ pub async fn reconcile(cached: Arc<RollbackDrill>, ctx: Arc<Context>) -> Result<
         planned.extend(tabletop(&ctx, &drill, md, &mut status));
     }
     let next = schedule_and_conditions(&drill, md.is_some(), &mut status);
-    publish_gauge(&ctx, &drill, &status);
     if drill.status.as_ref() != Some(&status) {
         apply::drill_status(&ctx.client, &drill, &status)
             .await
@@ -215,16 +214,6 @@ fn schedule_and_conditions(
         &now,
     );
     next.map(|t| Duration::from_secs(t.duration_since(now.0).as_secs().max(0).unsigned_abs()))
-}
-
-fn publish_gauge(ctx: &Context, drill: &RollbackDrill, status: &RollbackDrillStatus) {
-    if let Some(success) = &status.last_success {
-        ctx.metrics.set_drill_last_success(
-            &drill.namespace().unwrap_or_default(),
-            &drill.spec.model_deployment,
-            success.0.as_second(),
-        );
-    }
 }
 
 /// Starts a run when one is due: writes it (Running) to status first, then creates
