@@ -1,7 +1,9 @@
 //! Team notifications on the real control plane: an escalation and a rollback each reach
 //! a local HTTP receiver once, with the model's namespace and name, the late teams and
 //! their owed items; a receiver that fails twice then succeeds gets exactly one
-//! delivery; the escalation Event says whom it notified.
+//! delivery; the escalation Event says whom it notified. A rollback drill's report
+//! that a role did not review within `tabletop.within` reaches that role's Team on
+//! time, and not the Team that reviewed it.
 
 mod support;
 
@@ -227,6 +229,124 @@ fn escalations_and_rollbacks_reach_the_teams_that_asked_once_each() {
         "{rolled}"
     );
 
+    let _ = Kubectl::admin().run(&["delete", "secret", &secret, "-n", "accord-system"]);
+    for t in [&data, &platform, &app] {
+        let _ = Kubectl::admin().run(&["delete", "team", t]);
+    }
+}
+
+#[test]
+fn a_drill_report_not_reviewed_in_time_reaches_only_the_team_that_owes_the_review() {
+    accord_e2e::shared_operator("notify");
+    let ns = TestNamespace::create("notify-drill");
+    let n = ns.name.as_str();
+    let (port, seen) = receiver();
+    let secret = format!("{n}-hooks");
+    Kubectl::admin().ok(&[
+        "create",
+        "secret",
+        "generic",
+        &secret,
+        "-n",
+        "accord-system",
+        &format!("--from-literal=platform=http://127.0.0.1:{port}/platform"),
+        &format!("--from-literal=app=http://127.0.0.1:{port}/app"),
+    ]);
+    let (data, platform, app) = (
+        format!("{n}-data"),
+        format!("{n}-platform"),
+        format!("{n}-app"),
+    );
+    let hook = |key: &str| {
+        json!([{"name": format!("{key}-hook"), "urlSecretRef": {"name": secret, "key": key},
+                "events": ["Escalated"]}])
+    };
+    create(&team(&data, "alice", json!([])));
+    create(&team(&platform, "bob", hook("platform")));
+    create(&team(&app, "carol", hook("app")));
+    let mut md = model_deployment(n, "fraud", "1.0.0");
+    md["spec"]["owners"] = json!({"data": data, "platform": platform, "application": app});
+    create(&md);
+    for (user, item) in [("alice", "drift"), ("bob", "latency"), ("carol", "kpis")] {
+        attest_as_named(user, n, "fraud", item, "1.0.0", &format!("fraud-1-{item}"));
+    }
+    wait_phase(n, "fraud", "Serving", WAIT);
+
+    let within = 20;
+    let drill = json!({"apiVersion": "accord.dev/v1alpha1", "kind": "RollbackDrill",
+        "metadata": {"name": "tabletop", "namespace": n},
+        "spec": {"modelDeployment": "fraud", "target": {"version": "1.0.0"}, "deadline": "60s",
+                 "tabletop": {"acknowledge": ["platform", "application"], "within": format!("{within}s")}}});
+    let out = Kubectl::user("bob").run_with_stdin(&["create", "-f", "-"], Some(&drill.to_string()));
+    assert!(out.success, "bob creates the drill: {}", out.stderr);
+    let run = poll("the drill run to finish", WAIT, || {
+        let d = Kubectl::admin()
+            .get_json(&["rollbackdrill", "tabletop", "-n", n])
+            .unwrap_or_default();
+        let run = d["status"]["runs"][0].clone();
+        (run["finishedAt"].is_string())
+            .then_some(run)
+            .ok_or_else(|| d["status"].to_string())
+    });
+    assert_eq!(run["result"], "Passed", "{run:#}");
+    let id = run["id"].as_str().unwrap().to_string();
+    // bob (platform) reviews the report in time; carol (application) does not.
+    let review = json!({"apiVersion": "accord.dev/v1alpha1", "kind": "Attestation",
+        "metadata": {"name": "review-by-bob", "namespace": n},
+        "spec": {"modelDeployment": "fraud", "item": "drill-review", "version": "1.0.0",
+                 "drill": format!("tabletop/{id}"), "evidence": "https://wiki.example.com/drills"}});
+    let out =
+        Kubectl::user("bob").run_with_stdin(&["create", "-f", "-"], Some(&review.to_string()));
+    assert!(out.success, "bob reviews: {}", out.stderr);
+
+    let escalated = poll("the overdue review to be escalated", WAIT, || {
+        let d = Kubectl::admin()
+            .get_json(&["rollbackdrill", "tabletop", "-n", n])
+            .unwrap_or_default();
+        let run = d["status"]["runs"][0].clone();
+        (run["escalatedAt"].is_string() && !bodies(&seen, "/app", 200).is_empty())
+            .then_some(run)
+            .ok_or_else(|| d["status"].to_string())
+    });
+    assert_eq!(
+        escalated["acknowledgedBy"][0]["user"], "bob",
+        "{escalated:#}"
+    );
+    // On time: at `within` after the run finished, not at the next idle requeue.
+    let at = |field: &str| {
+        escalated[field]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    let late = at("escalatedAt").duration_since(at("finishedAt")).as_secs();
+    assert!(
+        (within..within + 15).contains(&late),
+        "escalated {late}s after the run finished (within: {within}s)"
+    );
+    let told = bodies(&seen, "/app", 200);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["accord"]["event"], "Escalated");
+    let text = told[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("rollback drill tabletop run {id}")) && text.contains("application"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("platform,") && !text.contains(", platform"),
+        "only the missing role: {text}"
+    );
+    assert!(
+        bodies(&seen, "/platform", 200).is_empty(),
+        "the Team that reviewed is not told: {:?}",
+        seen.lock().unwrap()
+    );
+    let event = events_for(n, "RollbackDrill", "tabletop")
+        .into_iter()
+        .find(|e| e.reason == "DrillReviewOverdue")
+        .expect("a DrillReviewOverdue Event");
+    assert!(event.note.contains(&id), "{}", event.note);
     let _ = Kubectl::admin().run(&["delete", "secret", &secret, "-n", "accord-system"]);
     for t in [&data, &platform, &app] {
         let _ = Kubectl::admin().run(&["delete", "team", t]);

@@ -123,8 +123,11 @@ pub async fn reconcile(cached: Arc<RollbackDrill>, ctx: Arc<Context>) -> Result<
     if let Some(success) = status.runs.iter().find(|r| r.result == RunResult::Passed) {
         status.last_success = success.finished_at.clone();
     }
+    let mut review_due = None;
     if let Some(md) = &md {
-        planned.extend(tabletop(&ctx, &drill, md, &mut status));
+        let (events, due) = tabletop(&ctx, &drill, md, &mut status);
+        planned.extend(events);
+        review_due = due;
     }
     let next = schedule_and_conditions(&drill, md.is_some(), &mut status);
     if drill.status.as_ref() != Some(&status) {
@@ -136,7 +139,7 @@ pub async fn reconcile(cached: Arc<RollbackDrill>, ctx: Arc<Context>) -> Result<
         events::publish(&ctx.recorder, &drill.object_ref(&()), event).await;
     }
     Ok(Action::requeue(
-        [wait, next, Some(timing::IDLE_REQUEUE)]
+        [wait, next, review_due, Some(timing::IDLE_REQUEUE)]
             .into_iter()
             .flatten()
             .min()
@@ -761,7 +764,7 @@ fn tabletop(
     drill: &RollbackDrill,
     md: &ModelDeployment,
     status: &mut RollbackDrillStatus,
-) -> Vec<PlannedEvent> {
+) -> (Vec<PlannedEvent>, Option<Duration>) {
     let namespace = drill.namespace();
     let reviews = ctx
         .stores
@@ -775,6 +778,9 @@ fn tabletop(
     };
     let now = now();
     let mut planned = vec![];
+    // The soonest review still owed and not yet escalated: the reconcile comes back
+    // then, so an escalation is not up to an idle requeue late.
+    let mut soonest: Option<Timestamp> = None;
     for run in status.runs.iter_mut().filter(|r| r.is_finished()) {
         let counted =
             rehearsal::acknowledgements(drill, run, md, &reviews, &team, ctx.verifier.as_ref());
@@ -794,13 +800,23 @@ fn tabletop(
                 format!("run {} was reviewed by {}", run.id, by.join(", ")),
             ));
         }
-        let overdue = rehearsal::review_due(drill, run).is_some_and(|due| due <= now.0);
-        if !missing.is_empty() && overdue && run.escalated_at.is_none() {
-            run.escalated_at = Some(now.clone());
-            planned.push(escalate(ctx, drill, md, run, &missing));
+        let due = rehearsal::review_due(drill, run);
+        if missing.is_empty() || run.escalated_at.is_some() {
+            continue;
+        }
+        match due {
+            Some(due) if due <= now.0 => {
+                run.escalated_at = Some(now.clone());
+                planned.push(escalate(ctx, drill, md, run, &missing));
+            }
+            Some(due) => soonest = Some(soonest.map_or(due, |s| s.min(due))),
+            None => {}
         }
     }
-    planned
+    let after = soonest.map(|due| {
+        Duration::from_secs(due.duration_since(now.0).as_secs().max(0).unsigned_abs() + 1)
+    });
+    (planned, after)
 }
 
 /// Tells the Teams of the roles that have not reviewed `run` in time.
