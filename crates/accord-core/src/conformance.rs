@@ -129,7 +129,7 @@ fn evaluate_serving(
         not_carried: up.not_carried,
     };
     let lookup = |name: &str| observed.team(name);
-    let outcome = gate::evaluate(
+    let mut outcome = gate::evaluate(
         &serving_md,
         &effective,
         &candidate,
@@ -138,6 +138,15 @@ fn evaluate_serving(
         verifier,
         now.0,
     );
+    // A fresh drill stands in for the items the policies let it satisfy, for what
+    // serves as for a candidate: the same evidence as the decision's gate.
+    let drills: Vec<_> = observed.drills.iter().map(AsRef::as_ref).collect();
+    outcome.satisfy_by_drill(&crate::drills::satisfies(
+        &serving_md,
+        &drills,
+        &effective,
+        now,
+    ));
     (outcome, effective)
 }
 

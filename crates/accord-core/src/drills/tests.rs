@@ -423,3 +423,41 @@ fn a_person_s_sign_off_is_kept_and_an_open_incident_comes_first() {
         .unwrap();
     assert_eq!(ready.reason, crate::api::reasons::condition::INCIDENT_OPEN);
 }
+
+#[test]
+fn what_serves_on_a_drill_s_evidence_still_conforms_while_a_new_candidate_waits() {
+    let (mut world, drills) = candidate_world(&[-DAY]);
+    for t in 10..14 {
+        let decision = decide_with(&world, &drills, t);
+        world.carry_out(&decision);
+    }
+    assert_eq!(
+        world
+            .md()
+            .status
+            .as_ref()
+            .unwrap()
+            .active_version
+            .as_deref(),
+        Some("2.5.0")
+    );
+    // 2.6.0 arrives: conformance now asks about 2.5.0 (serving) on its own, and the
+    // drill that stood in for `latency` still counts for it.
+    let next = md("2.6.0");
+    let m = world.model_deployment.as_mut().unwrap();
+    m.spec.model = next.spec.model;
+    m.spec.serving = next.spec.serving;
+    let status = decide_with(&world, &drills, 20).plan.status;
+    assert_eq!(status.active_version.as_deref(), Some("2.5.0"));
+    assert_eq!(status.conformance, vec![], "{:#?}", status.conformance);
+    // Without the drill, `latency` of 2.5.0 is owed by the platform Team.
+    let status = decide_with(&world, &[], 20).plan.status;
+    assert!(
+        status
+            .conformance
+            .iter()
+            .any(|v| v.item.as_deref() == Some("latency") && v.team == "ml-platform"),
+        "{:#?}",
+        status.conformance
+    );
+}
