@@ -11,9 +11,10 @@
 //! - [`auto_approve`], [`observe`];
 //! - [`gate`]: which sign-offs count;
 //! - [`upstream`]: what the upstream environment showed, and the sign-offs it offers;
+//!   [`drills`]: a policy's `drills.maxAge` and the items a fresh drill satisfies;
 //! - [`rollout`] (what happens next) and [`verdicts`];
-//! - [`incidents`] and [`conformance`] (would what serves be promoted today),
-//!   [`drills`] (a policy's `drills.maxAge`) and [`rehearsal`] (a drill's run);
+//! - [`incidents`] and [`conformance`] (would what serves be promoted today, drills
+//!   counted as for a candidate), and [`rehearsal`] (a drill's run);
 //! - [`decide`] (the whole decision and its writes) and [`admission`] (the webhook's).
 //!
 //! [`accord-operator`]: ../accord_operator/index.html
@@ -51,13 +52,13 @@ pub mod observe;
 
 pub mod gate;
 
+pub mod drills;
 pub mod upstream;
 
 pub mod rollout;
 pub mod verdicts;
 
 pub mod conformance;
-pub mod drills;
 pub mod incidents;
 pub mod rehearsal;
 
