@@ -23,8 +23,10 @@ pub mod team;
 
 // the kinds about other kinds' objects,
 pub mod incident;
-pub mod promotion_record;
 pub mod rollback_drill;
+
+// the signed account of what happened to them,
+pub mod promotion_record;
 
 // and what is computed from them.
 pub mod fingerprint;
@@ -43,16 +45,16 @@ pub use incident::{
 pub use model_deployment::{
     After, Analysis, Approval, AutoApproval, AutoApprovedItem, Canary, CanaryRecord, CanaryStatus,
     CandidateTracking, CarriedFrom, CarriedSignOff, ChecklistItem, ChecklistItemStatus,
-    ConformanceViolation, FailedCandidate, Guard, GuardAction, GuardStatus, Handoff, HistoryEntry,
-    HistoryOutcome, ItemApproval, Measurement, ModelDeployment, ModelDeploymentSpec,
-    ModelDeploymentStatus, ModelIdentity, ModelRef, Monitoring, MonitoringStatus, Owners, Phase,
-    Promotion, Role, RollbackMode, RollbackPlan, RolloutStrategy, Serving, TrainingData,
-    UpstreamEvidence, UpstreamRef, ViolationKind,
+    ConformanceViolation, DrillRecordMark, FailedCandidate, Guard, GuardAction, GuardStatus,
+    Handoff, HistoryEntry, HistoryOutcome, ItemApproval, Measurement, ModelDeployment,
+    ModelDeploymentSpec, ModelDeploymentStatus, ModelIdentity, ModelRef, Monitoring,
+    MonitoringStatus, Owners, Phase, Promotion, Role, RollbackMode, RollbackPlan, RolloutStrategy,
+    Serving, TrainingData, UpstreamEvidence, UpstreamRef, ViolationKind,
 };
 pub use promotion_record::{
     ApprovalKind, Approver, Envelope, EnvelopeSignature, PAYLOAD_TYPE, PREDICATE_TYPE, Predicate,
-    PreviousRecord, PromotionRecord, PromotionRecordSpec, RecordAction, RecordedItem,
-    RecordedModel, STATEMENT_TYPE, Statement, Subject,
+    PreviousRecord, PromotionRecord, PromotionRecordSpec, RecordAction, RecordedDrill,
+    RecordedItem, RecordedModel, STATEMENT_TYPE, Statement, Subject,
 };
 pub use rollback_drill::{
     Acknowledgement, DrillRun, DrillStep, DrillTarget, RollbackDrill, RollbackDrillSpec,

@@ -118,6 +118,9 @@ pub enum RecordAction {
     RolledBack,
     /// An Incident's root cause was signed off by the Accountable Team.
     IncidentResolved,
+    /// A rollback drill's run finished (passed or failed): the rehearsal of the model's
+    /// rollback plan, with its report.
+    DrillRun,
 }
 
 /// An in-toto Statement v1 whose predicate is Accord's.
@@ -196,6 +199,22 @@ pub struct Predicate {
     /// candidate to carry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub follow_ups: Vec<String>,
+    /// For `DrillRun`: the RollbackDrill and its run's report as it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<RecordedDrill>,
+}
+
+/// A rollback drill's finished run, as a record states it (`DrillRun`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+pub struct RecordedDrill {
+    /// The RollbackDrill's name.
+    pub name: String,
+    /// Its uid: a re-created namesake is another drill.
+    pub uid: String,
+    /// The run: its target, every step with its result and message, the time to
+    /// Ready, and the result. Tabletop reviews come after the run finishes; they are
+    /// Attestations, not part of this record.
+    pub run: super::rollback_drill::DrillRun,
 }
 
 /// The ModelDeployment a record is about.

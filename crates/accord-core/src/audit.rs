@@ -13,15 +13,17 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kube::ResourceExt;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::api::{
-    Answerer, ApprovalKind, Approver, Attestation, ChecklistItemStatus, Envelope, HistoryEntry,
-    HistoryOutcome, Incident, IncidentPhase, IncidentStatus, ModelDeployment,
-    ModelDeploymentStatus, PAYLOAD_TYPE, PREDICATE_TYPE, Predicate, PreviousRecord,
-    PromotionRecord, PromotionRecordSpec, RecordAction, RecordedItem, RecordedModel, Resolution,
-    STATEMENT_TYPE, Statement, Subject, incident::ROOT_CAUSE_ANALYSIS, labels, reasons,
+    Answerer, ApprovalKind, Approver, Attestation, ChecklistItemStatus, DrillRecordMark, DrillRun,
+    DrillTarget, Envelope, HistoryEntry, HistoryOutcome, Incident, IncidentPhase, IncidentStatus,
+    ModelDeployment, ModelDeploymentStatus, PAYLOAD_TYPE, PREDICATE_TYPE, Predicate,
+    PreviousRecord, PromotionRecord, PromotionRecordSpec, RecordAction, RecordedDrill,
+    RecordedItem, RecordedModel, Resolution, RollbackDrill, RunResult, STATEMENT_TYPE, Statement,
+    Subject, incident::ROOT_CAUSE_ANALYSIS, labels, reasons,
 };
 
 /// The label every PromotionRecord carries: its ModelDeployment's name.
@@ -41,6 +43,8 @@ pub struct RecordPlan {
     pub previous_version: Option<String>,
     /// Set for the record of an Incident whose root cause was signed off.
     pub incident: Option<ResolvedIncident>,
+    /// Set for the record of a rollback drill's finished run.
+    pub drill: Option<RecordedDrill>,
 }
 
 /// An Incident resolved by this decision.
@@ -125,6 +129,7 @@ pub fn plan_incident(
             accountable: next.accountable.clone(),
             resolution,
         }),
+        drill: None,
     })
 }
 
@@ -168,12 +173,130 @@ pub fn plan(
             entry: status.history[i].clone(),
             previous_version,
             incident: None,
+            drill: None,
         });
     }
     if !plans.is_empty() {
         status.record_sequence = Some(sequence);
     }
     plans
+}
+
+/// Names a record for every finished run of `md`'s rollback drills that has none yet
+/// (newer than the drill's mark in `status.drillRecords`), oldest first, continuing
+/// `status.recordSequence`; moves the marks. A drill's runs finish one after another,
+/// so its newest recorded run id is enough to know which are new. Marks of drills that
+/// are gone are dropped: their runs can no longer be read, and a namesake has another
+/// uid.
+pub fn plan_drills(
+    md: &ModelDeployment,
+    status: &mut ModelDeploymentStatus,
+    drills: &[&RollbackDrill],
+) -> Vec<RecordPlan> {
+    let mut plans = vec![];
+    let mut sequence = status.record_sequence.unwrap_or(0);
+    for (drill, run) in unrecorded_runs(status, drills) {
+        sequence += 1;
+        plans.push(drill_plan(md, status, drill, run, sequence));
+        let uid = drill.uid().unwrap_or_default();
+        match status.drill_records.iter_mut().find(|m| m.uid == uid) {
+            Some(mark) => mark.run.clone_from(&run.id),
+            None => status.drill_records.push(DrillRecordMark {
+                drill: drill.name_any(),
+                uid,
+                run: run.id.clone(),
+            }),
+        }
+    }
+    status
+        .drill_records
+        .retain(|m| drills.iter().any(|d| d.uid().as_deref() == Some(&m.uid)));
+    if !plans.is_empty() {
+        status.record_sequence = Some(sequence);
+    }
+    plans
+}
+
+/// The finished runs past each drill's mark, oldest first.
+fn unrecorded_runs<'a>(
+    status: &ModelDeploymentStatus,
+    drills: &[&'a RollbackDrill],
+) -> Vec<(&'a RollbackDrill, &'a DrillRun)> {
+    let mut new = vec![];
+    for drill in drills {
+        let uid = drill.uid().unwrap_or_default();
+        let mark = status
+            .drill_records
+            .iter()
+            .find(|m| m.uid == uid)
+            .map(|m| m.run.as_str());
+        let runs = drill.status.iter().flat_map(|s| &s.runs);
+        new.extend(
+            runs.filter(|r| r.result != RunResult::Running && r.finished_at.is_some())
+                .filter(|r| mark.is_none_or(|mark| r.id.as_str() > mark))
+                .map(|r| (*drill, r)),
+        );
+    }
+    let key = |(drill, run): &(&RollbackDrill, &DrillRun)| {
+        (
+            run.finished_at.as_ref().map(|t| t.0),
+            drill.name_any(),
+            run.id.clone(),
+        )
+    };
+    new.sort_by_key(key);
+    new
+}
+
+/// The record of `drill`'s finished `run`: the history entry of the version it
+/// rehearsed, at the run's end.
+fn drill_plan(
+    md: &ModelDeployment,
+    status: &ModelDeploymentStatus,
+    drill: &RollbackDrill,
+    run: &DrillRun,
+    sequence: i64,
+) -> RecordPlan {
+    // A run that resolved no target (it failed at TargetResolved) names the version
+    // the drill asked for, or says it was not resolved.
+    let version = match (&run.target, &drill.spec.target) {
+        (Some(target), _) => target.version.clone(),
+        (None, DrillTarget::Version(v)) => v.version.clone(),
+        (None, _) => "unresolved".to_string(),
+    };
+    let served = run.target.as_ref().and_then(|_| {
+        status
+            .history
+            .iter()
+            .rev()
+            .find(|e| e.version == version)
+            .cloned()
+    });
+    let reason = if run.result == RunResult::Passed {
+        reasons::event::DRILL_PASSED
+    } else {
+        reasons::event::DRILL_FAILED
+    };
+    let at = run.finished_at.clone();
+    let entry = HistoryEntry {
+        at: at.clone().unwrap_or(Time(jiff::Timestamp::UNIX_EPOCH)),
+        reason: reason.to_string(),
+        record: None,
+        seal: None,
+        ..served.unwrap_or_else(|| unknown_entry(&version, &at))
+    };
+    RecordPlan {
+        name: record_name(md, sequence),
+        sequence,
+        entry,
+        previous_version: None,
+        incident: None,
+        drill: Some(RecordedDrill {
+            name: drill.name_any(),
+            uid: drill.uid().unwrap_or_default(),
+            run: run.clone(),
+        }),
+    }
 }
 
 /// What served before `entry`: the newest earlier entry of another version (a kept
@@ -201,6 +324,11 @@ pub struct Context<'a> {
 pub fn statement(plan: &RecordPlan, ctx: &Context<'_>) -> Statement {
     if let Some(incident) = &plan.incident {
         return incident_statement(plan, incident, ctx);
+    }
+    if let Some(drill) = &plan.drill {
+        let mut statement = base_statement(plan, ctx, RecordAction::DrillRun);
+        statement.predicate.drill = Some(drill.clone());
+        return statement;
     }
     let entry = &plan.entry;
     let action = match entry.outcome {
@@ -255,6 +383,7 @@ fn base_statement(plan: &RecordPlan, ctx: &Context<'_>, action: RecordAction) ->
             previous_version: None,
             incident: None,
             follow_ups: vec![],
+            drill: None,
         },
     }
 }

@@ -146,7 +146,7 @@ fn drills_of(observed: &Observed) -> Vec<&RollbackDrill> {
 /// What the audit trail needs of a plan: whether what serves after it would be
 /// promoted today (its conformance, and when to judge it again, as when the rollback
 /// drill the gate relied on grows too old), and the PromotionRecords its new history
-/// entries get.
+/// entries and its drills' newly finished runs get.
 fn account(
     md: &ModelDeployment,
     observed: &Observed,
@@ -172,7 +172,13 @@ fn account(
             .requeue_after
             .min(recheck.max(crate::timing::MIN_REQUEUE));
     }
-    audit::plan(md, history_before(md), &mut plan.status)
+    let mut records = audit::plan(md, history_before(md), &mut plan.status);
+    records.extend(audit::plan_drills(
+        md,
+        &mut plan.status,
+        &drills_of(observed),
+    ));
+    records
 }
 
 /// The (trusted) history a decision starts from.

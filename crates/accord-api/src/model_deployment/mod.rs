@@ -17,9 +17,9 @@ pub use monitoring::{Guard, GuardAction, GuardStatus, Monitoring, MonitoringStat
 
 pub use status::{
     Approval, AutoApproval, AutoApprovedItem, CanaryRecord, CanaryStatus, CandidateTracking,
-    CarriedFrom, CarriedSignOff, ChecklistItemStatus, ConformanceViolation, FailedCandidate,
-    HistoryEntry, HistoryOutcome, ItemApproval, Measurement, ModelDeploymentStatus, ModelIdentity,
-    Phase, UpstreamEvidence, ViolationKind,
+    CarriedFrom, CarriedSignOff, ChecklistItemStatus, ConformanceViolation, DrillRecordMark,
+    FailedCandidate, HistoryEntry, HistoryOutcome, ItemApproval, Measurement,
+    ModelDeploymentStatus, ModelIdentity, Phase, UpstreamEvidence, ViolationKind,
 };
 
 /// The serving container's name in the simple form (and the default `container` of a

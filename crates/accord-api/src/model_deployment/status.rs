@@ -73,6 +73,11 @@ pub struct ModelDeploymentStatus {
     /// continues from here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_sequence: Option<i64>,
+    /// For each RollbackDrill of this model, the newest of its finished runs that has
+    /// a PromotionRecord (`DrillRun`); runs after it get one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub drill_records: Vec<DrillRecordMark>,
     /// The guards of the version that serves, as last recorded (`spec.monitoring`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<super::MonitoringStatus>,
@@ -572,4 +577,15 @@ pub struct Approval {
     pub item: String,
     /// The user whose attestation counted.
     pub attested_by: String,
+}
+
+/// The newest run of one RollbackDrill that has a PromotionRecord.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+pub struct DrillRecordMark {
+    /// The drill's name.
+    pub drill: String,
+    /// Its uid.
+    pub uid: String,
+    /// The run's id.
+    pub run: String,
 }

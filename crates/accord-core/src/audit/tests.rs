@@ -319,3 +319,133 @@ fn pae_matches_the_dsse_specification() {
         b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
     );
 }
+
+/// A drill of fraud-scorer (uid `uid-<name>`) with `runs`, newest first.
+fn drill_with(name: &str, runs: Vec<crate::api::DrillRun>) -> RollbackDrill {
+    let mut drill: RollbackDrill = serde_json::from_value(serde_json::json!({
+        "apiVersion": "accord.dev/v1alpha1", "kind": "RollbackDrill",
+        "metadata": {"name": name, "namespace": "payments", "uid": format!("uid-{name}")},
+        "spec": {"modelDeployment": "fraud-scorer", "target": "PreviousKnownGood"},
+    }))
+    .unwrap();
+    drill.status = Some(crate::api::RollbackDrillStatus {
+        runs,
+        ..Default::default()
+    });
+    drill
+}
+
+fn drill_run(id: &str, result: RunResult, finished: Option<&str>) -> crate::api::DrillRun {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "trigger": "Schedule", "startedAt": "2026-12-08T10:00:00Z",
+        "finishedAt": finished, "result": result, "steps": [],
+        "target": if finished.is_some() && result == RunResult::Passed {
+            serde_json::json!({"version": "2.4.0", "fingerprint": "sha256:x"})
+        } else { serde_json::Value::Null },
+    }))
+    .unwrap()
+}
+
+#[test]
+fn each_finished_drill_run_gets_one_record_in_the_model_s_chain_and_a_gone_drill_s_mark_goes() {
+    let (world, plans) = promoted();
+    let md = world.md().clone();
+    let mut status = md.status.clone().unwrap();
+    let weekly = drill_with(
+        "weekly",
+        vec![
+            drill_run(
+                "20261208-100000",
+                RunResult::Passed,
+                Some("2026-12-08T10:01:00Z"),
+            ),
+            drill_run(
+                "20261201-100000",
+                RunResult::Failed,
+                Some("2026-12-01T10:05:00Z"),
+            ),
+        ],
+    );
+    let running = drill_with(
+        "adhoc",
+        vec![drill_run("20261208-120000", RunResult::Running, None)],
+    );
+    let drills = [&weekly, &running];
+    let recorded = plan_drills(&md, &mut status, &drills);
+    let runs: Vec<(i64, &str)> = recorded
+        .iter()
+        .map(|p| (p.sequence, p.drill.as_ref().unwrap().run.id.as_str()))
+        .collect();
+    assert_eq!(
+        runs,
+        [(2, "20261201-100000"), (3, "20261208-100000")],
+        "oldest first, after the promotion's record; nothing for a run still going"
+    );
+    assert_eq!(status.record_sequence, Some(3));
+    assert_eq!(
+        status.drill_records,
+        [DrillRecordMark {
+            drill: "weekly".into(),
+            uid: "uid-weekly".into(),
+            run: "20261208-100000".into(),
+        }]
+    );
+    // The records: DrillRun, the rehearsed version (or "unresolved"), well formed,
+    // and the chain verifies after the promotion's record.
+    let (first, first_digest) = sign(&world, &plans[0], None);
+    let mut envelopes = vec![first];
+    let mut previous = PreviousRecord {
+        name: plans[0].name.clone(),
+        digest: Some(first_digest),
+    };
+    for plan in &recorded {
+        let (envelope, digest) = sign(&world, plan, Some(previous.clone()));
+        let statement = verify::decode(&envelope).unwrap();
+        assert_eq!(statement.predicate.action, RecordAction::DrillRun);
+        assert_eq!(
+            statement.predicate.drill.as_ref().unwrap().uid,
+            "uid-weekly"
+        );
+        envelopes.push(envelope);
+        previous = PreviousRecord {
+            name: plan.name.clone(),
+            digest: Some(digest),
+        };
+    }
+    let versions: Vec<String> = recorded.iter().map(|p| p.entry.version.clone()).collect();
+    assert_eq!(versions, ["unresolved", "2.4.0"]);
+    assert_eq!(
+        recorded[1].entry.reason, "DrillPassed",
+        "{:?}",
+        recorded[1].entry
+    );
+    let rows = verify_all(&envelopes, &keys().public_keys());
+    assert!(rows.iter().all(|r| r.result == Outcome::Ok), "{rows:#?}");
+
+    // Decided again: nothing new. A later run: one record.
+    assert!(plan_drills(&md, &mut status, &drills).is_empty());
+    let mut later = weekly.clone();
+    later.status.as_mut().unwrap().runs.insert(
+        0,
+        drill_run(
+            "20261215-100000",
+            RunResult::Passed,
+            Some("2026-12-15T10:01:00Z"),
+        ),
+    );
+    let next = plan_drills(&md, &mut status, &[&later, &running]);
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].sequence, 4);
+    // The drill deleted: its mark goes, and no record is planned.
+    assert!(plan_drills(&md, &mut status, &[&running]).is_empty());
+    assert_eq!(status.drill_records, []);
+    assert_eq!(status.record_sequence, Some(4));
+}
+
+#[test]
+fn a_drill_run_record_without_its_drill_is_not_well_formed() {
+    let (world, plans) = promoted();
+    let mut statement = verify::decode(&sign(&world, &plans[0], None).0).unwrap();
+    statement.predicate.action = RecordAction::DrillRun;
+    assert!(!verify::well_formed(&statement).is_empty());
+}

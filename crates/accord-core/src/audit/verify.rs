@@ -14,7 +14,7 @@ use base64::Engine as _;
 use ed25519_dalek::Signature;
 
 use super::{keys::PublicKey, pae, payload_digest};
-use crate::api::{Envelope, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, Statement};
+use crate::api::{Envelope, PAYLOAD_TYPE, PREDICATE_TYPE, RecordAction, STATEMENT_TYPE, Statement};
 
 /// One record's line of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +197,9 @@ pub fn well_formed(statement: &Statement) -> Vec<String> {
     }
     if p.version.is_empty() {
         problems.push("version is empty".into());
+    }
+    if (p.action == RecordAction::DrillRun) != p.drill.is_some() {
+        problems.push("a DrillRun record, and only one, states its drill and run".into());
     }
     if p.sequence > 1 && p.previous.is_none() {
         problems.push(format!(

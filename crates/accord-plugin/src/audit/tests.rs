@@ -50,6 +50,7 @@ fn statement(
             previous_version: None,
             incident: None,
             follow_ups: vec![],
+            drill: None,
         },
     }
 }
