@@ -489,9 +489,29 @@ fn a_drill_rehearses_the_previous_version_beside_production_and_the_tabletop_and
     );
     assert_eq!(step(&failed, "CleanedUp")["result"], "Passed");
 
+    // Every finished run is a signed record in the model's chain (DrillRun).
+    let runs: std::collections::BTreeSet<(String, String)> = ["rehearsal", "wrong-path"]
+        .iter()
+        .flat_map(|name| {
+            drill(n, name)["status"]["runs"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |r| (name.to_string(), r["id"].as_str().unwrap().to_string()))
+        })
+        .collect();
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    poll("a DrillRun record for each run", WAIT, || {
+        let recorded = drill_run_records(n);
+        (recorded == runs)
+            .then_some(())
+            .ok_or(format!("{recorded:?}"))
+    });
+
     // bob (platform) deletes the drill that passed: the model's last-success series
     // goes, so the overdue alert does not fire for a drill that no longer exists; its
-    // runs stay as Events.
+    // runs stay as Events and as records, which verify with the rest of the chain.
     Kubectl::user("bob").ok(&["delete", "rollbackdrill", "rehearsal", "-n", n]);
     let series = format!(
         "accord_rollback_drill_last_success_timestamp_seconds{{namespace=\"{n}\",model=\"fraud\"}}"
@@ -508,6 +528,60 @@ fn a_drill_rehearses_the_previous_version_beside_production_and_the_tabletop_and
             .any(|e| e.reason == "DrillPassed"),
         "the runs outlive the drill as Events"
     );
+    assert!(get("rollbackdrill", n, "rehearsal").is_none());
+    assert_eq!(drill_run_records(n), runs, "the records outlive the drill");
+    let dir = std::env::temp_dir().join(format!("accord-e2e-drill-records-{n}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ok, keys, err) = plugin_as("alice", &["audit", "key"]);
+    assert!(ok, "{err}");
+    let (ok, lines, err) = plugin_as("alice", &["audit", "export", "-n", n]);
+    assert!(ok, "{err}");
+    let (jsonl, pem) = (dir.join("records.jsonl"), dir.join("accord.pub"));
+    std::fs::write(&jsonl, &lines).unwrap();
+    std::fs::write(&pem, &keys).unwrap();
+    let (ok, out, err) = plugin_as(
+        "alice",
+        &[
+            "audit",
+            "verify",
+            jsonl.to_str().unwrap(),
+            "--key",
+            pem.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "audit verify: {out}{err}");
+    assert_eq!(out.matches("DrillRun").count(), 3, "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The (drill, run) of every DrillRun PromotionRecord in `n`, from its signed payload.
+fn drill_run_records(n: &str) -> std::collections::BTreeSet<(String, String)> {
+    use base64::Engine as _;
+    let list = Kubectl::admin()
+        .get_json(&["promotionrecords", "-n", n])
+        .unwrap_or_default();
+    list["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|record| {
+            let payload = base64::engine::general_purpose::STANDARD
+                .decode(record["spec"]["envelope"]["payload"].as_str()?)
+                .ok()?;
+            let statement: Value = serde_json::from_slice(&payload).ok()?;
+            let p = &statement["predicate"];
+            (p["action"] == "DrillRun").then(|| {
+                (
+                    p["drill"]["name"].as_str().unwrap_or_default().to_string(),
+                    p["drill"]["run"]["id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+        })
+        .collect()
 }
 
 #[test]

@@ -110,17 +110,7 @@ struct Owners {
 }
 
 fn owners(n: &str, port: u16) -> Owners {
-    let secret = format!("{n}-hooks");
-    Kubectl::admin().ok(&[
-        "create",
-        "secret",
-        "generic",
-        &secret,
-        "-n",
-        "accord-system",
-        &format!("--from-literal=platform=http://127.0.0.1:{port}/platform"),
-        &format!("--from-literal=app=http://127.0.0.1:{port}/app"),
-    ]);
+    let secret = support::hook_secret(n, port, &[("platform", "platform"), ("app", "app")]);
     let team = |name: &str, user: &str, key: Option<&str>| {
         let notify = key.map_or(json!([]), |key| {
             json!([{"name": format!("{key}-pager"), "urlSecretRef": {"name": secret, "key": key},

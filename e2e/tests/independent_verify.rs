@@ -332,3 +332,44 @@ fn a_validly_signed_predicate_that_breaks_the_schema_fails() {
         "{verdict:?}"
     );
 }
+
+#[test]
+fn a_drill_run_record_verifies_and_meets_the_published_schema() {
+    let (world, first) = promoted();
+    let run = serde_json::from_value(serde_json::json!({
+        "id": "20261208-100000", "trigger": "Schedule", "startedAt": "2026-12-08T10:00:00Z",
+        "finishedAt": "2026-12-08T10:00:41Z", "result": "Passed", "timeToReady": "41s",
+        "target": {"version": "2.4.0", "fingerprint": "sha256:abc"},
+        "workload": "fraud-scorer-drill-20261208-100000",
+        "steps": [
+            {"name": "TargetResolved", "result": "Passed", "at": "2026-12-08T10:00:00Z",
+             "message": "2.4.0 is in the history and its seal verifies"},
+            {"name": "Ready", "result": "Passed", "at": "2026-12-08T10:00:41Z",
+             "duration": "41s", "message": "1 of 1 pods were Ready after 41s"}]
+    }))
+    .unwrap();
+    let mut plan = RecordPlan {
+        drill: Some(accord_core::api::RecordedDrill {
+            name: "weekly".into(),
+            uid: "uid-weekly".into(),
+            run,
+        }),
+        ..first
+    };
+    plan.entry.reason = "DrillPassed".into();
+    let (statement, envelope, _) = sign(&world, &plan, None);
+    assert_eq!(
+        statement.predicate.action,
+        accord_core::api::RecordAction::DrillRun
+    );
+    let scratch = Scratch::new("drill-run");
+    let records = export(&scratch, &[serde_json::to_string(&envelope).unwrap()]);
+    let key = published_key(&scratch, "accord-record-keys.pem", &record_keys());
+    let verdict = verify_independent(&records, &[&key]);
+    assert_eq!(verdict.code, Some(0), "{verdict:?}");
+    assert_eq!(
+        ok_lines(&verdict),
+        vec!["ok payments/fraud-scorer seq=1 DrillRun 2.4.0"],
+        "{verdict:?}"
+    );
+}

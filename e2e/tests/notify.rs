@@ -16,7 +16,9 @@ use std::{
 
 use accord_e2e::{Kubectl, TestNamespace, events_for, poll};
 use serde_json::{Value, json};
-use support::{attest_as_named, condition, create, get_md, model_deployment, patch_md, wait_phase};
+use support::{
+    attest_as_named, condition, create, get_md, hook_secret, model_deployment, patch_md, wait_phase,
+};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -97,23 +99,21 @@ fn team(name: &str, user: &str, notify: Value) -> Value {
            "spec": {"members": {"users": [user]}, "notify": notify}})
 }
 
+/// Deletes a test's hook Secret and its cluster-scoped Teams.
+fn remove(secret: &str, teams: &[&str]) {
+    let _ = Kubectl::admin().run(&["delete", "secret", secret, "-n", "accord-system"]);
+    for t in teams {
+        let _ = Kubectl::admin().run(&["delete", "team", t]);
+    }
+}
+
 #[test]
 fn escalations_and_rollbacks_reach_the_teams_that_asked_once_each() {
     accord_e2e::shared_operator("notify");
     let ns = TestNamespace::create("notify");
     let n = ns.name.as_str();
     let (port, seen) = receiver();
-    let secret = format!("{n}-hooks");
-    Kubectl::admin().ok(&[
-        "create",
-        "secret",
-        "generic",
-        &secret,
-        "-n",
-        "accord-system",
-        &format!("--from-literal=data=http://127.0.0.1:{port}/data"),
-        &format!("--from-literal=platform=http://127.0.0.1:{port}/flaky"),
-    ]);
+    let secret = hook_secret(n, port, &[("data", "data"), ("platform", "flaky")]);
     let (data, platform, app) = (
         format!("{n}-data"),
         format!("{n}-platform"),
@@ -229,10 +229,7 @@ fn escalations_and_rollbacks_reach_the_teams_that_asked_once_each() {
         "{rolled}"
     );
 
-    let _ = Kubectl::admin().run(&["delete", "secret", &secret, "-n", "accord-system"]);
-    for t in [&data, &platform, &app] {
-        let _ = Kubectl::admin().run(&["delete", "team", t]);
-    }
+    remove(&secret, &[&data, &platform, &app]);
 }
 
 #[test]
@@ -241,17 +238,7 @@ fn a_drill_report_not_reviewed_in_time_reaches_only_the_team_that_owes_the_revie
     let ns = TestNamespace::create("notify-drill");
     let n = ns.name.as_str();
     let (port, seen) = receiver();
-    let secret = format!("{n}-hooks");
-    Kubectl::admin().ok(&[
-        "create",
-        "secret",
-        "generic",
-        &secret,
-        "-n",
-        "accord-system",
-        &format!("--from-literal=platform=http://127.0.0.1:{port}/platform"),
-        &format!("--from-literal=app=http://127.0.0.1:{port}/app"),
-    ]);
+    let secret = hook_secret(n, port, &[("platform", "platform"), ("app", "app")]);
     let (data, platform, app) = (
         format!("{n}-data"),
         format!("{n}-platform"),
@@ -347,8 +334,5 @@ fn a_drill_report_not_reviewed_in_time_reaches_only_the_team_that_owes_the_revie
         .find(|e| e.reason == "DrillReviewOverdue")
         .expect("a DrillReviewOverdue Event");
     assert!(event.note.contains(&id), "{}", event.note);
-    let _ = Kubectl::admin().run(&["delete", "secret", &secret, "-n", "accord-system"]);
-    for t in [&data, &platform, &app] {
-        let _ = Kubectl::admin().run(&["delete", "team", t]);
-    }
+    remove(&secret, &[&data, &platform, &app]);
 }

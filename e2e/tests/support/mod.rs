@@ -230,3 +230,24 @@ pub fn serving_with_unschedulable_previous(namespace: &str, name: &str, pool: &s
     Kubectl::admin().ok(&["label", "node", &node, "e2e.accord.dev/pool-"]);
     node
 }
+
+/// Creates the Secret `<namespace>-hooks` in accord-system holding one notification URL
+/// per `(key, path)`: `http://127.0.0.1:<port>/<path>`; returns its name.
+pub fn hook_secret(namespace: &str, port: u16, hooks: &[(&str, &str)]) -> String {
+    let secret = format!("{namespace}-hooks");
+    let literals: Vec<String> = hooks
+        .iter()
+        .map(|(key, path)| format!("--from-literal={key}=http://127.0.0.1:{port}/{path}"))
+        .collect();
+    let mut args = vec![
+        "create",
+        "secret",
+        "generic",
+        &secret,
+        "-n",
+        "accord-system",
+    ];
+    args.extend(literals.iter().map(String::as_str));
+    Kubectl::admin().ok(&args);
+    secret
+}
