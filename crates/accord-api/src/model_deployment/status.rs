@@ -74,9 +74,10 @@ pub struct ModelDeploymentStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_sequence: Option<i64>,
     /// For each RollbackDrill of this model, the newest of its finished runs that has
-    /// a PromotionRecord (`DrillRun`); runs after it get one.
+    /// a PromotionRecord (`DrillRun`); runs after it get one. One entry per existing
+    /// drill, and no cap: a cap would let someone who may create drills make this
+    /// status unwritable by creating one too many.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 64))]
     pub drill_records: Vec<DrillRecordMark>,
     /// The guards of the version that serves, as last recorded (`spec.monitoring`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
